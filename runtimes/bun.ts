@@ -1,0 +1,16 @@
+// Bun entry point: `bun runtimes/bun.ts <command>`. Bun implements node:fs and process natively.
+import { readFileSync } from 'node:fs';
+import { SystemClock } from '../adapters/clock.ts';
+import { systemRandom } from '../adapters/random.ts';
+import { main } from './cli.ts';
+
+const code = await main(process.argv.slice(2), {
+  runtime: 'bun',
+  env: process.env,
+  readFile: (path) => readFileSync(path, 'utf8'),
+  stdout: (text) => void process.stdout.write(text),
+  stderr: (text) => void process.stderr.write(text),
+  clock: new SystemClock(),
+  random: systemRandom,
+});
+process.exit(code);

@@ -1,0 +1,24 @@
+// What a CLI command may touch. Each runtime's entry point (node.ts, deno.ts, bun.ts) builds one
+// from its native APIs; commands never reach for process, Deno or Bun themselves, so every
+// command runs, and is tested, identically on all three runtimes.
+import type { Clock } from '../core/clock.ts';
+import type { RandomSource } from '../core/random.ts';
+
+export interface CliIo {
+  readonly runtime: 'node' | 'deno' | 'bun';
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readFile(path: string): string;
+  stdout(text: string): void;
+  stderr(text: string): void;
+  readonly clock: Clock;
+  readonly random: RandomSource;
+}
+
+export interface Command {
+  /** Words that select it, e.g. ['config', 'check']. */
+  readonly words: readonly string[];
+  readonly usage: string;
+  readonly summary: string;
+  /** Returns the process exit code. */
+  run(args: readonly string[], io: CliIo): number | Promise<number>;
+}
