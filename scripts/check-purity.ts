@@ -11,6 +11,8 @@
 import ts from 'typescript';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
+import process from 'node:process';
+import { fileURLToPath } from 'node:url';
 
 export const ALLOWED_PACKAGES = ['@noble/curves', '@noble/hashes', '@noble/ciphers', '@scure/base', 'valibot', 'smol-toml'];
 export const FORBIDDEN_GLOBALS = new Set([
@@ -86,7 +88,7 @@ export function checkPurity(rootDir: string): PurityViolation[] {
   return violations;
 }
 
-const isMain = process.argv[1] !== undefined && resolve(process.argv[1]) === resolve(new URL(import.meta.url).pathname);
+const isMain = process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url);
 if (isMain) {
   const dir = process.argv[2] ?? 'core';
   const violations = checkPurity(dir);
