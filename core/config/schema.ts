@@ -1,0 +1,655 @@
+// The configuration schema: ONE metadata table (SPEC §10) that drives the valibot schema, the
+// environment-variable mapping (env.ts), the generated key reference (docs/configuration.md),
+// redaction of secrets and `reservegrid config print`.
+//
+// Shape of the file: TOML sections, each a flat table of snake_case keys. Values that are lists
+// of records (auth.allowlist, mining.payout, ...) are arrays of inline tables. The effective config
+// object keeps the file's snake_case names (`config.timing.prevhash_verdict_timeout_ms`), so what
+// an operator reads in the file, the docs, the env name and the code is the same word.
+//
+// "No defaults hide pool behaviour" (SPEC §10): a key whose value decides what the pool does
+// (mode, failure policy, auth mode, upstream URLs, share secret, payout, keys, listen and
+// verifier addresses, gateway id) is `required`; every other key has a documented `default`, or
+// is `optional` (unset means "not used", e.g. cookie auth when user/password is given).
+import * as v from 'valibot';
+import { bytesToHex } from '../bytes.ts';
+import { authorityPublicKeyFromSecret, decodeAuthorityPublicKey, decodeAuthoritySecretKey } from '../noise/keys.ts';
+
+// ---------------------------------------------------------------------------------------------
+// Leaves: a valibot schema plus what the env parser, the docs and the redactor need to know.
+
+/** How an environment string becomes a value (env.ts): scalars by type, composites as TOML. */
+export type LeafKind = 'string' | 'integer' | 'number' | 'boolean' | 'array' | 'table';
+
+export interface Leaf<T = unknown> {
+  readonly schema: v.GenericSchema<unknown, T>;
+  readonly kind: LeafKind;
+  /** What a valid value looks like, in words; the "expected ..." of every error about it. */
+  readonly type: string;
+  /** Arrays: the element leaf. */
+  readonly element?: Leaf;
+  /** Tables (array elements): their fields. */
+  readonly fields?: Readonly<Record<string, Field>>;
+  /** URL values: userinfo (`user:pass@`) is masked when the value is printed. */
+  readonly url?: boolean;
+}
+
+export type Presence = 'required' | 'default' | 'optional';
+
+export interface Field {
+  readonly leaf: Leaf;
+  readonly presence: Presence;
+  readonly default?: unknown;
+  readonly secret: boolean;
+  readonly doc: string;
+}
+
+const str = (type: string, opts: { min?: number; max?: number; pattern?: RegExp; why?: string } = {}): Leaf<string> => {
+  const min = opts.min ?? 0;
+  const max = opts.max ?? 4096;
+  const pipe: v.PipeItem<string, string, v.BaseIssue<unknown>>[] = [v.minLength(min), v.maxLength(max)];
+  if (opts.pattern) pipe.push(v.regex(opts.pattern, opts.why ?? type));
+  return { schema: v.pipe(v.string(), ...pipe), kind: 'string', type };
+};
+
+const int = (min: number, max: number, unit = ''): Leaf<number> => ({
+  schema: v.pipe(v.number(), v.integer(), v.minValue(min), v.maxValue(max)),
+  kind: 'integer',
+  type: `integer ${min}..${max}${unit ? ` (${unit})` : ''}`,
+});
+
+/** A finite number strictly above `above` and at most `max`. */
+const num = (above: number, max: number): Leaf<number> => ({
+  schema: v.pipe(v.number(), v.finite(), v.gtValue(above), v.maxValue(max)),
+  kind: 'number',
+  type: `number > ${above} and <= ${max}`,
+});
+
+const bool = (): Leaf<boolean> => ({ schema: v.boolean(), kind: 'boolean', type: 'true or false' });
+
+const oneOf = <const T extends readonly [string, ...string[]]>(values: T): Leaf<T[number]> => ({
+  schema: v.picklist(values),
+  kind: 'string',
+  type: `one of ${values.map((x) => JSON.stringify(x)).join(' | ')}`,
+});
+
+// Host syntax: a DNS name, an IPv4 literal or a bracketed IPv6 literal. Deliberately a syntax
+// check only: name resolution is I/O and belongs to the adapters.
+const _HOST = String.raw`(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])`;
+const _HOST_PORT = new RegExp(`^(${_HOST}):([0-9]{1,5})$`);
+const _HTTP_URL = new RegExp(`^https?://(${_HOST})(?::([0-9]{1,5}))?(?:[/?#][^\\s]*)?$`);
+
+/** `host:port` with the port in [minPort, 65535]; returns a reason when it is not. */
+function _hostPortProblem(text: string, minPort: number): string | undefined {
+  const m = _HOST_PORT.exec(text);
+  if (!m) return 'not host:port';
+  const port = Number(m[2]);
+  if (port < minPort || port > 65535) return `port ${m[2]} out of range ${minPort}..65535`;
+  return undefined;
+}
+
+const hostPort = (minPort: 0 | 1, type: string): Leaf<string> => ({
+  schema: v.pipe(
+    v.string(),
+    v.rawCheck(({ dataset, addIssue }) => {
+      if (!dataset.typed) return;
+      const why = _hostPortProblem(dataset.value, minPort);
+      if (why) addIssue({ message: why });
+    }),
+  ),
+  kind: 'string',
+  type,
+});
+
+function _httpUrlProblem(text: string): string | undefined {
+  const m = _HTTP_URL.exec(text);
+  if (!m) return text.includes('@') ? 'credentials in the URL are not allowed' : 'not an http:// or https:// URL';
+  if (m[2] !== undefined && (Number(m[2]) < 1 || Number(m[2]) > 65535)) return `port ${m[2]} out of range 1..65535`;
+  return undefined;
+}
+
+/** http(s) URL, optionally also the word `embedded`. Userinfo is refused: credentials belong in
+ * their own (secret, redacted) keys, never inside a URL that gets logged. */
+const httpUrl = (type: string, allowEmbedded: boolean): Leaf<string> => ({
+  schema: v.pipe(
+    v.string(),
+    v.rawCheck(({ dataset, addIssue }) => {
+      if (!dataset.typed) return;
+      if (allowEmbedded && dataset.value === 'embedded') return;
+      const why = _httpUrlProblem(dataset.value);
+      if (why) addIssue({ message: why });
+    }),
+  ),
+  kind: 'string',
+  type,
+  url: true,
+});
+
+const hex = (bytesMin: number, bytesMax: number): Leaf<string> => {
+  const exact = bytesMin === bytesMax;
+  const type = exact ? `hex string of ${bytesMin} bytes` : `hex string of ${bytesMin}..${bytesMax} bytes`;
+  return {
+    schema: v.pipe(
+      v.string(),
+      v.rawCheck(({ dataset, addIssue }) => {
+        if (!dataset.typed) return;
+        const s = dataset.value;
+        if (!/^(?:[0-9a-fA-F]{2})*$/.test(s)) addIssue({ message: 'not an even-length hex string' });
+        else if (s.length / 2 < bytesMin || s.length / 2 > bytesMax) addIssue({ message: `${s.length / 2} bytes` });
+      }),
+    ),
+    kind: 'string',
+    type,
+  };
+};
+
+// Authority keys are decoded by core/noise/keys.ts, the same code the Noise responder uses, so a
+// key that passes `config check` is a key the gateway can sign with.
+function _publicKeyProblem(text: string): string | undefined {
+  const r = decodeAuthorityPublicKey(text);
+  return r.ok ? undefined : r.error.message;
+}
+
+function _secretKeyProblem(text: string): string | undefined {
+  const r = decodeAuthoritySecretKey(text);
+  if (r.ok) return undefined;
+  // The base58 decoder's own reason may quote characters of the input; a secret never appears
+  // in an error, so only our length/range messages pass through.
+  return r.error.message.includes('base58check') ? 'not valid base58check' : r.error.message;
+}
+
+/** Hex x-only key of a valid public key text, or of the key a valid secret text derives. */
+function _xOnlyHex(text: string, which: 'public' | 'secret'): string | undefined {
+  if (which === 'public') {
+    const r = decodeAuthorityPublicKey(text);
+    return r.ok ? bytesToHex(r.value) : undefined;
+  }
+  const r = decodeAuthoritySecretKey(text);
+  return r.ok ? bytesToHex(authorityPublicKeyFromSecret(r.value)) : undefined;
+}
+
+const authorityKey = (which: 'public' | 'secret'): Leaf<string> => ({
+  schema: v.pipe(
+    v.string(),
+    v.rawCheck(({ dataset, addIssue }) => {
+      if (!dataset.typed) return;
+      const why = which === 'public' ? _publicKeyProblem(dataset.value) : _secretKeyProblem(dataset.value);
+      if (why) addIssue({ message: why });
+    }),
+  ),
+  kind: 'string',
+  type:
+    which === 'public'
+      ? "SRI base58check authority public key (34 bytes: 01 00 ‖ x-only key; SV2.md §3.3)"
+      : 'SRI base58check authority secret key (32 raw bytes; SV2.md §3.3)',
+});
+
+function arrayOf<T>(element: Leaf<T>, opts: { min?: number; max: number; what: string }): Leaf<T[]> {
+  const min = opts.min ?? 0;
+  return {
+    schema: v.pipe(v.array(element.schema), v.minLength(min), v.maxLength(opts.max)),
+    kind: 'array',
+    type: `array of ${min > 0 ? `${min}..` : 'up to '}${opts.max} ${opts.what}`,
+    element,
+  };
+}
+
+/** A record inside an array. `T` is spelled out by the caller beside the fields it describes. */
+function table<T>(what: string, fields: Record<string, Field>): Leaf<T> {
+  const entries: Record<string, v.GenericSchema> = {};
+  for (const [name, f] of Object.entries(fields)) {
+    entries[name] =
+      f.presence === 'required'
+        ? f.leaf.schema
+        : f.presence === 'default'
+          ? v.optional(f.leaf.schema, f.default as never)
+          : v.optional(f.leaf.schema);
+  }
+  return { schema: v.object(entries) as unknown as v.GenericSchema<unknown, T>, kind: 'table', type: what, fields };
+}
+
+const field = (leaf: Leaf, presence: Presence, doc: string, opts: { default?: unknown; secret?: boolean } = {}): Field => ({
+  leaf,
+  presence,
+  default: opts.default,
+  secret: opts.secret ?? false,
+  doc,
+});
+
+// ---------------------------------------------------------------------------------------------
+// Keys.
+
+export interface KeyDef<T = unknown, P extends Presence = Presence> {
+  readonly leaf: Leaf<T>;
+  readonly presence: P;
+  readonly default?: T;
+  /** The whole value is secret (never printed). Secret fields of tables are marked on the field. */
+  readonly secret: boolean;
+  readonly doc: string;
+  /** A valid value (different from the default) used by the docs and by the env-walk test. */
+  readonly example: T;
+}
+
+const required = <T>(leaf: Leaf<T>, doc: string, example: T, secret = false): KeyDef<T, 'required'> => ({
+  leaf, presence: 'required', secret, doc, example,
+});
+const withDefault = <T>(leaf: Leaf<T>, def: T, doc: string, example: T, secret = false): KeyDef<T, 'default'> => ({
+  leaf, presence: 'default', default: def, secret, doc, example,
+});
+const optional = <T>(leaf: Leaf<T>, doc: string, example: T, secret = false): KeyDef<T, 'optional'> => ({
+  leaf, presence: 'optional', secret, doc, example,
+});
+
+const MS_HOUR = 3_600_000;
+const MS_WEEK = 7 * 24 * MS_HOUR;
+const SATS_MAX = 2_100_000_000_000_000;
+
+export interface AllowlistEntry { readonly username: string; readonly password: string }
+export interface PrefixMapEntry { readonly prefix: string; readonly secret: string }
+export interface PayoutOutput { readonly script_hex: string; readonly weight: number }
+export interface FeeTier {
+  readonly name: string;
+  readonly min_avg_fee_sats: number;
+  readonly min_total_fees_sats: number;
+  readonly min_tx_count: number;
+}
+
+// SRI's public development key pair (SV2.md §3.3): examples only, never for production.
+const DEV_AUTHORITY_PUBLIC_KEY = '9auqWEzQDVyd2oe1JVGFLMLHZtCo2FFqZwtKA5gd9xbuEu7PH72';
+const DEV_AUTHORITY_SECRET_KEY = 'mkDLTBBRxdBv998612qipDYoTK3YUrqLe8uWw7gu3iXbSrn2n';
+
+/**
+ * THE table. Section → key → definition. Order here is the order of the docs and of
+ * `config print`. Later issues add keys here and nowhere else.
+ */
+export const CONFIG_TABLE = {
+  gateway: {
+    mode: required(oneOf(['shadow', 'observe', 'inline']),
+      'What the gateway does with verdicts (SPEC §5): `shadow` audits templates and serves no miners; `observe` serves miners and logs verdicts without enforcing them; `inline` enforces verdicts.',
+      'observe'),
+    id: required(int(0, 65535),
+      'This gateway\'s id, unique among the gateways serving one pool: it partitions the extranonce-prefix space and makes share ids unique across gateways (a shared id means duplicate work and share ids).',
+      7),
+    listen_addr: required(hostPort(0, 'host:port (port 0..65535; 0 = any free port)'),
+      'Miner-facing SV2 (Noise over TCP) listener. Not opened in `shadow` mode.', '127.0.0.1:34255'),
+    verifier_addr: required(
+      {
+        ...hostPort(1, ''),
+        schema: v.pipe(v.string(), v.rawCheck(({ dataset, addIssue }) => {
+          if (!dataset.typed || dataset.value === 'embedded') return;
+          const why = _hostPortProblem(dataset.value, 1);
+          if (why) addIssue({ message: why });
+        })),
+        type: '"embedded" or host:port of a `reservegrid verifier`',
+      },
+      'Where template verdicts come from (SPEC §7): `embedded` runs the policy in-process; host:port reaches a separate `reservegrid verifier`, which listens on this same address.',
+      'embedded'),
+    upstream_url: required(httpUrl('"embedded" or http(s) URL of the Bitcoin Core JSON-RPC endpoint', true),
+      'Template source (SPEC §4): Bitcoin Core JSON-RPC (`getblocktemplate`, `submitblock`). `embedded` is the demo\'s local chain. Credentials go in [upstream], never in the URL.',
+      'embedded'),
+    upstream_failure_policy: required(oneOf(['fail_closed', 'permit_all']),
+      'No verdict by `timing.prevhash_verdict_timeout_ms` on a new prevhash (SPEC §6): `fail_closed` enters the stale hold; `permit_all` switches to the unverified template.',
+      'permit_all'),
+    http_api_key: required(str('string of 12..1024 characters', { min: 12, max: 1024 }),
+      'Key for the HTTP API; protects everything but `/healthz` (SPEC §11). Compared in constant time.',
+      'example-api-key-0123456789', true),
+    http_listen_addr: withDefault(hostPort(0, 'host:port (port 0..65535; 0 = any free port)'), '127.0.0.1:8080',
+      'HTTP listener for `/metrics`, `/events`, `/status`, `/healthz` (SPEC §11).', '127.0.0.1:9464'),
+    max_connections: withDefault(int(1, 1_000_000), 10_000,
+      'Miner connections open at once; further connections are refused.', 2_000),
+    max_frame_payload_bytes: withDefault(int(1024, 16_777_215, 'bytes'), 262_144,
+      'Largest SV2 frame payload accepted from a miner; a larger announced length is refused before buffering (`frame-too-large`). The default fits the largest SetCustomMiningJob.',
+      65_536),
+    event_log_path: withDefault(str('file path, or "-" for standard output', { min: 1 }), '-',
+      'Where structured events go, one JSON line each (SPEC §11).', '/var/log/reservegrid/events.jsonl'),
+    event_log_max_bytes: withDefault(int(0, Number.MAX_SAFE_INTEGER, 'bytes; 0 = never rotate'), 104_857_600,
+      'Rotate the event log file when it reaches this size.', 10_485_760),
+    event_log_max_files: withDefault(int(1, 1000), 5,
+      'Rotated event log files kept.', 10),
+    event_buffer_size: withDefault(int(1, 10_000_000, 'events'), 10_000,
+      'Events kept in memory for `/events` history and `Last-Event-ID` resume.', 50_000),
+    data_dir: withDefault(str('directory path', { min: 1 }), './reservegrid-data',
+      'Directory for state that must survive a crash (the share-forwarding spool, SPEC §8).', '/var/lib/reservegrid'),
+  },
+  noise: {
+    authority_public_key: required(authorityKey('public'),
+      'Pool authority public key that miners pin (`stratum2+tcp://host:port/<key>`); certifies the gateway\'s static Noise key. Generate with `reservegrid keys generate`.',
+      DEV_AUTHORITY_PUBLIC_KEY),
+    authority_secret_key: required(authorityKey('secret'),
+      'Secret half of `authority_public_key`; signs the Noise certificates (SV2.md §3.6). Must match the public key.',
+      DEV_AUTHORITY_SECRET_KEY, true),
+    certificate_validity_secs: withDefault(int(60, 31_536_000, 'seconds'), 3600,
+      'Lifetime of a Noise certificate from the moment it is signed (SRI signs per connection with 3600 s).', 86_400),
+    certificate_backdate_secs: withDefault(int(0, 86_400, 'seconds'), 300,
+      'How far `valid_from` is set in the past so miners whose clocks run behind still accept it (SV2.md §3.6).', 600),
+  },
+  timing: {
+    prevhash_verdict_timeout_ms: withDefault(int(1, 60_000, 'ms'), 50,
+      'Budget for a verdict on a template with a new prevhash before `upstream_failure_policy` applies (SPEC §6).', 40),
+    prevhash_stale_hold_ms: withDefault(int(0, MS_HOUR, 'ms'), 5000,
+      'Stale hold after the verdict timeout or a rejection; when it ends with nothing acceptable, affected miners are disconnected (`stale_hold_expired`).',
+      4000),
+    upstream_poll_interval_ms: withDefault(int(10, MS_HOUR, 'ms'), 1000,
+      'Interval between `getblocktemplate` polls (SPEC §4).', 500),
+    job_broadcast_interval_ms: withDefault(int(0, 60_000, 'ms'), 100,
+      'New templates on the same prevhash are aggregated into one job broadcast per interval; a new prevhash is never delayed.', 250),
+    channel_idle_timeout_ms: withDefault(int(1000, MS_WEEK, 'ms'), MS_HOUR,
+      'A channel with no share for this long is closed.', 600_000),
+    nonce_expire_secs: withDefault(int(1, 86_400, 'seconds'), 60,
+      'Window in which a repeated share is rejected as `duplicate-share`.', 120),
+    handshake_timeout_ms: withDefault(int(100, 600_000, 'ms'), 10_000,
+      'A connection that has not finished the Noise handshake and SetupConnection in time is dropped (`handshake-timeout`).', 5000),
+    verifier_request_timeout_ms: withDefault(int(1, 600_000, 'ms'), 2000,
+      'Deadline of a verdict request that is not a prevhash switch; past it the verdict counts as unavailable.', 1000),
+    reconnect_backoff_max_ms: withDefault(int(10, MS_HOUR, 'ms'), 30_000,
+      'Ceiling of the exponential reconnect backoff to the verifier and Bitcoin Core.', 10_000),
+    shutdown_drain_timeout_ms: withDefault(int(0, 600_000, 'ms'), 5000,
+      'On graceful shutdown, time allowed to settle in-flight work (share forwards) before the rest is settled as `dropped_shutdown`.', 10_000),
+  },
+  share: {
+    share_upstream_url: required(httpUrl('http(s) URL', false),
+      'Pool backend endpoint that receives signed share batches (SPEC §8).', 'http://127.0.0.1:9090/shares'),
+    share_upstream_secret: required(str('string of 12..1024 characters', { min: 12, max: 1024 }),
+      'HMAC-SHA256 key that signs each batch (timestamp + exact body); share it with the backend. 32 random bytes or more recommended.',
+      'example-hmac-secret-0123456789', true),
+    share_forward_queue_size: withDefault(int(1, 10_000_000, 'shares'), 10_000,
+      'Accepted shares waiting to be forwarded; beyond it a share settles as `dropped_queue_full`.', 50_000),
+    share_forward_max_in_flight: withDefault(int(1, 10_000, 'requests'), 100,
+      'POSTs to the backend open at once.', 16),
+    share_batch_interval_ms: withDefault(int(1, 60_000, 'ms'), 100,
+      'Shares are batched and sent once per interval.', 250),
+    share_batch_max_shares: withDefault(int(1, 1_000_000, 'shares'), 1000,
+      'Most shares in one POST; a fuller queue sends several batches.', 500),
+    share_forward_timeout_ms: withDefault(int(1, 600_000, 'ms'), 5000,
+      'Deadline of one POST; past it the attempt counts as `timeout`.', 2000),
+    share_forward_retry_initial_ms: withDefault(int(1, MS_HOUR, 'ms'), 250,
+      'First retry delay after a transport error or 5xx; doubles per attempt.', 500),
+    share_forward_retry_max_ms: withDefault(int(1, MS_HOUR, 'ms'), 30_000,
+      'Ceiling of the retry delay.', 60_000),
+  },
+  auth: {
+    mode: required(oneOf(['open', 'allowlist', 'prefix_map']),
+      'How miners authenticate (SPEC §9): `open` accepts any identity; `allowlist` needs a username/password pair from `auth.allowlist`; `prefix_map` needs the secret of the longest matching prefix in `auth.prefix_map`.',
+      'allowlist'),
+    allowlist: withDefault(
+      arrayOf(table<AllowlistEntry>('table { username, password }', {
+        username: field(str('string of 1..255 characters', { min: 1, max: 255 }), 'required', 'Miner identity (the credential convention inside `user_identity` is documented with auth).'),
+        password: field(str('string of 1..255 characters', { min: 1, max: 255 }), 'required', 'Its password.', { secret: true }),
+      }), { max: 100_000, what: 'tables { username, password }' }),
+      [],
+      'Accounts for `mode = "allowlist"` (required non-empty in that mode). Usernames are unique.',
+      [{ username: 'rig-a', password: 'rig-a-password' }]),
+    prefix_map: withDefault(
+      arrayOf(table<PrefixMapEntry>('table { prefix, secret }', {
+        prefix: field(str('string of 1..255 characters', { min: 1, max: 255 }), 'required', 'Identity prefix.'),
+        secret: field(str('string of 1..255 characters', { min: 1, max: 255 }), 'required', 'Secret for identities with this prefix.', { secret: true }),
+      }), { max: 100_000, what: 'tables { prefix, secret }' }),
+      [],
+      'Prefixes for `mode = "prefix_map"` (required non-empty in that mode). Prefixes are unique; the longest match wins.',
+      [{ prefix: 'site7_', secret: 'site7-secret' }]),
+    max_worker_id_bytes: withDefault(int(1, 65_535, 'bytes'), 255,
+      'Longest worker identity accepted (UTF-8 bytes), in `user_identity` and in the 0x0002 worker TLV.', 128),
+    max_workers_per_channel: withDefault(int(1, 1_000_000), 1000,
+      'Distinct worker names on one channel (proxies tag shares with the 0x0002 worker TLV).', 64),
+  },
+  mining: {
+    payout: required(
+      arrayOf(table<PayoutOutput>('table { script_hex, weight }', {
+        script_hex: field(hex(1, 10_000), 'required', 'Output script (scriptPubKey) as hex.'),
+        weight: field(int(1, 1_000_000), 'default', 'Share of the coinbase value relative to the other outputs.', { default: 1 }),
+      }), { min: 1, max: 16, what: 'tables { script_hex, weight }' }),
+      'Pool payout output(s) in the coinbase (SPEC §4); the coinbase value (subsidy + fees) is split by weight.',
+      [{ script_hex: '0014751e76e8199196d454941c45d1b3a323f1433bd6', weight: 1 }]),
+    pool_tag: withDefault(str('printable ASCII without "/", 0..32 characters', { max: 32, pattern: /^[ -.0-~]*$/ }), 'ReserveGrid',
+      'Tag in the coinbase scriptSig (`Sv2/<pool_tag>/<miner_tag>/`, SV2.md §5.4).', 'ExamplePool'),
+    min_difficulty: withDefault(num(0, 1e18), 1,
+      'Lowest share difficulty a channel gets (initial target and vardiff are clamped to it).', 0.001),
+    max_difficulty: withDefault(num(0, 1e18), 1e12,
+      'Highest share difficulty a channel gets.', 1e9),
+    shares_per_minute: withDefault(num(0, 6000), 6,
+      'Target share rate per channel for the initial target and vardiff (SRI default 6).', 10),
+    vardiff_enabled: withDefault(bool(), true, 'Adjust each channel\'s target towards `shares_per_minute`.', false),
+    vardiff_retarget_interval_secs: withDefault(int(1, 3600, 'seconds'), 60,
+      'How often vardiff re-evaluates a channel.', 30),
+    share_ack_batch_size: withDefault(int(1, 10_000, 'shares'), 10,
+      'Accepted shares acknowledged by one SubmitShares.Success (SRI `share_batch_size`).', 1),
+  },
+  upstream: {
+    rpc_cookie_file: optional(str('file path', { min: 1 }),
+      'Bitcoin Core cookie file (e.g. `~/.bitcoin/.cookie`). Set this, or `rpc_user` and `rpc_password`, when `gateway.upstream_url` is a URL.',
+      '/var/lib/bitcoind/regtest/.cookie'),
+    rpc_user: optional(str('string of 1..1024 characters', { min: 1, max: 1024 }),
+      'Bitcoin Core RPC user (with `rpc_password`).', 'reservegrid'),
+    rpc_password: optional(str('string of 1..1024 characters', { min: 1, max: 1024 }),
+      'Bitcoin Core RPC password (with `rpc_user`).', 'rpc-password', true),
+    request_timeout_ms: withDefault(int(1, 600_000, 'ms'), 5000,
+      'Deadline of one RPC call (`getblocktemplate`, `submitblock`).', 3000),
+    retry_backoff_initial_ms: withDefault(int(1, MS_HOUR, 'ms'), 500,
+      'First retry delay when Bitcoin Core is down; doubles up to `timing.reconnect_backoff_max_ms`.', 250),
+  },
+  policy: {
+    fee_tiers: withDefault(
+      arrayOf(table<FeeTier>('table { name, min_avg_fee_sats, min_total_fees_sats, min_tx_count }', {
+        name: field(str('lower-case name of 1..64 characters [a-z0-9_-]', { min: 1, max: 64, pattern: /^[a-z0-9_-]+$/ }), 'required', 'Tier name, reported as `policy_context.fee_tier`.'),
+        min_avg_fee_sats: field(int(0, SATS_MAX, 'sats'), 'default', 'Minimum average fee per transaction.', { default: 0 }),
+        min_total_fees_sats: field(int(0, SATS_MAX, 'sats'), 'default', 'Minimum total template fees.', { default: 0 }),
+        min_tx_count: field(int(0, 1_000_000), 'default', 'Minimum number of transactions.', { default: 0 }),
+      }), { max: 64, what: 'fee tier tables' }),
+      [],
+      'Fee policy tiers (SPEC §7); names are unique. Empty = no fee policy.',
+      [{ name: 'mid', min_avg_fee_sats: 200, min_total_fees_sats: 0, min_tx_count: 0 }]),
+    fee_tier: withDefault(str('tier name from `policy.fee_tiers`, or "" for none', { max: 64 }), '',
+      'The tier in force; must name one of `policy.fee_tiers`. Empty = no fee policy.', 'mid'),
+    blocklist_txids: withDefault(arrayOf(hex(32, 32), { max: 1_000_000, what: 'txids (64 hex digits, display order)' }), [],
+      'Templates containing any of these transactions are rejected.', ['4a5e1e4baab89f3a32518a88c31bc87f618f76673e2cc77ab2127b7afdeda33b']),
+    blocklist_scripts_hex: withDefault(arrayOf(hex(1, 10_000), { max: 1_000_000, what: 'output scripts (hex)' }), [],
+      'Templates paying to any of these output scripts are rejected.', ['6a']),
+    max_template_weight: withDefault(int(1, 4_000_000, 'weight units'), 4_000_000,
+      'Largest template weight accepted (consensus limit 4,000,000).', 3_990_000),
+    max_template_sigops: withDefault(int(1, 80_000), 80_000,
+      'Most signature operations (cost) accepted in a template (consensus limit 80,000).', 79_000),
+  },
+} as const satisfies Record<string, Record<string, KeyDef>>;
+
+export type ConfigTable = typeof CONFIG_TABLE;
+export type SectionName = keyof ConfigTable;
+
+type DeepReadonly<T> = T extends readonly (infer E)[] ? readonly DeepReadonly<E>[] : T extends object ? { readonly [K in keyof T]: DeepReadonly<T[K]> } : T;
+type KeyOutput<D> = D extends KeyDef<infer T, infer P> ? (P extends 'optional' ? T | undefined : T) : never;
+
+/** The effective, validated, frozen configuration. Keys are the file's snake_case names. */
+export type Config = {
+  readonly [S in SectionName]: { readonly [K in keyof ConfigTable[S]]: DeepReadonly<KeyOutput<ConfigTable[S][K]>> };
+};
+
+// ---------------------------------------------------------------------------------------------
+// Flattened view: one row per key, for env.ts, load.ts, docs and tests.
+
+export interface KeyMeta {
+  /** `section.key`, e.g. `timing.prevhash_verdict_timeout_ms`. */
+  readonly path: string;
+  readonly section: string;
+  readonly key: string;
+  readonly leaf: Leaf;
+  readonly presence: Presence;
+  readonly default?: unknown;
+  /** The value itself is secret. */
+  readonly secret: boolean;
+  /** Names of secret fields inside table elements (e.g. `password`). */
+  readonly secretFields: readonly string[];
+  readonly doc: string;
+  readonly example: unknown;
+}
+
+export const SECTION_NAMES: readonly string[] = Object.keys(CONFIG_TABLE);
+
+export const CONFIG_KEYS: readonly KeyMeta[] = Object.entries(CONFIG_TABLE).flatMap(([section, keys]) =>
+  Object.entries(keys as Record<string, KeyDef>).map(([key, def]): KeyMeta => ({
+    path: `${section}.${key}`,
+    section,
+    key,
+    leaf: def.leaf,
+    presence: def.presence,
+    ...(def.presence === 'default' ? { default: def.default } : {}),
+    secret: def.secret,
+    secretFields: Object.entries(def.leaf.element?.fields ?? {}).filter(([, f]) => f.secret).map(([n]) => n),
+    doc: def.doc,
+    example: def.example,
+  })),
+);
+
+const _byPath = new Map(CONFIG_KEYS.map((k) => [k.path, k]));
+
+export function keyMeta(path: string): KeyMeta | undefined {
+  return _byPath.get(path);
+}
+
+/** Every key path of one section, in table order. */
+export function sectionKeys(section: string): readonly KeyMeta[] {
+  return CONFIG_KEYS.filter((k) => k.section === section);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cross-key rules. Each names the keys it reads; it runs (valibot `partialCheck`) whenever those
+// keys are individually valid, even if other keys are missing, so one `config check` lists every
+// problem at once. The message never contains a secret.
+
+interface CrossRule {
+  /** Key the problem is reported on. */
+  readonly target: readonly [string, string];
+  readonly reads: readonly (readonly [string, string])[];
+  /** The rule in words, for docs/configuration.md. */
+  readonly doc: string;
+  /** Returns a reason when the rule is broken. */
+  readonly check: (c: Config) => string | undefined;
+}
+
+function _duplicates(values: readonly string[]): string[] {
+  const seen = new Set<string>();
+  const dup = new Set<string>();
+  for (const x of values) (seen.has(x) ? dup : seen).add(x);
+  return [...dup];
+}
+
+export const CROSS_RULES: readonly CrossRule[] = [
+  {
+    target: ['noise', 'authority_secret_key'],
+    doc: 'must derive `noise.authority_public_key`.',
+    reads: [['noise', 'authority_public_key'], ['noise', 'authority_secret_key']],
+    check: (c) =>
+      _xOnlyHex(c.noise.authority_secret_key, 'secret') === _xOnlyHex(c.noise.authority_public_key, 'public')
+        ? undefined
+        : 'does not match noise.authority_public_key (the secret key derives a different public key)',
+  },
+  {
+    target: ['auth', 'allowlist'],
+    doc: 'must be non-empty when `auth.mode = "allowlist"`; usernames unique.',
+    reads: [['auth', 'mode'], ['auth', 'allowlist']],
+    check: (c) => {
+      if (c.auth.mode === 'allowlist' && c.auth.allowlist.length === 0) return 'auth.mode = "allowlist" needs at least one entry';
+      const dup = _duplicates(c.auth.allowlist.map((e) => e.username));
+      return dup.length ? `duplicate username ${dup.map((d) => JSON.stringify(d)).join(', ')}` : undefined;
+    },
+  },
+  {
+    target: ['auth', 'prefix_map'],
+    doc: 'must be non-empty when `auth.mode = "prefix_map"`; prefixes unique (the longest matching prefix wins).',
+    reads: [['auth', 'mode'], ['auth', 'prefix_map']],
+    check: (c) => {
+      if (c.auth.mode === 'prefix_map' && c.auth.prefix_map.length === 0) return 'auth.mode = "prefix_map" needs at least one entry';
+      const dup = _duplicates(c.auth.prefix_map.map((e) => e.prefix));
+      return dup.length ? `duplicate prefix ${dup.map((d) => JSON.stringify(d)).join(', ')}` : undefined;
+    },
+  },
+  {
+    target: ['upstream', 'rpc_cookie_file'],
+    doc: 'when `gateway.upstream_url` is a URL: set `upstream.rpc_cookie_file`, or both `upstream.rpc_user` and `upstream.rpc_password` (not both kinds).',
+    reads: [['gateway', 'upstream_url'], ['upstream', 'rpc_cookie_file'], ['upstream', 'rpc_user'], ['upstream', 'rpc_password']],
+    check: (c) => {
+      if (c.gateway.upstream_url === 'embedded') return undefined;
+      const cookie = c.upstream.rpc_cookie_file !== undefined;
+      const user = c.upstream.rpc_user !== undefined;
+      const password = c.upstream.rpc_password !== undefined;
+      if (cookie && (user || password)) return 'set either upstream.rpc_cookie_file or upstream.rpc_user + upstream.rpc_password, not both';
+      if (cookie || (user && password)) return undefined;
+      if (user !== password) return `upstream.${user ? 'rpc_password' : 'rpc_user'} is also needed for user/password auth`;
+      return 'required for Bitcoin Core RPC auth: set upstream.rpc_cookie_file (RESERVEGRID_UPSTREAM__RPC_COOKIE_FILE), or upstream.rpc_user and upstream.rpc_password';
+    },
+  },
+  {
+    target: ['mining', 'max_difficulty'],
+    doc: 'must be at least `mining.min_difficulty`.',
+    reads: [['mining', 'min_difficulty'], ['mining', 'max_difficulty']],
+    check: (c) => (c.mining.min_difficulty <= c.mining.max_difficulty ? undefined : `is below mining.min_difficulty (${c.mining.min_difficulty})`),
+  },
+  {
+    target: ['share', 'share_forward_retry_max_ms'],
+    doc: 'must be at least `share.share_forward_retry_initial_ms`.',
+    reads: [['share', 'share_forward_retry_initial_ms'], ['share', 'share_forward_retry_max_ms']],
+    check: (c) =>
+      c.share.share_forward_retry_initial_ms <= c.share.share_forward_retry_max_ms
+        ? undefined
+        : `is below share.share_forward_retry_initial_ms (${c.share.share_forward_retry_initial_ms})`,
+  },
+  {
+    target: ['policy', 'fee_tier'],
+    doc: 'must be empty or name one of `policy.fee_tiers`; tier names unique.',
+    reads: [['policy', 'fee_tiers'], ['policy', 'fee_tier']],
+    check: (c) => {
+      const names = c.policy.fee_tiers.map((t) => t.name);
+      const dup = _duplicates(names);
+      if (dup.length) return `policy.fee_tiers has duplicate name ${dup.map((d) => JSON.stringify(d)).join(', ')}`;
+      if (c.policy.fee_tier !== '' && !names.includes(c.policy.fee_tier)) {
+        return `names no tier in policy.fee_tiers (have ${names.length ? names.map((n) => JSON.stringify(n)).join(', ') : 'none'})`;
+      }
+      return undefined;
+    },
+  },
+];
+
+// ---------------------------------------------------------------------------------------------
+// The valibot schema of the whole config, built from the table.
+
+function _keySchema(def: KeyMeta): v.GenericSchema {
+  if (def.presence === 'required') return def.leaf.schema;
+  if (def.presence === 'optional') return v.optional(def.leaf.schema);
+  return v.optional(def.leaf.schema, def.default as never);
+}
+
+const _sections: Record<string, v.GenericSchema> = {};
+for (const section of SECTION_NAMES) {
+  const entries: Record<string, v.GenericSchema> = {};
+  for (const k of sectionKeys(section)) entries[k.key] = _keySchema(k);
+  // Sections are optional as a whole: load.ts always materialises them so that a missing
+  // required key is reported by its own name rather than as a missing section.
+  _sections[section] = v.optional(v.object(entries), {});
+}
+
+// valibot's partialCheck/forward typings want literal path tuples; the table is built at run time,
+// so the rule list is typed by CrossRule and cast here.
+// A rule only judges keys that are individually valid: validation issues (our format checks) do
+// not make valibot's dataset untyped, so partialCheck alone would also run on bad values and add
+// a second, misleading problem ("keys do not match" on a key that is not a key at all).
+function _crossProblem(rule: CrossRule, input: unknown): string | undefined {
+  const tree = input as Record<string, Record<string, unknown> | undefined>;
+  for (const [section, key] of rule.reads) {
+    const value = tree[section]?.[key];
+    const meta = keyMeta(`${section}.${key}`)!;
+    if (value === undefined ? meta.presence !== 'optional' : !v.is(meta.leaf.schema, value)) return undefined;
+  }
+  return rule.check(input as Config);
+}
+
+const _crossActions = CROSS_RULES.map(
+  (rule) =>
+    v.forward(
+      v.partialCheck(
+        rule.reads as never,
+        (input: unknown) => _crossProblem(rule, input) === undefined,
+        (issue) => _crossProblem(rule, issue.input) ?? '',
+      ),
+      rule.target as never,
+    ) as unknown as v.PipeItem<Record<string, unknown>, Record<string, unknown>, v.BaseIssue<unknown>>,
+);
+
+export const configSchema: v.GenericSchema<unknown, Config> = v.pipe(v.object(_sections), ..._crossActions) as unknown as v.GenericSchema<unknown, Config>;
