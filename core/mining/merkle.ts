@@ -1,0 +1,57 @@
+// Coinbase txid and merkle root (SV2.md §5.4). Every hash here is 32 raw bytes in Bitcoin's
+// internal order: nothing is reversed, and SV1's 4-byte word swap does not exist in SV2.
+import { concatBytes } from '../bytes.ts';
+import { defaultSha256, sha256d, type Sha256 } from './hash.ts';
+
+/**
+ * txid of the stripped coinbase assembled from a job's pieces:
+ * SHA256d(coinbase_tx_prefix ‖ extranonce_prefix ‖ extranonce ‖ coinbase_tx_suffix). For a
+ * standard channel pass the channel's full extranonce (prefix) and an empty `extranonce`.
+ */
+export function coinbaseTxid(
+  coinbaseTxPrefix: Uint8Array,
+  extranoncePrefix: Uint8Array,
+  extranonce: Uint8Array,
+  coinbaseTxSuffix: Uint8Array,
+  sha256: Sha256 = defaultSha256,
+): Uint8Array {
+  return sha256d(concatBytes(coinbaseTxPrefix, extranoncePrefix, extranonce, coinbaseTxSuffix), sha256);
+}
+
+/** root = fold(txid, path): root = SHA256d(root ‖ node); path[0] is the leaf-level sibling. */
+export function merkleRootFromPath(coinbaseTxid: Uint8Array, merklePath: readonly Uint8Array[], sha256: Sha256 = defaultSha256): Uint8Array {
+  if (coinbaseTxid.length !== 32) throw new RangeError(`merkleRootFromPath: coinbaseTxid must be 32 bytes, got ${coinbaseTxid.length}`);
+  let root = coinbaseTxid;
+  const pair = new Uint8Array(64);
+  merklePath.forEach((node, i) => {
+    if (node.length !== 32) throw new RangeError(`merkleRootFromPath: merklePath[${i}] must be 32 bytes, got ${node.length}`);
+    pair.set(root, 0);
+    pair.set(node, 32);
+    root = sha256d(pair, sha256);
+  });
+  return root;
+}
+
+/**
+ * The merkle path of the coinbase (leaf 0) given the other transactions' txids in block order
+ * (internal byte order). This is what NewTemplate.merkle_path carries and what a job engine
+ * computes from getblocktemplate. Bitcoin duplicates the last node of an odd level.
+ */
+export function coinbaseMerklePath(txids: readonly Uint8Array[], sha256: Sha256 = defaultSha256): Uint8Array[] {
+  const path: Uint8Array[] = [];
+  // Level 0 = [coinbase placeholder, ...txids]; the coinbase's running hash is never needed
+  // because the path only holds siblings, so track the level without it.
+  let level = txids.slice();
+  while (level.length > 0) {
+    path.push(level[0]!);
+    // Next level: hash pairs of (level) excluding the coinbase branch's own pair.
+    const next: Uint8Array[] = [];
+    for (let i = 1; i < level.length; i += 2) {
+      const left = level[i]!;
+      const right = level[i + 1] ?? left;
+      next.push(sha256d(concatBytes(left, right), sha256));
+    }
+    level = next;
+  }
+  return path;
+}
