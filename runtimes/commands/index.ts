@@ -1,4 +1,6 @@
 // The command table. Add a command by adding its module here.
 import type { Command } from '../io.ts';
+import { keysCommands } from './keys.ts';
+import { configCommands } from './config.ts';
 
-export const commands: Command[] = [];
+export const commands: Command[] = [...keysCommands, ...configCommands];
