@@ -1,0 +1,253 @@
+// The one registry of machine-readable reason codes (SPEC §7). Every decision the product
+// emits — a rejected share, a refused connection, a closed channel, a template verdict, a hold,
+// a disconnect — carries one of these codes. Where SV2 puts a string on the wire (SubmitShares.Error,
+// OpenMiningChannel.Error, SetupConnection.Error, UpdateChannel.Error, CloseChannel), `wire` is the
+// string SRI uses (SV2.md §5.8), so real miners and proxies see what they expect.
+//
+// Codes are snake_case and stable: dashboards, alerts and `reservegrid replay` key on them.
+// docs/reason-codes.md is generated from this table (scripts/gen-reason-codes-doc.ts) and a test
+// fails if it drifts. Later issues add the template-policy and timing codes here, nowhere else.
+
+export type ReasonCategory = 'connection' | 'auth' | 'channel' | 'share' | 'template' | 'timing' | 'availability';
+
+export interface ReasonCodeInfo {
+  readonly category: ReasonCategory;
+  /** What happened, for operators. */
+  readonly meaning: string;
+  /** Which component emits it, and in which event or message. */
+  readonly emittedBy: string;
+  /** The SV2 wire string (SRI's), where the code reaches the miner in a message. */
+  readonly wire?: string;
+}
+
+export const REASON_CODES = {
+  // ── connection ────────────────────────────────────────────────────────────
+  handshake_failed: {
+    category: 'connection',
+    meaning: 'The Noise NX handshake failed (bad act 1 or an internal crypto failure).',
+    emittedBy: 'gateway session; connection_closed event',
+  },
+  handshake_timeout: {
+    category: 'connection',
+    meaning: 'The client did not complete the Noise handshake within the handshake timeout.',
+    emittedBy: 'gateway session; connection_closed event',
+  },
+  decrypt_failed: {
+    category: 'connection',
+    meaning: 'A transport frame failed its Poly1305 MAC; the connection is dropped (Noise gives no recovery).',
+    emittedBy: 'gateway session; connection_closed event',
+  },
+  frame_too_large: {
+    category: 'connection',
+    meaning: 'A frame announced a payload over gateway.max_frame_payload_bytes; refused before buffering.',
+    emittedBy: 'gateway session; connection_closed event',
+  },
+  malformed_message: {
+    category: 'connection',
+    meaning: 'A frame could not be decoded as the message its header names (truncated or invalid field).',
+    emittedBy: 'gateway session; connection_closed event',
+  },
+  unexpected_message: {
+    category: 'connection',
+    meaning: 'A message arrived that is not valid in the connection state (e.g. anything before SetupConnection, or a server-to-client message).',
+    emittedBy: 'gateway session; connection_closed event',
+  },
+  unsupported_protocol: {
+    category: 'connection',
+    meaning: 'SetupConnection asked for a protocol other than Mining.',
+    emittedBy: 'gateway session; SetupConnection.Error',
+    wire: 'unsupported-protocol',
+  },
+  protocol_version_mismatch: {
+    category: 'connection',
+    meaning: "SetupConnection's version range does not include version 2.",
+    emittedBy: 'gateway session; SetupConnection.Error',
+    wire: 'protocol-version-mismatch',
+  },
+  unsupported_feature_flags: {
+    category: 'connection',
+    meaning: 'SetupConnection required features the gateway does not offer (flags in the error).',
+    emittedBy: 'gateway session; SetupConnection.Error',
+    wire: 'unsupported-feature-flags',
+  },
+  connection_limit_reached: {
+    category: 'connection',
+    meaning: 'gateway.max_connections connections are open; the new one is closed at once.',
+    emittedBy: 'listener; connection_refused event',
+  },
+  idle_timeout: {
+    category: 'connection',
+    meaning: 'Nothing was received on the connection for timing.channel_idle_timeout_ms.',
+    emittedBy: 'gateway session; connection_closed event',
+  },
+  slow_consumer: {
+    category: 'connection',
+    meaning: "The miner did not read what the gateway sent; its outbound buffer exceeded the per-connection limit.",
+    emittedBy: 'listener; connection_closed event',
+  },
+  peer_closed: {
+    category: 'connection',
+    meaning: 'The miner closed the TCP connection.',
+    emittedBy: 'listener; connection_closed event',
+  },
+  internal_error: {
+    category: 'connection',
+    meaning: 'The connection hit a local fault (crypto provider failure, Noise nonce exhausted); only this connection is closed.',
+    emittedBy: 'gateway session; connection_closed event',
+  },
+  shutdown: {
+    category: 'connection',
+    meaning: 'The gateway is shutting down; channels are closed with this reason.',
+    emittedBy: 'gateway; CloseChannel, connection_closed event',
+    wire: 'shutdown',
+  },
+  // ── auth ──────────────────────────────────────────────────────────────────
+  unknown_user: {
+    category: 'auth',
+    meaning: 'The identity in OpenMiningChannel is not allowed (unknown user, wrong credential or no matching prefix). The wire string does not say which, on purpose.',
+    emittedBy: 'auth; OpenMiningChannel.Error',
+    wire: 'unknown-user',
+  },
+  invalid_user_identity: {
+    category: 'auth',
+    meaning: 'user_identity is empty, too long, or not printable ASCII/UTF-8.',
+    emittedBy: 'auth; OpenMiningChannel.Error',
+    wire: 'invalid-user-identity',
+  },
+  worker_id_too_long: {
+    category: 'auth',
+    meaning: 'A worker name (0x0002 TLV or the identity suffix) exceeds auth.max_worker_id_bytes.',
+    emittedBy: 'share validation; SubmitShares.Error, share_rejected event',
+    wire: 'invalid-user-identity',
+  },
+  too_many_workers: {
+    category: 'auth',
+    meaning: 'A channel reported more distinct worker names than auth.max_workers_per_channel.',
+    emittedBy: 'share validation; SubmitShares.Error, share_rejected event',
+    wire: 'invalid-user-identity',
+  },
+  // ── channel ───────────────────────────────────────────────────────────────
+  invalid_nominal_hashrate: {
+    category: 'channel',
+    meaning: 'nominal_hash_rate is negative, NaN or infinite.',
+    emittedBy: 'channel open / UpdateChannel; OpenMiningChannel.Error, UpdateChannel.Error',
+    wire: 'invalid-nominal-hashrate',
+  },
+  max_target_out_of_range: {
+    category: 'channel',
+    meaning: "The client's max_target is below the hardest target the gateway will assign.",
+    emittedBy: 'channel open / UpdateChannel; OpenMiningChannel.Error, UpdateChannel.Error',
+    wire: 'max-target-out-of-range',
+  },
+  min_extranonce_size_too_large: {
+    category: 'channel',
+    meaning: 'OpenExtendedMiningChannel asked for more rollable extranonce bytes than the gateway can give.',
+    emittedBy: 'channel open; OpenMiningChannel.Error',
+    wire: 'min-extranonce-size-too-large',
+  },
+  standard_channels_not_supported: {
+    category: 'channel',
+    meaning: 'A standard channel was requested on a connection that may only open extended channels (e.g. work selection).',
+    emittedBy: 'channel open; OpenMiningChannel.Error',
+    wire: 'standard-channels-not-supported-for-custom-work',
+  },
+  channel_limit_reached: {
+    category: 'channel',
+    meaning: 'The connection already has the maximum number of channels.',
+    emittedBy: 'channel open; OpenMiningChannel.Error',
+    wire: 'channel-limit-reached',
+  },
+  invalid_channel_id: {
+    category: 'channel',
+    meaning: 'A message named a channel id that is not open on this connection.',
+    emittedBy: 'session; SubmitShares.Error, UpdateChannel.Error',
+    wire: 'invalid-channel-id',
+  },
+  channel_closed_by_client: {
+    category: 'channel',
+    meaning: 'The client sent CloseChannel.',
+    emittedBy: 'session; channel_closed event',
+  },
+  // ── share ─────────────────────────────────────────────────────────────────
+  stale_share: {
+    category: 'share',
+    meaning: 'The share is for a job from a previous prevhash.',
+    emittedBy: 'share validation; SubmitShares.Error, share_rejected event',
+    wire: 'stale-share',
+  },
+  invalid_job_id: {
+    category: 'share',
+    meaning: 'The share names a job id the channel never had.',
+    emittedBy: 'share validation; SubmitShares.Error, share_rejected event',
+    wire: 'invalid-job-id',
+  },
+  bad_extranonce_size: {
+    category: 'share',
+    meaning: "An extended share's extranonce length differs from the channel's rollable size.",
+    emittedBy: 'share validation; SubmitShares.Error, share_rejected event',
+    wire: 'bad-extranonce-size',
+  },
+  ntime_out_of_range: {
+    category: 'share',
+    meaning: 'ntime is below the job min_ntime or too far in the future.',
+    emittedBy: 'share validation; SubmitShares.Error, share_rejected event',
+    wire: 'invalid-share',
+  },
+  version_rolling_not_allowed: {
+    category: 'share',
+    meaning: 'The job forbids version rolling and the share changed the version.',
+    emittedBy: 'share validation; SubmitShares.Error, share_rejected event',
+    wire: 'version-rolling-not-allowed',
+  },
+  invalid_non_rollable_version_bit: {
+    category: 'share',
+    meaning: 'The share changed version bits outside the rolling mask 0x1FFFFFE0.',
+    emittedBy: 'share validation; SubmitShares.Error, share_rejected event',
+    wire: 'invalid-non-rollable-version-bit',
+  },
+  difficulty_too_low: {
+    category: 'share',
+    meaning: "The share's hash does not meet the channel target.",
+    emittedBy: 'share validation; SubmitShares.Error, share_rejected event',
+    wire: 'difficulty-too-low',
+  },
+  duplicate_share: {
+    category: 'share',
+    meaning: 'The same header was already submitted within timing.nonce_expire_secs.',
+    emittedBy: 'share validation; SubmitShares.Error, share_rejected event',
+    wire: 'duplicate-share',
+  },
+  block_rejected: {
+    category: 'share',
+    meaning: 'The node refused a found block: submitblock returned a BIP22 reason (in the event) other than duplicate/inconclusive.',
+    emittedBy: 'block submitter; block_submit_result event',
+  },
+  // ── availability ─────────────────────────────────────────────────────────
+  upstream_unavailable: {
+    category: 'availability',
+    meaning: 'The Bitcoin node did not answer getblocktemplate (unreachable, timeout, HTTP or RPC error); miners keep their last job.',
+    emittedBy: 'template poller; upstream_unavailable event',
+  },
+  block_submit_failed: {
+    category: 'availability',
+    meaning: 'submitblock failed at the transport level after all retries; the block stays in the event log with its hex.',
+    emittedBy: 'block submitter; block_submit_result event',
+  },
+} as const satisfies Record<string, ReasonCodeInfo>;
+
+export type ReasonCode = keyof typeof REASON_CODES;
+
+export function reasonInfo(code: ReasonCode): ReasonCodeInfo {
+  return REASON_CODES[code];
+}
+
+/** The SV2 wire string for a code; throws for codes that never go on the wire (programming error). */
+export function wireString(code: ReasonCode): string {
+  const info: ReasonCodeInfo = REASON_CODES[code];
+  if (info.wire === undefined) throw new RangeError(`wireString: reason code '${code}' has no SV2 wire string`);
+  return info.wire;
+}
+
+export function isReasonCode(value: string): value is ReasonCode {
+  return Object.prototype.hasOwnProperty.call(REASON_CODES, value);
+}
