@@ -83,18 +83,46 @@ function _aeadDecrypt(key: Uint8Array, nonce: Uint8Array, ad: Uint8Array, cipher
   }
 }
 
+// OpenSSL's setPrivateKey also computes the public key (a full scalar multiplication), so a
+// context is kept per secret key: the gateway's long-lived static key pays it once, and a
+// handshake's ephemeral key pays it once for both its public key and its `ee` ECDH.
+// Keyed by the secret's hex (never by array identity, which a caller could mutate), LRU-bounded.
+const ECDH_CONTEXTS_MAX = 16;
+const _ecdhContexts = new Map<string, ReturnType<typeof nodeCrypto.createECDH>>();
+
+function _ecdhContext(secretKey: Uint8Array): ReturnType<typeof nodeCrypto.createECDH> {
+  const id = bytesToHex(secretKey);
+  let ecdh = _ecdhContexts.get(id);
+  if (ecdh !== undefined) {
+    _ecdhContexts.delete(id); // re-insert: most recently used last
+  } else {
+    ecdh = nodeCrypto.createECDH('secp256k1');
+    ecdh.setPrivateKey(secretKey);
+    if (_ecdhContexts.size >= ECDH_CONTEXTS_MAX) _ecdhContexts.delete(_ecdhContexts.keys().next().value!);
+  }
+  _ecdhContexts.set(id, ecdh);
+  return ecdh;
+}
+
 function _ecdhXOnly(secretKey: Uint8Array, x: Uint8Array): Uint8Array {
   checkEcdhArgs('ecdhXOnly', secretKey, x);
   const point = new Uint8Array(33);
   point[0] = 0x02; // SEC1 compressed, even y = BIP340 lift_x(x)
   point.set(x, 1);
   try {
-    const ecdh = nodeCrypto.createECDH('secp256k1');
-    ecdh.setPrivateKey(secretKey);
     // OpenSSL's ECDH derive returns exactly the 32-byte big-endian x of secretKey·P.
-    return _plain(ecdh.computeSecret(point));
+    return _plain(_ecdhContext(secretKey).computeSecret(point));
   } catch (error) {
     throw new RangeError(`ecdhXOnly: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+function _publicKeyX(secretKey: Uint8Array): Uint8Array {
+  try {
+    // Compressed SEC1: 02/03 ‖ x. The x-only key is the x whatever the parity (BIP340).
+    return _plain(_ecdhContext(secretKey).getPublicKey(undefined, 'compressed')).slice(1);
+  } catch (error) {
+    throw new RangeError(`publicKeyX: invalid secretKey (${error instanceof Error ? error.message : String(error)})`);
   }
 }
 
@@ -188,6 +216,7 @@ function _buildNative(): CryptoProvider & { readonly nativePrimitives: readonly 
     aeadEncrypt: aead ? _aeadEncrypt : nobleProvider.aeadEncrypt,
     aeadDecrypt: aead ? _aeadDecrypt : nobleProvider.aeadDecrypt,
     ecdhXOnly: ecdh ? _ecdhXOnly : nobleProvider.ecdhXOnly,
+    ...(ecdh ? { publicKeyX: _publicKeyX } : {}),
   };
 }
 

@@ -22,6 +22,12 @@ export interface CryptoProvider {
   aeadDecrypt(key: Uint8Array, nonce: Uint8Array, ad: Uint8Array, ciphertextAndTag: Uint8Array): Uint8Array | null;
   /** 32-byte big-endian x of secretKey·lift_x(x) (the even-y point with that x). */
   ecdhXOnly(secretKey: Uint8Array, x: Uint8Array): Uint8Array;
+  /**
+   * Optional: 32-byte big-endian x of secretKey·G. A native provider implements it so that a
+   * handshake's ephemeral key costs one native scalar multiplication instead of a pure-TS one;
+   * callers fall back to noble when it is absent.
+   */
+  readonly publicKeyX?: (secretKey: Uint8Array) => Uint8Array;
 }
 
 /** RFC 8439 sizes: 256-bit key, 96-bit nonce, 128-bit Poly1305 tag. */

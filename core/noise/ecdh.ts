@@ -24,12 +24,14 @@ export function v2Ecdh(
   ellOurs: Uint8Array,
   ellTheirs: Uint8Array,
   initiating: boolean,
+  /** x of ellTheirs when the caller already decoded it (the responder uses act 1 twice). */
+  theirX: Uint8Array = ellswiftDecode(ellTheirs),
 ): Uint8Array {
   if (!(ellOurs instanceof Uint8Array) || ellOurs.length !== ELLSWIFT_ENCODING_BYTES) {
     throw new RangeError(`v2Ecdh: ellOurs must be 64 bytes, got ${ellOurs instanceof Uint8Array ? ellOurs.length : typeof ellOurs}`);
   }
   // ellswiftDecode checks ellTheirs' length; its content never fails to decode (SV2.md §3.3).
-  const sharedX = provider.ecdhXOnly(secretKey, ellswiftDecode(ellTheirs));
+  const sharedX = provider.ecdhXOnly(secretKey, theirX);
   const preimage = new Uint8Array(2 * TAG.length + 2 * ELLSWIFT_ENCODING_BYTES + 32);
   preimage.set(TAG, 0);
   preimage.set(TAG, 32);

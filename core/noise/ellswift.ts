@@ -186,6 +186,11 @@ export function ellswiftEncode(x: Uint8Array, random: RandomSource): Uint8Array 
   if (xValue >= P || !_isValidX(xValue)) {
     throw new RangeError('ellswiftEncode: x is not the x coordinate of a secp256k1 point');
   }
+  return _encodeValidX(xValue, random);
+}
+
+/** XElligatorSwift for an x already known to be on the curve (saves one square root). */
+function _encodeValidX(xValue: bigint, random: RandomSource): Uint8Array {
   // 32 bytes for u plus one byte whose low 3 bits are the case.
   const draw = new Uint8Array(33);
   for (let attempt = 0; attempt < ELLSWIFT_ENCODE_ATTEMPTS_MAX; attempt++) {
@@ -217,8 +222,13 @@ export function ellswiftPublicKeyX(secretKey: Uint8Array): Uint8Array {
 }
 
 /** BIP324 ellswift_create for a given secret: a random 64-byte encoding of its public key. */
-export function ellswiftCreate(secretKey: Uint8Array, random: RandomSource): Uint8Array {
-  return ellswiftEncode(ellswiftPublicKeyX(secretKey), random);
+export function ellswiftCreate(
+  secretKey: Uint8Array,
+  random: RandomSource,
+  publicKeyX: (secretKey: Uint8Array) => Uint8Array = ellswiftPublicKeyX,
+): Uint8Array {
+  // A public key's x is on the curve by construction, so the encoder skips that check.
+  return _encodeValidX(_bytesToField(publicKeyX(secretKey), 0), random);
 }
 
 function _check32(where: string, name: string, value: Uint8Array): void {

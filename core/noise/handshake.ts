@@ -62,9 +62,10 @@ export function generateSecretKey(random: RandomSource): Uint8Array {
 }
 
 /** A fresh key pair with a random EllSwift encoding (BIP324 ellswift_create). */
-export function generateEllswiftKeyPair(random: RandomSource): EllswiftKeyPair {
+export function generateEllswiftKeyPair(random: RandomSource, provider?: CryptoProvider): EllswiftKeyPair {
   const secretKey = generateSecretKey(random);
-  return { secretKey, ellswift: ellswiftCreate(secretKey, random) };
+  // A native provider derives the public key with one native scalar multiplication.
+  return { secretKey, ellswift: ellswiftCreate(secretKey, random, provider?.publicKeyX) };
 }
 
 /** What both sides know once the handshake is done. */
@@ -156,17 +157,19 @@ export class ExpectInitiatorHello {
     symmetric.mixHash(initiatorEphemeral);
     symmetric.decryptAndHash(EMPTY);
 
-    const ephemeral = this.#ephemeralKey ?? generateEllswiftKeyPair(this.#random);
+    const ephemeral = this.#ephemeralKey ?? generateEllswiftKeyPair(this.#random, provider);
+    // E_i takes part in both ee and es: decode it once (SV2.md §3.3: every encoding decodes).
+    const initiatorEphemeralX = ellswiftDecode(initiatorEphemeral);
     const out = new Uint8Array(RESPONDER_HELLO_BYTES);
     // 1. e: send and MixHash our ephemeral encoding.
     out.set(ephemeral.ellswift, 0);
     symmetric.mixHash(ephemeral.ellswift);
     // 2. ee: MixKey(ECDH(e_r, E_r, E_i)); the initiator's encoding goes first in the hash.
-    symmetric.mixKey(v2Ecdh(provider, ephemeral.secretKey, ephemeral.ellswift, initiatorEphemeral, false));
+    symmetric.mixKey(v2Ecdh(provider, ephemeral.secretKey, ephemeral.ellswift, initiatorEphemeral, false, initiatorEphemeralX));
     // 3. s: EncryptAndHash(S_r) — 64 + 16 bytes.
     out.set(symmetric.encryptAndHash(this.#staticKey.ellswift), ELLSWIFT_ENCODING_BYTES);
     // 4. es: MixKey(ECDH(s_r, S_r, E_i)) — responder STATIC × initiator ephemeral.
-    symmetric.mixKey(v2Ecdh(provider, this.#staticKey.secretKey, this.#staticKey.ellswift, initiatorEphemeral, false));
+    symmetric.mixKey(v2Ecdh(provider, this.#staticKey.secretKey, this.#staticKey.ellswift, initiatorEphemeral, false, initiatorEphemeralX));
     // 5. payload: EncryptAndHash(SIGNATURE_NOISE_MESSAGE) — 74 + 16 bytes.
     out.set(symmetric.encryptAndHash(this.#certificate), ELLSWIFT_ENCODING_BYTES + ENCRYPTED_ELLSWIFT_BYTES);
     // 6. Split.
@@ -233,7 +236,7 @@ export class ExpectResponderHello {
     if (options.ephemeralKey !== undefined) checkKeyPair('ExpectResponderHello', 'ephemeralKey', options.ephemeralKey);
     this.#provider = options.provider;
     this.#policy = policy;
-    this.#ephemeral = options.ephemeralKey ?? generateEllswiftKeyPair(options.random);
+    this.#ephemeral = options.ephemeralKey ?? generateEllswiftKeyPair(options.random, options.provider);
     this.#symmetric = new SymmetricState(options.provider);
     // Act 1, step 1-2: e = new keypair; MixHash(E); EncryptAndHash("") with no key = MixHash("").
     this.#symmetric.mixHash(this.#ephemeral.ellswift);

@@ -6,6 +6,7 @@ import { describe, propertyParams, test } from '../harness.ts';
 import { assert, assertHex } from '../assert.ts';
 import { availableProviders, nativeProvider, selectCryptoProvider } from '../../adapters/crypto-native.ts';
 import { nobleProvider } from '../../core/crypto/provider.ts';
+import { schnorr } from '@noble/curves/secp256k1.js';
 import { bytesToHex, hexToBytes, utf8 } from '../../core/bytes.ts';
 
 // RFC 8439 §2.8.2, "Example and Test Vector for AEAD_CHACHA20_POLY1305".
@@ -150,6 +151,24 @@ for (const provider of providers) {
             assert.equal(bytesToHex(provider.ecdhXOnly(a, x)), bytesToHex(nobleProvider.ecdhXOnly(a, x)));
           }),
           propertyParams(20),
+        );
+      });
+      test('publicKeyX (when native) agrees with BIP340 x-only keys, across the context cache (seeded)', () => {
+        if (provider.publicKeyX === undefined) return; // no native ECDH on this runtime: noble path only
+        const publicKeyX = provider.publicKeyX;
+        fc.assert(
+          fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), (a) => {
+            a[0] = a[0]! & 0x7f;
+            a[31] = a[31]! | 1;
+            const expected = bytesToHex(schnorr.getPublicKey(a));
+            assert.equal(bytesToHex(publicKeyX(a)), expected);
+            // Second call hits the cached context; a changed key must not reuse it.
+            assert.equal(bytesToHex(publicKeyX(a)), expected);
+            const b = Uint8Array.from(a);
+            b[31] = b[31]! ^ 2;
+            assert.equal(bytesToHex(publicKeyX(b)), bytesToHex(schnorr.getPublicKey(b)));
+          }),
+          propertyParams(40),
         );
       });
       test('agrees with noble on a maximal SV2 chunk (65,519 bytes, SV2.md §3.7)', () => {
