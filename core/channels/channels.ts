@@ -1,0 +1,702 @@
+// Per-connection mining channels (SV2.md §5.2–§5.7, SPEC §3–§4): standard and extended channels,
+// their jobs, targets, vardiff, share validation, duplicate detection and batched acks.
+//
+// Sans-IO: every input carries `nowMs`; outputs are SV2 message objects (core/codec) in send
+// order, which the gateway session encodes and encrypts. Nothing here throws on peer input:
+// bad opens, updates and shares are returned outcomes carrying a registry reason code and the
+// SRI wire string (SV2.md §5.8). Only misuse by our own code throws.
+//
+// Job ids (SV2.md §5.3, PR #209): per channel, 1, 2, 3, … and never reused. The jobs of the
+// current prevhash are the contiguous id range [oldestActiveJobId, nextJobId); everything below
+// it is stale (an earlier prevhash, or evicted beyond ACTIVE_JOBS_MAX) and answers `stale-share`
+// without any per-job history; 0 and ids never issued answer `invalid-job-id`.
+//
+// Hot path (share validation): no coinbase serialization per share. Standard channels use the
+// merkle root computed when the job was made (SV2.md §5.2: header-only mining). Extended
+// channels hash prefix ‖ channel extranonce prefix ‖ miner extranonce ‖ suffix from the job's
+// cached scratch buffer (JobCoinbase.scratch), writing only the extranonce bytes. The header is
+// built in one reusable 80-byte buffer. Allocations per share: the hashes and the outcome.
+import type {
+  CloseChannel,
+  NewExtendedMiningJob,
+  NewMiningJob,
+  OpenExtendedMiningChannel,
+  OpenMiningChannelError,
+  OpenStandardMiningChannel,
+  SetNewPrevHash,
+  SetTarget,
+  SubmitSharesError,
+  SubmitSharesExtended,
+  SubmitSharesStandard,
+  SubmitSharesSuccess,
+  UpdateChannel,
+  UpdateChannelError,
+} from '../codec/messages/mining.ts';
+import type { Sv2Message } from '../codec/catalog.ts';
+import { EXTRANONCE_BYTES_MAX } from '../mining/coinbase.ts';
+import { defaultSha256, type Sha256 } from '../mining/hash.ts';
+import { HEADER_BYTES } from '../mining/header.ts';
+import { hashToDisplayHex, meetsTarget, targetFromHashRate, targetFromU256, targetToU256, U256_MAX } from '../mining/target.ts';
+import { wireString, type ReasonCode } from '../reason-codes.ts';
+import { difficultyFromTarget, targetFromDifficulty } from './difficulty.ts';
+import type { JobCoinbase, JobTemplate } from './job-factory.ts';
+import type { JobFactory } from './job-factory.ts';
+import { checkChannelsSettings, type ChannelsSettings } from './settings.ts';
+import { SeenShares } from './seen-shares.ts';
+import { ShareAckBatcher } from './share-acks.ts';
+
+/** BIP323 general-purpose version bits 5–28 (SV2.md §5.7); BIP320's 0x1FFFE000 is a subset. */
+export const VERSION_ROLLING_MASK = 0x1fffffe0;
+/** Jobs kept per channel on one prevhash; older ones become stale (bounded memory). */
+export const ACTIVE_JOBS_MAX = 16;
+
+/** Where extranonce prefixes come from: ExtranonceAllocator, or a fixed source in tests. */
+export interface ExtranonceSource {
+  allocate(): Uint8Array | null;
+}
+
+export type ChannelKind = 'standard' | 'extended';
+
+export type OpenOutcome =
+  | {
+      readonly ok: true;
+      readonly channelId: number;
+      readonly kind: ChannelKind;
+      readonly target: bigint;
+      readonly extranoncePrefix: Uint8Array;
+      /** Rollable bytes the miner owns (0 for standard channels). */
+      readonly extranonceSize: number;
+      /** .Success, then (when a template is known) the future job and SetNewPrevHash. */
+      readonly messages: Sv2Message[];
+    }
+  | { readonly ok: false; readonly reasonCode: ReasonCode; readonly messages: [OpenMiningChannelError] };
+
+export type UpdateOutcome =
+  | { readonly ok: true; readonly messages: Sv2Message[] }
+  | { readonly ok: false; readonly reasonCode: ReasonCode; readonly messages: [UpdateChannelError] };
+
+export interface BlockCandidate {
+  readonly channelId: number;
+  readonly jobId: number;
+  readonly templateId: bigint;
+  readonly height: number;
+  readonly blockHashDisplay: string;
+  /** The 80-byte header. */
+  readonly header: Uint8Array;
+  /** The full coinbase WITH witness (jobs carry the stripped one, SV2.md §9.10). */
+  readonly coinbase: Uint8Array;
+  /** header ‖ tx count ‖ coinbase ‖ template transactions: the submitblock payload. */
+  readonly block: Uint8Array;
+}
+
+export type ShareOutcome =
+  | {
+      readonly ok: true;
+      readonly channelId: number;
+      readonly sequenceNumber: number;
+      readonly jobId: number;
+      readonly templateId: bigint;
+      /** Difficulty of the target the share was credited at. */
+      readonly difficulty: number;
+      readonly hashDisplay: string;
+      /** Non-null: the share meets the network target. Submit it before anything else (SPEC §4). */
+      readonly block: BlockCandidate | null;
+      /** A full ack batch to send now, or null. */
+      readonly ack: SubmitSharesSuccess | null;
+    }
+  | {
+      readonly ok: false;
+      readonly channelId: number;
+      readonly sequenceNumber: number;
+      readonly jobId: number;
+      readonly reasonCode: ReasonCode;
+      readonly wire: string;
+      readonly message: SubmitSharesError;
+    };
+
+interface Job {
+  readonly jobId: number;
+  readonly source: JobTemplate;
+  readonly version: number;
+  /** Lowest valid ntime: SetNewPrevHash.min_ntime (future jobs) or NewMiningJob.min_ntime. */
+  readonly minNtime: number;
+  readonly sentAtMs: number;
+  readonly target: bigint;
+  readonly targetBytes: Uint8Array;
+  readonly difficulty: number;
+  readonly networkTargetBytes: Uint8Array;
+  /** Standard channels: the merkle root of the job (precomputed). */
+  readonly merkleRoot: Uint8Array | null;
+  /** Extended channels: the cached coinbase for the channel's full-extranonce length. */
+  readonly coinbase: JobCoinbase | null;
+  readonly versionRollingAllowed: boolean;
+}
+
+interface Channel {
+  readonly id: number;
+  readonly kind: ChannelKind;
+  readonly userIdentity: string;
+  readonly extranoncePrefix: Uint8Array;
+  readonly rollableBytes: number;
+  readonly fullExtranonceBytes: number;
+  readonly versionRollingAllowed: boolean;
+  nominalHashRate: number;
+  maxTarget: bigint;
+  target: bigint;
+  targetBytes: Uint8Array;
+  difficulty: number;
+  nextJobId: number;
+  oldestActiveJobId: number;
+  readonly jobs: Map<number, Job>;
+  readonly acks: ShareAckBatcher;
+  vardiffWindowStartMs: number;
+  vardiffShares: number;
+  vardiffNextMs: number;
+}
+
+export class MiningChannels {
+  readonly groupChannelId: number;
+  readonly settings: ChannelsSettings;
+  readonly counters = { jobsEvicted: 0, sharesAccepted: 0, sharesRejected: 0, blocksFound: 0 };
+  readonly #factory: JobFactory;
+  readonly #extranonce: ExtranonceSource;
+  readonly #sha256: Sha256;
+  readonly #channels = new Map<number, Channel>();
+  readonly #seen: SeenShares;
+  readonly #header = new Uint8Array(HEADER_BYTES);
+  readonly #pair = new Uint8Array(64);
+  /** Hardest and easiest targets the config allows (max_difficulty, min_difficulty). */
+  readonly #hardestTarget: bigint;
+  readonly #easiestTarget: bigint;
+  #nextChannelId: number;
+  #current: JobTemplate | null = null;
+  /** SetNewPrevHash.min_ntime of the current prevhash (non-future jobs reuse it). */
+  #prevMinNtime = 0;
+
+  constructor(options: {
+    factory: JobFactory;
+    extranonce: ExtranonceSource;
+    settings: ChannelsSettings;
+    sha256?: Sha256;
+    groupChannelId?: number;
+  }) {
+    const { factory, extranonce, settings } = options;
+    if (factory === null || typeof factory !== 'object') throw new TypeError('MiningChannels: factory must be a JobFactory');
+    if (extranonce === null || typeof extranonce !== 'object' || typeof extranonce.allocate !== 'function') {
+      throw new TypeError('MiningChannels: extranonce must have allocate()');
+    }
+    checkChannelsSettings(settings);
+    const group = options.groupChannelId ?? 1;
+    if (!Number.isInteger(group) || group < 1 || group >= 0xffffffff) throw new RangeError(`MiningChannels: groupChannelId must be 1..2^32-2, got ${group}`);
+    this.#factory = factory;
+    this.#extranonce = extranonce;
+    this.settings = settings;
+    this.#sha256 = options.sha256 ?? factory.sha256 ?? defaultSha256;
+    // Group and channel ids share one namespace (SV2.md §5.2): channels start after the group.
+    this.groupChannelId = group;
+    this.#nextChannelId = group + 1;
+    this.#seen = new SeenShares({ expireMs: settings.nonceExpireSecs * 1000, capacity: settings.seenSharesMax });
+    this.#hardestTarget = targetFromDifficulty(settings.maxDifficulty);
+    this.#easiestTarget = settings.minDifficulty === 0 ? U256_MAX : targetFromDifficulty(settings.minDifficulty);
+  }
+
+  get channelCount(): number {
+    return this.#channels.size;
+  }
+
+  /** Header hashes forgotten early because the duplicate set was full. */
+  get duplicateSetEvictions(): number {
+    return this.#seen.evictions;
+  }
+
+  hasChannel(channelId: number): boolean {
+    return this.#channels.has(channelId);
+  }
+
+  /** Read-only view of a channel for events and tests. */
+  channelInfo(channelId: number):
+    | { kind: ChannelKind; userIdentity: string; target: bigint; difficulty: number; extranoncePrefix: Uint8Array; extranonceSize: number; nominalHashRate: number; activeJobIds: number[] }
+    | undefined {
+    const ch = this.#channels.get(channelId);
+    if (ch === undefined) return undefined;
+    return {
+      kind: ch.kind,
+      userIdentity: ch.userIdentity,
+      target: ch.target,
+      difficulty: ch.difficulty,
+      extranoncePrefix: ch.extranoncePrefix,
+      extranonceSize: ch.rollableBytes,
+      nominalHashRate: ch.nominalHashRate,
+      activeJobIds: [...ch.jobs.keys()],
+    };
+  }
+
+  // ── open / update / close ─────────────────────────────────────────────────────────────
+
+  openStandard(msg: OpenStandardMiningChannel, nowMs: number): OpenOutcome {
+    return this.#open('standard', msg.requestId, msg.userIdentity, msg.nominalHashRate, msg.maxTarget, 0, true, nowMs);
+  }
+
+  /**
+   * `versionRollingAllowed: false` when the session negotiated REQUIRES_FIXED_VERSION
+   * (SV2.md §5.7); then any version change is `version-rolling-not-allowed`.
+   */
+  openExtended(msg: OpenExtendedMiningChannel, nowMs: number, options: { versionRollingAllowed?: boolean } = {}): OpenOutcome {
+    return this.#open('extended', msg.requestId, msg.userIdentity, msg.nominalHashRate, msg.maxTarget, msg.minExtranonceSize, options.versionRollingAllowed ?? true, nowMs);
+  }
+
+  #open(
+    kind: ChannelKind,
+    requestId: number,
+    userIdentity: string,
+    nominalHashRate: number,
+    maxTargetBytes: Uint8Array,
+    minExtranonceSize: number,
+    versionRollingAllowed: boolean,
+    nowMs: number,
+  ): OpenOutcome {
+    const refuse = (reasonCode: ReasonCode): OpenOutcome => ({
+      ok: false,
+      reasonCode,
+      messages: [{ type: 'OpenMiningChannelError', requestId, errorCode: wireString(reasonCode) }],
+    });
+    // SV2.md §9.17: F32 must be a usable rate.
+    if (!_validHashRate(nominalHashRate)) return refuse('invalid_nominal_hashrate');
+    if (this.#channels.size >= this.settings.channelsPerConnectionMax) return refuse('channel_limit_reached');
+    const maxTarget = targetFromU256(maxTargetBytes);
+    // The spec refuses a max_target the server cannot honour (SV2.md §5.3); SRI clamps. We clamp
+    // down to max_target, but cannot go harder than max_difficulty allows.
+    if (maxTarget < this.#hardestTarget) return refuse('max_target_out_of_range');
+    let rollableBytes = 0;
+    let prefix: Uint8Array | null;
+    if (kind === 'extended') {
+      // prefix + rollable ≤ 32 (SV2.md §5.2, §9.12). The prefix length comes from the source, so
+      // a refused open drops one prefix (the allocator's counter has 2^32 of them).
+      prefix = this.#extranonce.allocate();
+      if (prefix === null) return refuse('channel_limit_reached');
+      const room = EXTRANONCE_BYTES_MAX - prefix.length;
+      if (minExtranonceSize > room) return refuse('min_extranonce_size_too_large');
+      rollableBytes = Math.min(Math.max(minExtranonceSize, this.settings.extranonceRollableBytesDefault), room);
+    } else {
+      prefix = this.#extranonce.allocate();
+      if (prefix === null) return refuse('channel_limit_reached');
+    }
+    const channelId = this.#nextChannelId;
+    if (channelId > 0xffffffff) return refuse('channel_limit_reached');
+    this.#nextChannelId++;
+    const target = this.#initialTarget(nominalHashRate, maxTarget);
+    const interval = this.settings.vardiffRetargetIntervalSecs * 1000;
+    const ch: Channel = {
+      id: channelId,
+      kind,
+      userIdentity,
+      extranoncePrefix: prefix,
+      rollableBytes,
+      fullExtranonceBytes: prefix.length + rollableBytes,
+      versionRollingAllowed: kind === 'standard' ? true : versionRollingAllowed,
+      nominalHashRate,
+      maxTarget,
+      target,
+      targetBytes: targetToU256(target),
+      difficulty: difficultyFromTarget(target),
+      nextJobId: 1,
+      oldestActiveJobId: 1,
+      jobs: new Map(),
+      acks: new ShareAckBatcher({ channelId, batchSize: this.settings.shareAckBatchSize, delayMs: this.settings.shareAckDelayMs }),
+      vardiffWindowStartMs: nowMs,
+      vardiffShares: 0,
+      vardiffNextMs: nowMs + interval,
+    };
+    this.#channels.set(channelId, ch);
+    const messages: Sv2Message[] = [
+      kind === 'standard'
+        ? { type: 'OpenStandardMiningChannelSuccess', requestId, channelId, target: ch.targetBytes, extranoncePrefix: prefix, groupChannelId: this.groupChannelId }
+        : {
+            type: 'OpenExtendedMiningChannelSuccess',
+            requestId,
+            channelId,
+            target: ch.targetBytes,
+            extranonceSize: rollableBytes,
+            extranoncePrefix: prefix,
+            groupChannelId: this.groupChannelId,
+          },
+    ];
+    // SV2.md §5.3: after .Success, a future job (min_ntime None) then SetNewPrevHash naming it.
+    if (this.#current === null && this.#factory.current !== null) this.#adopt(this.#factory.current);
+    if (this.#current !== null) this.#pushPrevHashJob(ch, this.#current, nowMs, messages);
+    return { ok: true, channelId, kind, target, extranoncePrefix: prefix, extranonceSize: rollableBytes, messages };
+  }
+
+  /** UpdateChannel (SV2.md §5.1): new nominal rate and max target → new target, SetTarget if it changed. */
+  updateChannel(msg: UpdateChannel, nowMs: number): UpdateOutcome {
+    const refuse = (reasonCode: ReasonCode): UpdateOutcome => ({
+      ok: false,
+      reasonCode,
+      messages: [{ type: 'UpdateChannelError', channelId: msg.channelId, errorCode: wireString(reasonCode) }],
+    });
+    const ch = this.#channels.get(msg.channelId);
+    if (ch === undefined) return refuse('invalid_channel_id');
+    if (!_validHashRate(msg.nominalHashRate)) return refuse('invalid_nominal_hashrate');
+    const maxTarget = targetFromU256(msg.maximumTarget);
+    if (maxTarget < this.#hardestTarget) return refuse('max_target_out_of_range');
+    ch.nominalHashRate = msg.nominalHashRate;
+    ch.maxTarget = maxTarget;
+    // Vardiff starts a fresh window from the client's own estimate.
+    ch.vardiffWindowStartMs = nowMs;
+    ch.vardiffShares = 0;
+    ch.vardiffNextMs = nowMs + this.settings.vardiffRetargetIntervalSecs * 1000;
+    const target = this.#initialTarget(msg.nominalHashRate, maxTarget);
+    const messages: Sv2Message[] = [];
+    const setTarget = this.#retarget(ch, target);
+    if (setTarget !== null) messages.push(setTarget);
+    return { ok: true, messages };
+  }
+
+  /** The client's CloseChannel: forget the channel. False if it was not open. */
+  closeChannel(channelId: number): boolean {
+    return this.#channels.delete(channelId);
+  }
+
+  /** Shutdown: a CloseChannel for every open channel (acks: call flushAcks() first). */
+  closeAll(reasonWire: string): CloseChannel[] {
+    const out: CloseChannel[] = [];
+    for (const id of this.#channels.keys()) out.push({ type: 'CloseChannel', channelId: id, reasonCode: reasonWire });
+    this.#channels.clear();
+    return out;
+  }
+
+  // ── jobs ───────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * A template for this connection. New prevhash: for every channel a future job (min_ntime
+   * None) and a SetNewPrevHash naming it; all earlier jobs become stale; the duplicate set is
+   * flushed (SRI). Same prevhash: for every channel a job with min_ntime set, active at once.
+   */
+  setTemplate(job: JobTemplate, nowMs: number): Sv2Message[] {
+    const messages: Sv2Message[] = [];
+    const newPrevHash = this.#current === null || !_equal32(this.#current.prevHash, job.prevHash);
+    if (newPrevHash) {
+      this.#adopt(job);
+      for (const ch of this.#channels.values()) this.#pushPrevHashJob(ch, job, nowMs, messages);
+    } else {
+      this.#current = job;
+      for (const ch of this.#channels.values()) messages.push(this.#makeJob(ch, job, this.#prevMinNtime, false, nowMs));
+    }
+    return messages;
+  }
+
+  #adopt(job: JobTemplate): void {
+    this.#current = job;
+    this.#prevMinNtime = job.minNtime;
+    this.#seen.clear();
+  }
+
+  /** Future job + SetNewPrevHash for one channel; earlier jobs become stale. */
+  #pushPrevHashJob(ch: Channel, job: JobTemplate, nowMs: number, out: Sv2Message[]): void {
+    ch.jobs.clear();
+    ch.oldestActiveJobId = ch.nextJobId;
+    const jobMessage = this.#makeJob(ch, job, this.#prevMinNtime, true, nowMs);
+    out.push(jobMessage);
+    const snph: SetNewPrevHash = {
+      type: 'SetNewPrevHash',
+      channelId: ch.id,
+      jobId: (jobMessage as NewMiningJob | NewExtendedMiningJob).jobId,
+      prevHash: job.prevHash,
+      minNtime: this.#prevMinNtime,
+      nbits: job.nbits,
+    };
+    out.push(snph);
+  }
+
+  #makeJob(ch: Channel, source: JobTemplate, minNtime: number, future: boolean, nowMs: number): NewMiningJob | NewExtendedMiningJob {
+    const jobId = ch.nextJobId++;
+    if (ch.nextJobId > 0xffffffff) {
+      // 2^32 jobs on one channel: restart numbering (all older ids are long gone).
+      ch.nextJobId = 1;
+      ch.oldestActiveJobId = 1;
+    }
+    const coinbase = source.coinbase(ch.fullExtranonceBytes);
+    let merkleRoot: Uint8Array | null = null;
+    if (ch.kind === 'standard') merkleRoot = this.#merkleRoot(coinbase, ch.extranoncePrefix, null, source.merklePath);
+    ch.jobs.set(jobId, {
+      jobId,
+      source,
+      version: source.version,
+      minNtime,
+      sentAtMs: nowMs,
+      target: ch.target,
+      targetBytes: ch.targetBytes,
+      difficulty: ch.difficulty,
+      networkTargetBytes: _networkTargetBytes(source),
+      merkleRoot,
+      coinbase: ch.kind === 'extended' ? coinbase : null,
+      versionRollingAllowed: ch.versionRollingAllowed,
+    });
+    // Bounded: beyond ACTIVE_JOBS_MAX jobs on one prevhash the oldest becomes stale.
+    while (ch.jobs.size > ACTIVE_JOBS_MAX) {
+      ch.jobs.delete(ch.oldestActiveJobId);
+      ch.oldestActiveJobId++;
+      this.counters.jobsEvicted++;
+    }
+    const min = future ? null : minNtime;
+    if (ch.kind === 'standard') {
+      return { type: 'NewMiningJob', channelId: ch.id, jobId, minNtime: min, version: source.version, merkleRoot: merkleRoot! };
+    }
+    return {
+      type: 'NewExtendedMiningJob',
+      channelId: ch.id,
+      jobId,
+      minNtime: min,
+      version: source.version,
+      versionRollingAllowed: ch.versionRollingAllowed,
+      merklePath: source.merklePath as Uint8Array[],
+      coinbaseTxPrefix: coinbase.parts.prefix,
+      coinbaseTxSuffix: coinbase.parts.suffix,
+    };
+  }
+
+  /** SHA256d(prefix ‖ channel prefix ‖ extranonce ‖ suffix) folded up the merkle path (SV2.md §5.4). */
+  #merkleRoot(coinbase: JobCoinbase, channelPrefix: Uint8Array, extranonce: Uint8Array | null, path: readonly Uint8Array[]): Uint8Array {
+    const { scratch, extranonceOffset } = coinbase;
+    scratch.set(channelPrefix, extranonceOffset);
+    if (extranonce !== null) scratch.set(extranonce, extranonceOffset + channelPrefix.length);
+    const sha256 = this.#sha256;
+    let root = sha256(sha256(scratch));
+    const pair = this.#pair;
+    for (let i = 0; i < path.length; i++) {
+      pair.set(root, 0);
+      pair.set(path[i]!, 32);
+      root = sha256(sha256(pair));
+    }
+    return root;
+  }
+
+  // ── shares ─────────────────────────────────────────────────────────────────────────────
+
+  submitStandard(msg: SubmitSharesStandard, nowMs: number): ShareOutcome {
+    const ch = this.#channels.get(msg.channelId);
+    if (ch === undefined) return this.#reject(msg.channelId, msg.sequenceNumber, msg.jobId, 'invalid_channel_id');
+    // A standard submit on an extended channel carries no extranonce: validated as one with an
+    // empty extranonce (so `bad-extranonce-size` unless the channel has no rollable bytes).
+    return this.#validate(ch, msg.sequenceNumber, msg.jobId, msg.nonce, msg.ntime, msg.version, ch.kind === 'extended' ? _EMPTY : null, nowMs);
+  }
+
+  submitExtended(msg: SubmitSharesExtended, nowMs: number): ShareOutcome {
+    const ch = this.#channels.get(msg.channelId);
+    // SRI looks extended submits up among extended channels only.
+    if (ch === undefined || ch.kind !== 'extended') return this.#reject(msg.channelId, msg.sequenceNumber, msg.jobId, 'invalid_channel_id');
+    return this.#validate(ch, msg.sequenceNumber, msg.jobId, msg.nonce, msg.ntime, msg.version, msg.extranonce, nowMs);
+  }
+
+  /** SRI's order (SV2.md §5.5): stale, unknown job, extranonce size, ntime, version, block, target. */
+  #validate(
+    ch: Channel,
+    sequenceNumber: number,
+    jobId: number,
+    nonce: number,
+    ntime: number,
+    version: number,
+    extranonce: Uint8Array | null,
+    nowMs: number,
+  ): ShareOutcome {
+    // 1–2. stale / unknown job.
+    const job = ch.jobs.get(jobId);
+    if (job === undefined) {
+      const stale = jobId >= 1 && jobId < ch.oldestActiveJobId;
+      return this.#reject(ch.id, sequenceNumber, jobId, stale ? 'stale_share' : 'invalid_job_id');
+    }
+    // 3. extended: the rollable part must be exactly the channel's size (SV2.md §5.2).
+    if (extranonce !== null && extranonce.length !== ch.rollableBytes) return this.#reject(ch.id, sequenceNumber, jobId, 'bad_extranonce_size');
+    // 5. ntime: SRI checks ntime ≥ min_ntime only; we also refuse what the node would refuse
+    //    (more than ntimeFutureSecsMax past min_ntime + time since the job went out).
+    if (ntime < job.minNtime) return this.#reject(ch.id, sequenceNumber, jobId, 'ntime_out_of_range');
+    const elapsedSecs = Math.max(0, Math.floor((nowMs - job.sentAtMs) / 1000));
+    if (ntime > job.minNtime + elapsedSecs + this.settings.ntimeFutureSecsMax) return this.#reject(ch.id, sequenceNumber, jobId, 'ntime_out_of_range');
+    // 6. version rolling (SV2.md §5.7).
+    const mask = job.versionRollingAllowed ? VERSION_ROLLING_MASK : 0;
+    if (((version ^ job.version) & ~mask) >>> 0 !== 0) {
+      return this.#reject(ch.id, sequenceNumber, jobId, job.versionRollingAllowed ? 'invalid_non_rollable_version_bit' : 'version_rolling_not_allowed');
+    }
+    // 4. merkle root (cannot fail here: the job's coinbase was built when the job was made).
+    const merkleRoot = job.merkleRoot ?? this.#merkleRoot(job.coinbase!, ch.extranoncePrefix, extranonce, job.source.merklePath);
+    const header = this.#header;
+    _le32(header, 0, version);
+    header.set(job.source.prevHash, 4);
+    header.set(merkleRoot, 36);
+    _le32(header, 68, ntime);
+    _le32(header, 72, job.source.nbits);
+    _le32(header, 76, nonce);
+    const hash = this.#sha256(this.#sha256(header));
+    // 7. block first: a block is never refused for share-level reasons except duplicates.
+    const isBlock = meetsTarget(hash, job.networkTargetBytes);
+    // 8. share target: the easier of the job's and the channel's current target (a lowered
+    //    difficulty applies at once; a raised one only to later jobs, SV2.md §5.3).
+    const useJob = job.target >= ch.target;
+    if (!isBlock && !meetsTarget(hash, useJob ? job.targetBytes : ch.targetBytes)) {
+      return this.#reject(ch.id, sequenceNumber, jobId, 'difficulty_too_low');
+    }
+    if (this.#seen.checkAndAdd(hash, nowMs)) return this.#reject(ch.id, sequenceNumber, jobId, 'duplicate_share');
+    const difficulty = useJob ? job.difficulty : ch.difficulty;
+    let block: BlockCandidate | null = null;
+    if (isBlock) {
+      const headerCopy = header.slice();
+      const full = new Uint8Array(ch.fullExtranonceBytes);
+      full.set(ch.extranoncePrefix, 0);
+      if (extranonce !== null) full.set(extranonce, ch.extranoncePrefix.length);
+      const { coinbase, block: bytes } = job.source.assembleBlock(headerCopy, full);
+      block = {
+        channelId: ch.id,
+        jobId,
+        templateId: job.source.templateId,
+        height: job.source.height,
+        blockHashDisplay: hashToDisplayHex(hash),
+        header: headerCopy,
+        coinbase,
+        block: bytes,
+      };
+      this.counters.blocksFound++;
+    }
+    this.counters.sharesAccepted++;
+    ch.vardiffShares++;
+    const ack = ch.acks.add(sequenceNumber, difficulty, nowMs);
+    return {
+      ok: true,
+      channelId: ch.id,
+      sequenceNumber,
+      jobId,
+      templateId: job.source.templateId,
+      difficulty,
+      hashDisplay: block !== null ? block.blockHashDisplay : hashToDisplayHex(hash),
+      block,
+      ack,
+    };
+  }
+
+  #reject(channelId: number, sequenceNumber: number, jobId: number, reasonCode: ReasonCode): ShareOutcome {
+    this.counters.sharesRejected++;
+    const wire = wireString(reasonCode);
+    return {
+      ok: false,
+      channelId,
+      sequenceNumber,
+      jobId,
+      reasonCode,
+      wire,
+      message: { type: 'SubmitSharesError', channelId, sequenceNumber, errorCode: wire },
+    };
+  }
+
+  // ── targets, vardiff, timers ──────────────────────────────────────────────────────────
+
+  /** SRI's formula (SV2.md §5.3), clamped to the config bounds, then to the client's max_target. */
+  #initialTarget(nominalHashRate: number, maxTarget: bigint): bigint {
+    // `+ 0` turns -0 into 0 (targetFromHashRate refuses -0; SRI treats it as 0).
+    return this.#clamp(targetFromHashRate(nominalHashRate + 0, this.settings.sharesPerMinute), maxTarget);
+  }
+
+  #clamp(target: bigint, maxTarget: bigint): bigint {
+    let t = target;
+    if (t < this.#hardestTarget) t = this.#hardestTarget;
+    if (t > this.#easiestTarget) t = this.#easiestTarget;
+    if (t > maxTarget) t = maxTarget;
+    return t;
+  }
+
+  /** Set a channel's target; the SetTarget to send, or null if unchanged. */
+  #retarget(ch: Channel, target: bigint): SetTarget | null {
+    if (target === ch.target) return null;
+    ch.target = target;
+    ch.targetBytes = targetToU256(target);
+    ch.difficulty = difficultyFromTarget(target);
+    return { type: 'SetTarget', channelId: ch.id, maximumTarget: ch.targetBytes };
+  }
+
+  /**
+   * Vardiff for one channel at the end of its window. rate = accepted shares per minute;
+   * difficulty × clamp(rate / goal, ¼, 4) when the rate is outside [goal·⅔, goal·1.5]; no
+   * shares at all quarters the difficulty. Deterministic: only `nowMs` and the share count.
+   */
+  #vardiff(ch: Channel, nowMs: number): SetTarget | null {
+    const elapsedMs = nowMs - ch.vardiffWindowStartMs;
+    const shares = ch.vardiffShares;
+    ch.vardiffWindowStartMs = nowMs;
+    ch.vardiffShares = 0;
+    ch.vardiffNextMs = nowMs + this.settings.vardiffRetargetIntervalSecs * 1000;
+    if (elapsedMs <= 0) return null;
+    const goal = this.settings.sharesPerMinute;
+    const ratio = shares / (elapsedMs / 60_000) / goal;
+    if (ratio >= 2 / 3 && ratio <= 1.5) return null;
+    const factor = Math.min(4, Math.max(0.25, ratio));
+    // target ∝ 1/difficulty: new target = target / factor, computed exactly in bigint (factor
+    // as a rational with 2^20 resolution).
+    const scaled = BigInt(Math.max(1, Math.round(factor * 2 ** 20)));
+    let target = (ch.target << 20n) / scaled;
+    if (target > U256_MAX) target = U256_MAX;
+    if (target < 1n) target = 1n;
+    return this.#retarget(ch, this.#clamp(target, ch.maxTarget));
+  }
+
+  /** Due vardiff SetTargets and partial ack batches. Harmless when called early or twice. */
+  onTimeout(nowMs: number): Sv2Message[] {
+    const out: Sv2Message[] = [];
+    for (const ch of this.#channels.values()) {
+      const ack = ch.acks.poll(nowMs);
+      if (ack !== null) out.push(ack);
+      if (this.settings.vardiffEnabled && nowMs >= ch.vardiffNextMs) {
+        const setTarget = this.#vardiff(ch, nowMs);
+        if (setTarget !== null) out.push(setTarget);
+      }
+    }
+    return out;
+  }
+
+  nextDeadlineMs(): number | null {
+    let next: number | null = null;
+    for (const ch of this.#channels.values()) {
+      const ack = ch.acks.deadlineMs();
+      if (ack !== null && (next === null || ack < next)) next = ack;
+      if (this.settings.vardiffEnabled && (next === null || ch.vardiffNextMs < next)) next = ch.vardiffNextMs;
+    }
+    return next;
+  }
+
+  /** Every pending partial ack batch, now (shutdown, before closeAll). */
+  flushAcks(): SubmitSharesSuccess[] {
+    const out: SubmitSharesSuccess[] = [];
+    for (const ch of this.#channels.values()) {
+      const ack = ch.acks.flush();
+      if (ack !== null) out.push(ack);
+    }
+    return out;
+  }
+}
+
+const _EMPTY = new Uint8Array(0);
+
+/** SV2.md §9.17: NaN, infinite and negative rates are refused; -0 counts as 0 (as in SRI). */
+function _validHashRate(rate: number): boolean {
+  return typeof rate === 'number' && Number.isFinite(rate) && rate >= 0;
+}
+
+const _networkTargetCache = new WeakMap<JobTemplate, Uint8Array>();
+function _networkTargetBytes(job: JobTemplate): Uint8Array {
+  let bytes = _networkTargetCache.get(job);
+  if (bytes === undefined) {
+    bytes = targetToU256(job.networkTarget);
+    _networkTargetCache.set(job, bytes);
+  }
+  return bytes;
+}
+
+function _equal32(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function _le32(out: Uint8Array, at: number, value: number): void {
+  out[at] = value & 0xff;
+  out[at + 1] = (value >>> 8) & 0xff;
+  out[at + 2] = (value >>> 16) & 0xff;
+  out[at + 3] = (value >>> 24) & 0xff;
+}
