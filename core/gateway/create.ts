@@ -1,0 +1,55 @@
+// The one place the typed configuration (core/config/schema.ts) becomes GatewayOptions, so the
+// `reservegrid run` wiring on every runtime is: load config → createGateway → pump.
+import type { Config } from '../config/schema.ts';
+import type { CryptoProvider } from '../crypto/provider.ts';
+import type { RandomSource } from '../random.ts';
+import { channelsSettingsFromConfig, payoutFromConfig, type ChannelsSettings } from '../channels/index.ts';
+import { Gateway, type GatewayOptions } from './gateway.ts';
+
+export interface GatewayDeps {
+  readonly provider: CryptoProvider;
+  readonly random: RandomSource;
+  /** Responder static key + certificates (core/noise ResponderIdentity built from noise.*). */
+  readonly identity: GatewayOptions['identity'];
+  /** Monotonic time of construction. */
+  readonly nowMs: number;
+  /** Optional overrides of channel limits that have no config key (tests, benchmarks). */
+  readonly channels?: Partial<ChannelsSettings>;
+  readonly workSelection?: GatewayOptions['workSelection'];
+  readonly eventQueueMax?: number;
+}
+
+/** Map config keys to gateway options (each mapping is named in docs/events.md "Configuration"). */
+export function gatewayOptionsFromConfig(config: Config, deps: Omit<GatewayDeps, 'nowMs'>): GatewayOptions {
+  return {
+    gatewayId: config.gateway.id,
+    mode: config.gateway.mode,
+    provider: deps.provider,
+    random: deps.random,
+    identity: deps.identity,
+    auth: {
+      mode: config.auth.mode,
+      allowlist: config.auth.allowlist,
+      prefixMap: config.auth.prefix_map,
+      maxWorkerIdBytes: config.auth.max_worker_id_bytes,
+      maxWorkersPerChannel: config.auth.max_workers_per_channel,
+    },
+    channels: channelsSettingsFromConfig(config, deps.channels),
+    payout: payoutFromConfig(config),
+    poolTag: config.mining.pool_tag,
+    maxConnections: config.gateway.max_connections,
+    maxFramePayloadBytes: config.gateway.max_frame_payload_bytes,
+    handshakeTimeoutMs: config.timing.handshake_timeout_ms,
+    idleTimeoutMs: config.timing.channel_idle_timeout_ms,
+    jobBroadcastIntervalMs: config.timing.job_broadcast_interval_ms,
+    blockRetryInitialMs: config.upstream.retry_backoff_initial_ms,
+    blockRetryMaxMs: Math.max(config.upstream.retry_backoff_initial_ms, config.timing.reconnect_backoff_max_ms),
+    shutdownDrainTimeoutMs: config.timing.shutdown_drain_timeout_ms,
+    ...(deps.eventQueueMax === undefined ? {} : { eventQueueMax: deps.eventQueueMax }),
+    ...(deps.workSelection === undefined ? {} : { workSelection: deps.workSelection }),
+  };
+}
+
+export function createGateway(config: Config, deps: GatewayDeps): Gateway {
+  return new Gateway(gatewayOptionsFromConfig(config, deps), deps.nowMs);
+}

@@ -1,0 +1,188 @@
+// Gateway events (SPEC §11, docs/events.md): plain objects with a snake_case `type` and
+// snake_case fields, one JSON line each once the adapter stamps wall time `ts` and a `seq`.
+// Rules: bigint values (template ids) are decimal strings so JSON.stringify works; hashes are
+// display hex; targets are display hex (64 digits); NO secrets ever (user_identity is reported
+// with its credential removed, core/gateway/auth.ts). docs/events.md lists every type and field;
+// test/unit/gateway-events.test.ts checks the two agree.
+import type { ReasonCode } from '../reason-codes.ts';
+
+export type ChannelKind = 'standard' | 'extended';
+
+export type GatewayEvent =
+  | {
+      readonly type: 'connection_opened';
+      readonly conn_id: number;
+      readonly remote_address: string | null;
+      readonly open_connections: number;
+    }
+  | {
+      readonly type: 'connection_refused';
+      readonly reason_code: Extract<ReasonCode, 'connection_limit_reached' | 'shutdown'>;
+      readonly remote_address: string | null;
+      readonly open_connections: number;
+      readonly max_connections: number;
+    }
+  | {
+      /** SetupConnection answered with .Success. */
+      readonly type: 'connection_setup';
+      readonly conn_id: number;
+      readonly used_version: number;
+      /** The client's requested flags (Success flags are always 0, never an echo). */
+      readonly requested_flags: number;
+      readonly vendor: string;
+      readonly hardware_version: string;
+      readonly firmware: string;
+      readonly device_id: string;
+    }
+  | {
+      readonly type: 'extensions_negotiated';
+      readonly conn_id: number;
+      readonly requested: readonly number[];
+      readonly supported: readonly number[];
+    }
+  | {
+      readonly type: 'connection_closed';
+      readonly conn_id: number;
+      readonly reason_code: ReasonCode;
+      /** Human-readable cause (decode error text, SetupConnection values, ...). */
+      readonly detail: string;
+      /** The offending field for malformed_message (the decoder's error field). */
+      readonly field?: string;
+      /** Wire string sent in SetupConnection.Error, when one was sent. */
+      readonly wire?: string;
+      readonly channels: number;
+      readonly shares_accepted: number;
+      readonly shares_rejected: number;
+      readonly duration_ms: number;
+    }
+  | {
+      readonly type: 'channel_opened';
+      readonly conn_id: number;
+      readonly channel_id: number;
+      readonly kind: ChannelKind;
+      /** user_identity with the credential removed. */
+      readonly identity: string;
+      readonly worker: string | null;
+      readonly nominal_hash_rate: number;
+      readonly target: string;
+      readonly difficulty: number;
+      readonly extranonce_prefix: string;
+      readonly extranonce_size: number;
+    }
+  | {
+      readonly type: 'channel_open_rejected';
+      readonly conn_id: number;
+      readonly request_id: number;
+      readonly kind: ChannelKind;
+      readonly identity: string;
+      readonly reason_code: ReasonCode;
+      readonly wire: string;
+    }
+  | {
+      readonly type: 'channel_closed';
+      readonly conn_id: number;
+      readonly channel_id: number;
+      readonly reason_code: ReasonCode;
+    }
+  | {
+      readonly type: 'share_accepted';
+      readonly share_id: string;
+      readonly conn_id: number;
+      readonly channel_id: number;
+      readonly sequence_number: number;
+      readonly job_id: number;
+      readonly template_id: string;
+      readonly identity: string;
+      /** 0x0002 TLV worker when present, else the worker part of the identity, else null. */
+      readonly worker: string | null;
+      readonly difficulty: number;
+      readonly hash: string;
+      readonly block: boolean;
+    }
+  | {
+      readonly type: 'share_rejected';
+      readonly conn_id: number;
+      readonly channel_id: number;
+      readonly sequence_number: number;
+      readonly job_id: number;
+      readonly identity: string | null;
+      readonly worker: string | null;
+      readonly reason_code: ReasonCode;
+      /** The SubmitShares.Error string sent to the miner (SRI's). */
+      readonly wire: string;
+    }
+  | {
+      readonly type: 'block_found';
+      readonly block_id: string;
+      readonly share_id: string;
+      readonly conn_id: number;
+      readonly channel_id: number;
+      readonly identity: string;
+      readonly height: number;
+      readonly template_id: string;
+      readonly block_hash: string;
+      /** The whole serialized block: the event log alone is enough to resubmit it. */
+      readonly hex: string;
+    }
+  | {
+      readonly type: 'block_submit_retry';
+      readonly block_id: string;
+      readonly block_hash: string;
+      readonly attempt: number;
+      readonly error_code: string;
+      readonly message: string;
+      readonly retry_in_ms: number;
+    }
+  | {
+      readonly type: 'block_submit_result';
+      readonly block_id: string;
+      readonly block_hash: string;
+      readonly attempts: number;
+      readonly result: 'accepted' | 'duplicate' | 'inconclusive' | 'rejected' | 'failed';
+      /** The node's BIP22 reason (duplicate/inconclusive/rejected) or why we gave up (failed). */
+      readonly reason?: string;
+      readonly reason_code?: Extract<ReasonCode, 'block_submit_failed' | 'block_rejected'>;
+      /** Only when failed: the block, so it can be submitted by hand. */
+      readonly hex?: string;
+    }
+  | {
+      readonly type: 'template_received';
+      readonly template_id: string;
+      readonly height: number;
+      readonly prev_hash: string;
+      readonly new_prevhash: boolean;
+      readonly tx_count: number;
+      readonly coinbase_value: string;
+    }
+  | {
+      readonly type: 'job_broadcast';
+      readonly template_id: string;
+      /** future_prevhash = future job + SetNewPrevHash on every channel; update = same prevhash. */
+      readonly kind: 'future_prevhash' | 'update';
+      readonly connections: number;
+      readonly messages: number;
+      /** Same-prevhash templates folded into this broadcast (1 = no aggregation). */
+      readonly templates_aggregated: number;
+    }
+  | {
+      readonly type: 'upstream_unavailable';
+      readonly reason_code: 'upstream_unavailable';
+      readonly error_code: string;
+      readonly message: string;
+      readonly consecutive_failures: number;
+    }
+  | {
+      readonly type: 'upstream_recovered';
+      readonly consecutive_failures: number;
+    }
+  | {
+      readonly type: 'gateway_shutdown';
+      readonly phase: 'started' | 'completed';
+      readonly connections: number;
+      readonly blocks_pending: number;
+    };
+
+export type GatewayEventType = GatewayEvent['type'];
+
+/** Where core components push events (the gateway's bounded queue). */
+export type GatewayEventSink = (event: GatewayEvent) => void;

@@ -1,0 +1,577 @@
+// The gateway orchestrator (issue 3, SPEC §3–§4), sans-IO like everything in core
+// (STYLE.md #1, after quinn-proto's Endpoint): connections, templates and block answers go in;
+// bytes, close markers, commands, events and one next deadline come out. One synchronous call at
+// a time; no clock, no I/O, no callbacks into the adapter.
+//
+//   acceptConnection(nowMs, {wallMs, remoteAddress})  → conn id, or null when refused
+//   receive(connId, bytes, nowMs) / connectionClosed(connId, nowMs) / closeConnection(...)
+//   templateUpdated(template, nowMs) / upstreamFailed(error, nowMs)
+//   blockSubmitResult(blockId, outcome, nowMs)
+//   shutdown(nowMs)
+//   pollCommand()   → {type:'submit_block', block_id, hex, attempt}   ← poll this FIRST
+//   pollTransmit()  → {conn_id, bytes} | {conn_id, close: true}
+//   pollEvent()     → GatewayEvent (docs/events.md)
+//   nextDeadlineMs() / onTimeout(nowMs)   (harmless early or twice)
+//
+// Jobs (SV2.md §5.3, issue 3 item 2): a template with a NEW prevhash goes to every channel of
+// every connection at once, in one pass (future job + SetNewPrevHash per channel), cancelling
+// any aggregated update still waiting. Templates on the SAME prevhash are aggregated: the first
+// arms a `job_broadcast_interval_ms` deadline, later ones replace the pending template, and one
+// broadcast of the newest goes out when the deadline fires (0 = no aggregation).
+//
+// Issue 4 seam (modes and the verdict gate): `templateUpdated` records the template and, in
+// observe mode, hands it straight to `releaseTemplate`, which is the ONLY path by which a
+// template reaches the JobFactory (so it becomes `current` for new channels) and the miners. An
+// inline-mode gate calls `releaseTemplate` once a verdict allows it, and uses
+// `closeConnection(connId, 'stale_hold_expired', nowMs)` over `connectionIds()` (ascending, a
+// stable order) for the deterministic disconnect. `GatewayOptions.mode` refuses 'inline' until
+// that gate exists, rather than running inline without enforcement.
+//
+// Upstream failures: `upstreamFailed` only records and emits `upstream_unavailable`; miners keep
+// the jobs they have (nothing is withdrawn). The next template emits `upstream_recovered`.
+//
+// Shutdown (SPEC §8 spirit, issue 3 item 4): refuse new connections, flush every pending ack,
+// CloseChannel('shutdown') every channel, close every connection, and wait for found blocks to be
+// settled until `shutdown_drain_timeout_ms`; what is still pending then is settled `failed`
+// with its hex. `gateway_shutdown {phase:'completed'}` marks the end; `stopped` turns true.
+import { bytesToHex, equalBytes } from '../bytes.ts';
+import type { CryptoProvider } from '../crypto/provider.ts';
+import type { EllswiftKeyPair } from '../noise/handshake.ts';
+import type { RandomSource } from '../random.ts';
+import type { ReasonCode } from '../reason-codes.ts';
+import type { BlockTemplate } from '../template/template.ts';
+import {
+  ExtranonceAllocator,
+  JobFactory,
+  type BlockCandidate,
+  type ChannelsSettings,
+  type JobTemplate,
+  type PayoutScript,
+} from '../channels/index.ts';
+import { Authenticator, type AuthOptions } from './auth.ts';
+import { BlockSubmitter, type BlockSubmitOutcome, type SubmitBlockCommand } from './block-submitter.ts';
+import { DeadlineHeap } from './deadline-heap.ts';
+import type { GatewayEvent } from './events.ts';
+import { Session, type SessionContext, type WorkSelectionHandler } from './session.ts';
+import { ShareIdAllocator } from './share-id.ts';
+
+export type GatewayMode = 'shadow' | 'observe' | 'inline';
+
+export interface GatewayOptions {
+  /** gateway.id: partitions extranonce prefixes and share ids. */
+  readonly gatewayId: number;
+  readonly mode: GatewayMode;
+  readonly provider: CryptoProvider;
+  /** Noise ephemeral keys, the boot id, extranonce boot nonce. */
+  readonly random: RandomSource;
+  /** Responder static key and its certificate source (core/noise ResponderIdentity fits). */
+  readonly identity: { readonly staticKey: EllswiftKeyPair; certificateAt(nowS: number): Uint8Array };
+  readonly auth: AuthOptions;
+  readonly channels: ChannelsSettings;
+  readonly payout: readonly PayoutScript[];
+  readonly poolTag: string;
+  readonly maxConnections: number;
+  readonly maxFramePayloadBytes: number;
+  readonly handshakeTimeoutMs: number;
+  readonly idleTimeoutMs: number;
+  readonly jobBroadcastIntervalMs: number;
+  readonly blockRetryInitialMs: number;
+  readonly blockRetryMaxMs: number;
+  readonly shutdownDrainTimeoutMs: number;
+  /** Events held until polled; past it new events are dropped and counted. Default 100,000. */
+  readonly eventQueueMax?: number;
+  /** Issue 4: SetCustomMiningJob handler; enables REQUIRES_WORK_SELECTION. */
+  readonly workSelection?: WorkSelectionHandler;
+}
+
+export type TransmitItem = { readonly conn_id: number; readonly bytes: Uint8Array } | { readonly conn_id: number; readonly close: true };
+
+export type GatewayCommand = SubmitBlockCommand;
+
+export type GatewayState = 'running' | 'draining' | 'stopped';
+
+export interface GatewayStats {
+  readonly openConnections: number;
+  readonly connectionsAccepted: number;
+  readonly connectionsRefused: number;
+  readonly sharesAccepted: number;
+  readonly sharesRejected: number;
+  readonly blocksFound: number;
+  readonly blocksPending: number;
+  readonly templatesReceived: number;
+  readonly jobBroadcasts: number;
+  readonly eventsDropped: number;
+  readonly deadlineHeapSize: number;
+}
+
+/** A FIFO with O(1) amortised shift and a capacity. */
+class _Fifo<T> {
+  #items: T[] = [];
+  #head = 0;
+  constructor(readonly capacity: number) {}
+  get length(): number {
+    return this.#items.length - this.#head;
+  }
+  push(item: T): boolean {
+    if (this.length >= this.capacity) return false;
+    this.#items.push(item);
+    return true;
+  }
+  shift(): T | undefined {
+    if (this.#head >= this.#items.length) return undefined;
+    const item = this.#items[this.#head]!;
+    this.#items[this.#head] = undefined as T;
+    this.#head += 1;
+    if (this.#head >= 1024 && this.#head * 2 >= this.#items.length) {
+      this.#items = this.#items.slice(this.#head);
+      this.#head = 0;
+    }
+    return item;
+  }
+}
+
+function _checkNow(where: string, nowMs: number): void {
+  if (typeof nowMs !== 'number' || !Number.isFinite(nowMs)) throw new RangeError(`${where}: nowMs must be a finite number, got ${nowMs}`);
+}
+
+function _positiveInt(where: string, name: string, value: number, min = 1): void {
+  if (!(Number.isInteger(value) && value >= min)) throw new RangeError(`${where}: ${name} must be an integer >= ${min}, got ${value}`);
+}
+
+export class Gateway {
+  readonly gatewayId: number;
+  readonly mode: GatewayMode;
+  readonly bootId: string;
+
+  readonly #options: GatewayOptions;
+  readonly #ctx: SessionContext;
+  readonly #factory: JobFactory;
+  readonly #shareIds: ShareIdAllocator;
+  readonly #submitter: BlockSubmitter;
+  readonly #sessions = new Map<number, Session>();
+  /** Connections with bytes or a close marker to hand out, in the order they became ready. */
+  readonly #dirty = new Set<number>();
+  readonly #heap = new DeadlineHeap();
+  readonly #events: _Fifo<GatewayEvent>;
+  #nextConnId = 1;
+  #openConnections = 0;
+  #state: GatewayState = 'running';
+  #drainDeadlineMs: number | undefined;
+
+  #lastPrevHash: Uint8Array | undefined;
+  #pendingJob: JobTemplate | undefined;
+  #pendingAggregated = 0;
+  #broadcastAtMs: number | undefined;
+  #upstreamFailures = 0;
+
+  #connectionsAccepted = 0;
+  #connectionsRefused = 0;
+  #blocksFound = 0;
+  #templatesReceived = 0;
+  #jobBroadcasts = 0;
+  #eventsDropped = 0;
+  #closedSharesAccepted = 0;
+  #closedSharesRejected = 0;
+
+  constructor(options: GatewayOptions, nowMs: number) {
+    const where = 'Gateway';
+    if (options === null || typeof options !== 'object') throw new TypeError(`${where}: options must be an object, got ${String(options)}`);
+    _checkNow(where, nowMs);
+    if (options.mode !== 'shadow' && options.mode !== 'observe' && options.mode !== 'inline') {
+      throw new RangeError(`${where}: mode must be 'shadow' | 'observe' | 'inline', got ${JSON.stringify(options.mode)}`);
+    }
+    if (options.mode === 'inline') {
+      // Refuse loudly instead of serving unverified work while the operator asked for enforcement.
+      throw new RangeError(`${where}: mode 'inline' needs the verdict gate (issue 4); use 'observe' until it exists`);
+    }
+    _positiveInt(where, 'maxConnections', options.maxConnections);
+    _positiveInt(where, 'maxFramePayloadBytes', options.maxFramePayloadBytes);
+    _positiveInt(where, 'handshakeTimeoutMs', options.handshakeTimeoutMs);
+    _positiveInt(where, 'idleTimeoutMs', options.idleTimeoutMs);
+    _positiveInt(where, 'jobBroadcastIntervalMs', options.jobBroadcastIntervalMs, 0);
+    _positiveInt(where, 'shutdownDrainTimeoutMs', options.shutdownDrainTimeoutMs, 0);
+    this.#options = options;
+    this.gatewayId = options.gatewayId;
+    this.mode = options.mode;
+    this.#events = new _Fifo<GatewayEvent>(options.eventQueueMax ?? 100_000);
+    this.#shareIds = new ShareIdAllocator(options.gatewayId, options.random);
+    this.bootId = this.#shareIds.bootId;
+    const provider = options.provider;
+    const sha256 = (data: Uint8Array): Uint8Array => provider.sha256(data);
+    this.#factory = new JobFactory({ payout: options.payout, poolTag: options.poolTag, sha256 });
+    const emit = (event: GatewayEvent): void => this.#emit(event);
+    this.#submitter = new BlockSubmitter({ retryInitialMs: options.blockRetryInitialMs, retryMaxMs: options.blockRetryMaxMs }, emit);
+    const identity = options.identity;
+    this.#ctx = {
+      provider,
+      random: options.random,
+      staticKey: identity.staticKey,
+      certificateAt: (wallMs) => identity.certificateAt(Math.floor(wallMs / 1000)),
+      handshakeTimeoutMs: options.handshakeTimeoutMs,
+      idleTimeoutMs: options.idleTimeoutMs,
+      payloadBytesMax: options.maxFramePayloadBytes,
+      auth: new Authenticator(options.auth),
+      factory: this.#factory,
+      extranonce: new ExtranonceAllocator({ gatewayId: options.gatewayId, random: options.random }),
+      channelsSettings: options.channels,
+      sha256,
+      shareIds: this.#shareIds,
+      emit,
+      onBlock: (candidate, shareId, connId, who) => this.#onBlock(candidate, shareId, connId, who),
+      ...(options.workSelection === undefined ? {} : { workSelection: options.workSelection }),
+    };
+  }
+
+  get state(): GatewayState {
+    return this.#state;
+  }
+
+  get stopped(): boolean {
+    return this.#state === 'stopped';
+  }
+
+  /** The JobFactory's current (released) template, if any. */
+  get currentJob(): JobTemplate | null {
+    return this.#factory.current;
+  }
+
+  get stats(): GatewayStats {
+    let accepted = this.#closedSharesAccepted;
+    let rejected = this.#closedSharesRejected;
+    for (const s of this.#sessions.values()) {
+      if (!s.closed) {
+        accepted += s.sharesAccepted;
+        rejected += s.sharesRejected;
+      }
+    }
+    return {
+      openConnections: this.#openConnections,
+      connectionsAccepted: this.#connectionsAccepted,
+      connectionsRefused: this.#connectionsRefused,
+      sharesAccepted: accepted,
+      sharesRejected: rejected,
+      blocksFound: this.#blocksFound,
+      blocksPending: this.#submitter.pending,
+      templatesReceived: this.#templatesReceived,
+      jobBroadcasts: this.#jobBroadcasts,
+      eventsDropped: this.#eventsDropped,
+      deadlineHeapSize: this.#heap.size,
+    };
+  }
+
+  /** Open connection ids, ascending (a stable order for deterministic disconnects). */
+  connectionIds(): number[] {
+    const ids: number[] = [];
+    for (const [id, s] of this.#sessions) if (!s.closed) ids.push(id);
+    return ids; // Map order = insertion order = ascending ids.
+  }
+
+  /** The session of an open connection (tests, the issue-4 gate). */
+  session(connId: number): Session | undefined {
+    return this.#sessions.get(connId);
+  }
+
+  // ---- connections -----------------------------------------------------------------------------
+
+  /**
+   * A TCP connection was accepted. Returns its id, or null when refused (connection limit, or
+   * shutting down): the adapter then closes the socket without reading.
+   */
+  acceptConnection(nowMs: number, info: { readonly wallMs: number; readonly remoteAddress?: string }): number | null {
+    _checkNow('acceptConnection', nowMs);
+    if (info === null || typeof info !== 'object' || !Number.isFinite(info.wallMs)) {
+      throw new TypeError(`acceptConnection: info.wallMs must be a finite number, got ${String(info?.wallMs)}`);
+    }
+    const remote = info.remoteAddress ?? null;
+    if (this.#state !== 'running' || this.#openConnections >= this.#options.maxConnections || this.mode === 'shadow') {
+      this.#connectionsRefused += 1;
+      this.#emit({
+        type: 'connection_refused',
+        reason_code: this.#state !== 'running' ? 'shutdown' : 'connection_limit_reached',
+        remote_address: remote,
+        open_connections: this.#openConnections,
+        max_connections: this.#options.maxConnections,
+      });
+      return null;
+    }
+    const connId = this.#nextConnId++;
+    const session = new Session(connId, this.#ctx, nowMs, info.wallMs);
+    this.#sessions.set(connId, session);
+    this.#openConnections += 1;
+    this.#connectionsAccepted += 1;
+    this.#emit({ type: 'connection_opened', conn_id: connId, remote_address: remote, open_connections: this.#openConnections });
+    this.#after(session);
+    return connId;
+  }
+
+  /** Bytes read from connection `connId`. Unknown or closed ids are ignored. */
+  receive(connId: number, bytes: Uint8Array, nowMs: number): void {
+    const session = this.#sessions.get(connId);
+    if (session === undefined || session.closed) return;
+    session.receive(bytes, nowMs);
+    this.#after(session);
+  }
+
+  /** The peer closed (or the socket failed): forget the connection; nothing more is sent. */
+  connectionClosed(connId: number, nowMs: number): void {
+    const session = this.#sessions.get(connId);
+    if (session === undefined) return;
+    if (!session.closed) {
+      session.peerClosed(nowMs);
+      this.#onSessionClosed(session);
+    }
+    this.#sessions.delete(connId);
+    this.#dirty.delete(connId);
+  }
+
+  /** Close a connection from our side (slow_consumer from the pump, issue-4 disconnects). */
+  closeConnection(connId: number, reason: ReasonCode, nowMs: number, detail = reason): void {
+    const session = this.#sessions.get(connId);
+    if (session === undefined || session.closed) return;
+    session.close(reason, detail, nowMs);
+    this.#after(session);
+  }
+
+  // ---- templates -------------------------------------------------------------------------------
+
+  /** A template from the source (getblocktemplate poll, embedded chain). */
+  templateUpdated(template: BlockTemplate, nowMs: number): void {
+    _checkNow('templateUpdated', nowMs);
+    if (this.#state !== 'running') return;
+    this.#templatesReceived += 1;
+    if (this.#upstreamFailures > 0) {
+      this.#emit({ type: 'upstream_recovered', consecutive_failures: this.#upstreamFailures });
+      this.#upstreamFailures = 0;
+    }
+    const newPrevhash = this.#lastPrevHash === undefined || !equalBytes(this.#lastPrevHash, template.prevHash);
+    this.#emit({
+      type: 'template_received',
+      template_id: template.templateId.toString(),
+      height: template.height,
+      prev_hash: bytesToHex(Uint8Array.from(template.prevHash).reverse()),
+      new_prevhash: newPrevhash,
+      tx_count: template.transactions.length,
+      coinbase_value: template.coinbaseValue.toString(),
+    });
+    // Observe and shadow: no gating (issue 4 puts the verdict gate here).
+    this.releaseTemplate(template, nowMs);
+  }
+
+  /**
+   * Make `template` the current work: build its job, and send it — at once on a new prevhash,
+   * aggregated otherwise. The only path from a template to the miners (issue-4 seam).
+   */
+  releaseTemplate(template: BlockTemplate, nowMs: number): void {
+    _checkNow('releaseTemplate', nowMs);
+    if (this.#state !== 'running') return;
+    const newPrevhash = this.#lastPrevHash === undefined || !equalBytes(this.#lastPrevHash, template.prevHash);
+    const job = this.#factory.addTemplate(template);
+    if (newPrevhash) {
+      this.#lastPrevHash = Uint8Array.from(template.prevHash);
+      this.#pendingJob = undefined;
+      this.#pendingAggregated = 0;
+      this.#broadcastAtMs = undefined;
+      this.#broadcast(job, 'future_prevhash', 1, nowMs);
+      return;
+    }
+    this.#pendingAggregated += 1;
+    this.#pendingJob = job;
+    if (this.#options.jobBroadcastIntervalMs === 0) {
+      this.#flushPendingBroadcast(nowMs);
+      return;
+    }
+    // Armed by the first template of a window, never pushed back: a steady stream of templates
+    // still yields one broadcast per interval.
+    this.#broadcastAtMs ??= nowMs + this.#options.jobBroadcastIntervalMs;
+  }
+
+  /** The template source failed; miners keep their last job. */
+  upstreamFailed(error: { readonly code: string; readonly message: string }, nowMs: number): void {
+    _checkNow('upstreamFailed', nowMs);
+    this.#upstreamFailures += 1;
+    this.#emit({
+      type: 'upstream_unavailable',
+      reason_code: 'upstream_unavailable',
+      error_code: String(error.code),
+      message: String(error.message),
+      consecutive_failures: this.#upstreamFailures,
+    });
+  }
+
+  // ---- blocks ----------------------------------------------------------------------------------
+
+  pollCommand(): GatewayCommand | undefined {
+    return this.#submitter.pollCommand();
+  }
+
+  blockSubmitResult(blockId: string, outcome: BlockSubmitOutcome, nowMs: number): void {
+    _checkNow('blockSubmitResult', nowMs);
+    this.#submitter.result(blockId, outcome, nowMs);
+    this.#maybeFinishShutdown(nowMs);
+  }
+
+  // ---- output and time -------------------------------------------------------------------------
+
+  pollTransmit(): TransmitItem | undefined {
+    for (const connId of this.#dirty) {
+      const session = this.#sessions.get(connId);
+      if (session === undefined) {
+        this.#dirty.delete(connId);
+        continue;
+      }
+      const bytes = session.noise.pollTransmit();
+      if (bytes !== undefined) {
+        // A closed session stays dirty so its close marker follows its last bytes.
+        if (!session.closed) this.#dirty.delete(connId);
+        return { conn_id: connId, bytes };
+      }
+      this.#dirty.delete(connId);
+      if (session.closed) {
+        this.#sessions.delete(connId);
+        return { conn_id: connId, close: true };
+      }
+    }
+    return undefined;
+  }
+
+  pollEvent(): GatewayEvent | undefined {
+    return this.#events.shift();
+  }
+
+  nextDeadlineMs(): number | undefined {
+    let min = this.#heap.peekMs();
+    for (const at of [this.#broadcastAtMs, this.#submitter.nextDeadlineMs(), this.#drainDeadlineMs]) {
+      if (at !== undefined && (min === undefined || at < min)) min = at;
+    }
+    return min;
+  }
+
+  onTimeout(nowMs: number): void {
+    _checkNow('onTimeout', nowMs);
+    // Collect first, then run: a session re-armed during this pass waits for the next call, so a
+    // faulty deadline can never spin this loop.
+    const due = this.#heap.popDue(nowMs);
+    for (const connId of due) {
+      const session = this.#sessions.get(connId);
+      if (session === undefined) continue;
+      session.pendingDeadlinesMs.pop();
+      session.onTimeout(nowMs);
+      this.#after(session);
+    }
+    if (this.#broadcastAtMs !== undefined && this.#broadcastAtMs <= nowMs) this.#flushPendingBroadcast(nowMs);
+    this.#submitter.onTimeout(nowMs);
+    this.#maybeFinishShutdown(nowMs);
+  }
+
+  /** Begin a graceful shutdown (see the header). Idempotent. */
+  shutdown(nowMs: number): void {
+    _checkNow('shutdown', nowMs);
+    if (this.#state !== 'running') return;
+    this.#state = 'draining';
+    this.#broadcastAtMs = undefined;
+    this.#pendingJob = undefined;
+    this.#emit({ type: 'gateway_shutdown', phase: 'started', connections: this.#openConnections, blocks_pending: this.#submitter.pending });
+    for (const session of [...this.#sessions.values()]) {
+      if (session.closed) continue;
+      session.shutdown(nowMs);
+      this.#after(session);
+    }
+    this.#drainDeadlineMs = nowMs + this.#options.shutdownDrainTimeoutMs;
+    this.#maybeFinishShutdown(nowMs);
+  }
+
+  // ---- internals -------------------------------------------------------------------------------
+
+  #emit(event: GatewayEvent): void {
+    if (!this.#events.push(event)) this.#eventsDropped += 1;
+  }
+
+  /** Bookkeeping after any input to a session: output, close, deadline. */
+  #after(session: Session): void {
+    if (session.closed) {
+      this.#onSessionClosed(session);
+      this.#dirty.add(session.connId);
+      return;
+    }
+    this.#dirty.add(session.connId);
+    // Push only a deadline earlier than every entry already pending for this session; a later
+    // one waits for the earliest entry to fire (onTimeout is harmless early) and is pushed then.
+    // So a deadline that moves later on every frame (idle) costs no heap entry per frame.
+    const at = session.nextDeadlineMs();
+    const pending = session.pendingDeadlinesMs;
+    if (at !== undefined && (pending.length === 0 || at < pending[pending.length - 1]!)) {
+      pending.push(at);
+      this.#heap.push(at, session.connId);
+    }
+  }
+
+  #closedCounted = new WeakSet<Session>();
+
+  #onSessionClosed(session: Session): void {
+    if (this.#closedCounted.has(session)) return;
+    this.#closedCounted.add(session);
+    this.#openConnections -= 1;
+    this.#closedSharesAccepted += session.sharesAccepted;
+    this.#closedSharesRejected += session.sharesRejected;
+  }
+
+  #flushPendingBroadcast(nowMs: number): void {
+    const job = this.#pendingJob;
+    const aggregated = this.#pendingAggregated;
+    this.#pendingJob = undefined;
+    this.#pendingAggregated = 0;
+    this.#broadcastAtMs = undefined;
+    if (job !== undefined) this.#broadcast(job, 'update', aggregated, nowMs);
+  }
+
+  /** One pass over every connection (the prevhash fan-out), then one event. */
+  #broadcast(job: JobTemplate, kind: 'future_prevhash' | 'update', aggregated: number, nowMs: number): void {
+    let connections = 0;
+    let messages = 0;
+    for (const session of this.#sessions.values()) {
+      if (session.state !== 'ready') continue;
+      const sent = session.setTemplate(job, nowMs);
+      if (sent > 0) connections += 1;
+      messages += sent;
+      this.#after(session);
+    }
+    this.#jobBroadcasts += 1;
+    this.#emit({
+      type: 'job_broadcast',
+      template_id: job.templateId.toString(),
+      kind,
+      connections,
+      messages,
+      templates_aggregated: aggregated,
+    });
+  }
+
+  #onBlock(candidate: BlockCandidate, shareId: string, connId: number, who: string): void {
+    // Submit first (SPEC §4): the command is queued before the share's own event and ack.
+    const blockId = shareId;
+    const hex = bytesToHex(candidate.block);
+    this.#blocksFound += 1;
+    this.#submitter.add(blockId, hex, candidate.blockHashDisplay);
+    this.#emit({
+      type: 'block_found',
+      block_id: blockId,
+      share_id: shareId,
+      conn_id: connId,
+      channel_id: candidate.channelId,
+      identity: who,
+      height: candidate.height,
+      template_id: candidate.templateId.toString(),
+      block_hash: candidate.blockHashDisplay,
+      hex,
+    });
+  }
+
+  #maybeFinishShutdown(nowMs: number): void {
+    if (this.#state !== 'draining') return;
+    if (this.#submitter.pending > 0 && this.#drainDeadlineMs !== undefined && nowMs < this.#drainDeadlineMs) return;
+    if (this.#submitter.pending > 0) this.#submitter.settleAll(`shutdown drain timeout (${this.#options.shutdownDrainTimeoutMs} ms) reached before the node answered`);
+    this.#state = 'stopped';
+    this.#drainDeadlineMs = undefined;
+    this.#emit({ type: 'gateway_shutdown', phase: 'completed', connections: this.#openConnections, blocks_pending: 0 });
+  }
+}

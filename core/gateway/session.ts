@@ -1,0 +1,578 @@
+// One miner connection, server side (SV2.md §3.8; STYLE.md #7 states named for what they wait
+// for): owns a NoiseResponderConnection and the connection's MiningChannels (core/channels).
+//
+//   Handshake        Noise NX (64 bytes in, 234 out); the Noise object enforces its timeout
+//   ExpectSetup      the first frame MUST be SetupConnection (§3.8 step 2); anything else closes
+//                    with `unexpected_message`, and nothing is sent before our answer to it
+//   Ready            RequestExtensions (0x0001, offering 0x0002), Open*/Update/CloseChannel,
+//                    SubmitShares*, (SetCustomMiningJob through the issue-4 seam)
+//   Closed           terminal: one `connection_closed` event, later input ignored
+//
+// SetupConnection rules (SV2.md §4): protocol must be 0 (Mining) else `unsupported-protocol`;
+// the version range must contain 2 (SRI `get_version`: fail if min > 2 or max < 2) else
+// `protocol-version-mismatch`; requested flags we cannot honour are answered with
+// `unsupported-feature-flags` and exactly those bits in `.Error.flags` (a client may probe with
+// all bits set). Supported: REQUIRES_STANDARD_JOBS (we serve standard channels) and
+// REQUIRES_VERSION_ROLLING (we always allow rolling within 0x1FFFFFE0); REQUIRES_WORK_SELECTION
+// only when a work-selection handler is plugged in (issue 4). `.Success.flags` is always 0: the
+// response flags mean something else and must never echo the request (SV2.md §9.9). Every
+// .Error is followed by a close.
+//
+// Errors: a frame that does not decode as the message its header names closes with
+// `malformed_message` (the decoder's field goes in the event); a message that is unknown, sent
+// in the wrong state, or only valid server→client closes with `unexpected_message`. Frames of an
+// unknown extension_type are ignored, as the spec requires (counted). Nothing a peer sends
+// throws.
+//
+// Timers (one Deadlines table): `setup` = accept + handshake_timeout_ms until SetupConnection is
+// answered (covers a client that finishes Noise and then stalls); `idle` = last frame received +
+// channel_idle_timeout_ms. Channel timers (ack batches, vardiff) live in MiningChannels.
+import { bytesToHex, utf8 } from '../bytes.ts';
+import { Deadlines } from '../clock.ts';
+import { decodeMessage, encodeMessage, type DecodeOptions, type Frame, type Sv2Message } from '../codec/index.ts';
+import { MiningSetupFlags } from '../codec/messages/common.ts';
+import type {
+  OpenExtendedMiningChannel,
+  OpenStandardMiningChannel,
+  SetCustomMiningJob,
+  SubmitSharesExtended,
+  SubmitSharesStandard,
+} from '../codec/messages/mining.ts';
+import { EXTENSIONS_NEGOTIATION, WORKER_HASHRATE_TRACKING, workerIdentityOf } from '../codec/tlv.ts';
+import { protocolError, type ProtocolError } from '../errors.ts';
+import { NoiseResponderConnection } from '../noise/connection.ts';
+import type { CryptoProvider } from '../crypto/provider.ts';
+import type { RandomSource } from '../random.ts';
+import { wireString, type ReasonCode } from '../reason-codes.ts';
+import { targetToDisplayHex } from '../mining/target.ts';
+import {
+  difficultyFromTarget,
+  MiningChannels,
+  type BlockCandidate,
+  type ChannelsSettings,
+  type ExtranonceAllocator,
+  type JobFactory,
+  type JobTemplate,
+} from '../channels/index.ts';
+import { ChannelWorkers, type Authenticator } from './auth.ts';
+import type { ChannelKind, GatewayEventSink } from './events.ts';
+import type { ShareIdAllocator } from './share-id.ts';
+
+/** The only SV2 version there is (SV2.md §4). */
+export const SV2_VERSION = 2;
+
+/** Extensions this server offers in RequestExtensions.Success (SV2.md §10). */
+export const SUPPORTED_EXTENSIONS: readonly number[] = [WORKER_HASHRATE_TRACKING];
+
+/**
+ * Issue 4 seam: miner-proposed work (SetCustomMiningJob, SPEC §7). When a handler is present the
+ * gateway accepts REQUIRES_WORK_SELECTION and routes SetCustomMiningJob to it; the returned
+ * messages (SetCustomMiningJob.Success/.Error) are sent on the connection. Without one the flag
+ * is refused at SetupConnection, so a compliant client never sends the message.
+ */
+export interface WorkSelectionHandler {
+  handleSetCustomMiningJob(connId: number, channels: MiningChannels, message: SetCustomMiningJob, nowMs: number): Sv2Message[];
+}
+
+/** What every session shares; built once by the Gateway. */
+export interface SessionContext {
+  readonly provider: CryptoProvider;
+  readonly random: RandomSource;
+  /** Responder static key and the certificate valid at the accept's wall time. */
+  readonly staticKey: ConstructorParameters<typeof NoiseResponderConnection>[0]['staticKey'];
+  readonly certificateAt: (wallMs: number) => Uint8Array;
+  readonly handshakeTimeoutMs: number;
+  readonly idleTimeoutMs: number;
+  readonly payloadBytesMax: number;
+  readonly auth: Authenticator;
+  readonly factory: JobFactory;
+  readonly extranonce: ExtranonceAllocator;
+  readonly channelsSettings: ChannelsSettings;
+  readonly sha256: (data: Uint8Array) => Uint8Array;
+  readonly shareIds: ShareIdAllocator;
+  readonly emit: GatewayEventSink;
+  /** Called BEFORE the share's own event and ack: the block goes out first (SPEC §4). */
+  readonly onBlock: (candidate: BlockCandidate, shareId: string, connId: number, identity: string) => void;
+  readonly workSelection?: WorkSelectionHandler;
+}
+
+export type SessionState = 'handshake' | 'expect_setup' | 'ready' | 'closed';
+
+interface _ChannelInfo {
+  readonly kind: ChannelKind;
+  readonly identity: string;
+  readonly worker: string | null;
+  /** Created on the first 0x0002 TLV (bounded by auth.max_workers_per_channel). */
+  workers: ChannelWorkers | null;
+}
+
+type _DeadlineName = 'setup' | 'idle';
+
+const NO_EXTENSIONS: DecodeOptions = {};
+const WORKER_EXTENSION: DecodeOptions = { negotiatedExtensions: [WORKER_HASHRATE_TRACKING] };
+
+// Noise error code → registry reason (core/noise/*.ts codes; SV2.md §3).
+function _noiseReason(code: string, handshaking: boolean): ReasonCode {
+  switch (code) {
+    case 'handshake-timeout':
+      return 'handshake_timeout';
+    case 'decrypt-failed':
+      return 'decrypt_failed';
+    case 'frame-too-large':
+      return 'frame_too_large';
+    case 'nonce-exhausted':
+    case 'internal-error':
+      return 'internal_error';
+    default:
+      return handshaking ? 'handshake_failed' : 'malformed_message';
+  }
+}
+
+export class Session {
+  readonly connId: number;
+  readonly noise: NoiseResponderConnection;
+  readonly openedAtMs: number;
+  /**
+   * Gateway bookkeeping: the times of this session's entries in the gateway's deadline heap, a
+   * strictly decreasing stack (an entry is pushed only when earlier than every pending one, and
+   * the heap pops them in ascending order, i.e. from the top of this stack). Bounded by the
+   * number of distinct timers a session has.
+   */
+  readonly pendingDeadlinesMs: number[] = [];
+  sharesAccepted = 0;
+  sharesRejected = 0;
+  /** Frames of unknown extension types, ignored (spec: MUST ignore). */
+  ignoredFrames = 0;
+  /** Client CloseChannel for channels that were not open. */
+  unknownChannelCloses = 0;
+
+  readonly #ctx: SessionContext;
+  readonly #deadlines = new Deadlines<_DeadlineName>();
+  readonly #channelInfo = new Map<number, _ChannelInfo>();
+  #state: SessionState = 'handshake';
+  #channels: MiningChannels | undefined;
+  #decodeOptions: DecodeOptions = NO_EXTENSIONS;
+  #closeReason: ReasonCode | undefined;
+  /** Latest time seen, for closes triggered while sending (no nowMs at hand). */
+  #nowMs: number;
+
+  constructor(connId: number, ctx: SessionContext, nowMs: number, wallMs: number) {
+    this.connId = connId;
+    this.#ctx = ctx;
+    this.openedAtMs = nowMs;
+    this.#nowMs = nowMs;
+    this.noise = new NoiseResponderConnection(
+      {
+        provider: ctx.provider,
+        random: ctx.random,
+        staticKey: ctx.staticKey,
+        certificate: ctx.certificateAt(wallMs),
+        payloadBytesMax: ctx.payloadBytesMax,
+        handshakeTimeoutMs: ctx.handshakeTimeoutMs,
+      },
+      nowMs,
+    );
+    this.#deadlines.set('setup', nowMs + ctx.handshakeTimeoutMs);
+    this.#deadlines.set('idle', nowMs + ctx.idleTimeoutMs);
+  }
+
+  get state(): SessionState {
+    return this.#state;
+  }
+
+  get closed(): boolean {
+    return this.#state === 'closed';
+  }
+
+  /** The reason the session closed with, once closed. */
+  get closeReason(): ReasonCode | undefined {
+    return this.#closeReason;
+  }
+
+  /** The connection's channels (after SetupConnection), for the gateway and the issue-4 seam. */
+  get channels(): MiningChannels | undefined {
+    return this.#channels;
+  }
+
+  get channelCount(): number {
+    return this.#channelInfo.size;
+  }
+
+  /** Whether 0x0002 (worker TLV) was negotiated. */
+  get workerExtension(): boolean {
+    return this.#decodeOptions === WORKER_EXTENSION;
+  }
+
+  /** Bytes from the socket. Never throws on content. */
+  receive(bytes: Uint8Array, nowMs: number): void {
+    if (this.#state === 'closed') return;
+    this.#nowMs = nowMs;
+    this.noise.receive(bytes, nowMs);
+    this.#drainNoise(nowMs);
+  }
+
+  nextDeadlineMs(): number | undefined {
+    if (this.#state === 'closed') return undefined;
+    let min = this.#deadlines.next();
+    const noise = this.noise.nextDeadlineMs();
+    if (noise !== undefined && (min === undefined || noise < min)) min = noise;
+    const channels = this.#channels?.nextDeadlineMs();
+    if (channels !== undefined && channels !== null && (min === undefined || channels < min)) min = channels;
+    return min;
+  }
+
+  /** Fire due timers. Harmless early or twice. */
+  onTimeout(nowMs: number): void {
+    if (this.#state === 'closed') return;
+    this.#nowMs = nowMs;
+    this.noise.onTimeout(nowMs);
+    this.#drainNoise(nowMs);
+    if (this.closed) return;
+    for (const name of this.#deadlines.takeDue(nowMs)) {
+      if (name === 'setup') {
+        // Re-armed only while waiting; a Ready session has cleared it.
+        this.#close('handshake_timeout', `no SetupConnection within ${this.#ctx.handshakeTimeoutMs} ms`, nowMs);
+        return;
+      }
+      if (name === 'idle') {
+        this.#close('idle_timeout', `nothing received for ${this.#ctx.idleTimeoutMs} ms`, nowMs);
+        return;
+      }
+    }
+    if (this.#channels !== undefined) this.#sendAll(this.#channels.onTimeout(nowMs));
+  }
+
+  /** New work for every channel on this connection (future job + SetNewPrevHash, or an update). */
+  setTemplate(job: JobTemplate, nowMs: number): number {
+    if (this.#state !== 'ready' || this.#channels === undefined) return 0;
+    const messages = this.#channels.setTemplate(job, nowMs);
+    this.#sendAll(messages);
+    return messages.length;
+  }
+
+  /** Close from our side (limits, slow consumer, issue-4 stale hold). Queued bytes stay pollable. */
+  close(reason: ReasonCode, detail: string, nowMs: number): void {
+    this.#close(reason, detail, nowMs);
+  }
+
+  /** The peer closed TCP: nothing more can be sent. */
+  peerClosed(nowMs: number): void {
+    this.#close('peer_closed', 'the miner closed the connection', nowMs);
+  }
+
+  /**
+   * Graceful shutdown: acknowledge every pending accepted share, CloseChannel('shutdown') each
+   * channel, then close.
+   */
+  shutdown(nowMs: number): void {
+    if (this.#state === 'closed') return;
+    if (this.#channels !== undefined) {
+      this.#sendAll(this.#channels.flushAcks());
+      this.#sendAll(this.#channels.closeAll(wireString('shutdown')));
+      for (const channelId of this.#channelInfo.keys()) {
+        this.#ctx.emit({ type: 'channel_closed', conn_id: this.connId, channel_id: channelId, reason_code: 'shutdown' });
+      }
+      this.#channelInfo.clear();
+    }
+    this.#close('shutdown', 'gateway shutting down', nowMs);
+  }
+
+  // ---- input ---------------------------------------------------------------------------------
+
+  #drainNoise(nowMs: number): void {
+    for (let event = this.noise.pollEvent(); event !== undefined; event = this.noise.pollEvent()) {
+      if (this.#state === 'closed') continue; // drain and drop after a close
+      if (event.type === 'frame') {
+        this.#deadlines.set('idle', nowMs + this.#ctx.idleTimeoutMs);
+        this.#handleFrame(event.frame, nowMs);
+      } else if (event.type === 'handshake-complete') {
+        this.#state = 'expect_setup';
+      } else {
+        this.#closeFromNoise(event.error, nowMs);
+      }
+    }
+  }
+
+  #handleFrame(frame: Frame, nowMs: number): void {
+    const extension = frame.header.extensionType & 0x7fff;
+    if (extension !== 0 && extension !== EXTENSIONS_NEGOTIATION) {
+      this.ignoredFrames += 1;
+      return;
+    }
+    const decoded = decodeMessage(frame, this.#decodeOptions);
+    if (!decoded.ok) {
+      const e = decoded.error;
+      if (e.code === 'unknown-message') this.#close('unexpected_message', e.message, nowMs);
+      else this.#close('malformed_message', `${e.code}: ${e.message}`, nowMs, { field: e.field });
+      return;
+    }
+    const message = decoded.value;
+    if (this.#state === 'expect_setup') {
+      if (message.type === 'SetupConnection') this.#setup(message, nowMs);
+      else this.#close('unexpected_message', `${message.type} before SetupConnection`, nowMs);
+      return;
+    }
+    switch (message.type) {
+      case 'SubmitSharesStandard':
+      case 'SubmitSharesExtended':
+        this.#submit(message, nowMs);
+        return;
+      case 'OpenStandardMiningChannel':
+        this.#open(message, 'standard', nowMs);
+        return;
+      case 'OpenExtendedMiningChannel':
+        this.#open(message, 'extended', nowMs);
+        return;
+      case 'UpdateChannel': {
+        const outcome = this.#channels!.updateChannel(message, nowMs);
+        this.#sendAll(outcome.messages);
+        return;
+      }
+      case 'CloseChannel':
+        if (this.#channels!.closeChannel(message.channelId)) {
+          this.#channelInfo.delete(message.channelId);
+          this.#ctx.emit({ type: 'channel_closed', conn_id: this.connId, channel_id: message.channelId, reason_code: 'channel_closed_by_client' });
+        } else {
+          this.unknownChannelCloses += 1;
+        }
+        return;
+      case 'RequestExtensions':
+        this.#requestExtensions(message.requestId, message.requestedExtensions);
+        return;
+      case 'SetCustomMiningJob':
+        if (this.#ctx.workSelection === undefined) {
+          this.#close('unexpected_message', 'SetCustomMiningJob without REQUIRES_WORK_SELECTION', nowMs);
+        } else {
+          this.#sendAll(this.#ctx.workSelection.handleSetCustomMiningJob(this.connId, this.#channels!, message, nowMs));
+        }
+        return;
+      case 'SetupConnection':
+        this.#close('unexpected_message', 'second SetupConnection', nowMs);
+        return;
+      default:
+        this.#close('unexpected_message', `${message.type} is not a client-to-server mining message`, nowMs);
+    }
+  }
+
+  #setup(m: Extract<Sv2Message, { type: 'SetupConnection' }>, nowMs: number): void {
+    const describe = `protocol ${m.protocol}, versions ${m.minVersion}..${m.maxVersion}, flags 0x${m.flags.toString(16)}`;
+    if (m.protocol !== 0) {
+      this.#refuseSetup(0, 'unsupported_protocol', describe, nowMs);
+      return;
+    }
+    if (m.minVersion > SV2_VERSION || m.maxVersion < SV2_VERSION) {
+      this.#refuseSetup(0, 'protocol_version_mismatch', describe, nowMs);
+      return;
+    }
+    const supported =
+      MiningSetupFlags.requiresStandardJobs |
+      MiningSetupFlags.requiresVersionRolling |
+      (this.#ctx.workSelection !== undefined ? MiningSetupFlags.requiresWorkSelection : 0);
+    const unsupported = (m.flags & ~supported) >>> 0;
+    if (unsupported !== 0) {
+      this.#refuseSetup(unsupported, 'unsupported_feature_flags', describe, nowMs);
+      return;
+    }
+    // Never echo the client's flags (SV2.md §9.9): 0 = no server requirements.
+    this.#send({ type: 'SetupConnectionSuccess', usedVersion: SV2_VERSION, flags: 0 });
+    this.#state = 'ready';
+    this.#deadlines.clear('setup');
+    this.#channels = new MiningChannels({
+      factory: this.#ctx.factory,
+      extranonce: this.#ctx.extranonce,
+      settings: this.#ctx.channelsSettings,
+      sha256: this.#ctx.sha256,
+    });
+    this.#ctx.emit({
+      type: 'connection_setup',
+      conn_id: this.connId,
+      used_version: SV2_VERSION,
+      requested_flags: m.flags,
+      vendor: m.vendor,
+      hardware_version: m.hardwareVersion,
+      firmware: m.firmware,
+      device_id: m.deviceId,
+    });
+  }
+
+  #refuseSetup(flags: number, reason: 'unsupported_protocol' | 'protocol_version_mismatch' | 'unsupported_feature_flags', detail: string, nowMs: number): void {
+    const wire = wireString(reason);
+    this.#send({ type: 'SetupConnectionError', flags, errorCode: wire });
+    this.#close(reason, detail, nowMs, { wire });
+  }
+
+  #requestExtensions(requestId: number, requested: readonly number[]): void {
+    const supported = requested.filter((e, i) => SUPPORTED_EXTENSIONS.includes(e) && requested.indexOf(e) === i);
+    if (supported.length === 0 && requested.length > 0) {
+      // Only when nothing requested is offered (SRI's mining handlers); mixed requests get the subset.
+      this.#send({ type: 'RequestExtensionsError', requestId, unsupportedExtensions: [...requested], requiredExtensions: [] });
+    } else {
+      this.#send({ type: 'RequestExtensionsSuccess', requestId, supportedExtensions: supported });
+      if (supported.includes(WORKER_HASHRATE_TRACKING)) this.#decodeOptions = WORKER_EXTENSION;
+    }
+    this.#ctx.emit({ type: 'extensions_negotiated', conn_id: this.connId, requested: [...requested], supported });
+  }
+
+  #open(m: OpenStandardMiningChannel | OpenExtendedMiningChannel, kind: ChannelKind, nowMs: number): void {
+    const decision = this.#ctx.auth.authenticate(m.userIdentity);
+    if (!decision.ok) {
+      const wire = wireString(decision.reason);
+      this.#send({ type: 'OpenMiningChannelError', requestId: m.requestId, errorCode: wire });
+      this.#ctx.emit({
+        type: 'channel_open_rejected',
+        conn_id: this.connId,
+        request_id: m.requestId,
+        kind,
+        identity: decision.identity,
+        reason_code: decision.reason,
+        wire,
+      });
+      return;
+    }
+    // The channel layer never sees the credential.
+    const channels = this.#channels!;
+    const outcome =
+      kind === 'standard'
+        ? channels.openStandard({ ...(m as OpenStandardMiningChannel), userIdentity: decision.identity }, nowMs)
+        : channels.openExtended({ ...(m as OpenExtendedMiningChannel), userIdentity: decision.identity }, nowMs);
+    if (!outcome.ok) {
+      this.#sendAll(outcome.messages);
+      this.#ctx.emit({
+        type: 'channel_open_rejected',
+        conn_id: this.connId,
+        request_id: m.requestId,
+        kind,
+        identity: decision.identity,
+        reason_code: outcome.reasonCode,
+        wire: outcome.messages[0].errorCode,
+      });
+      return;
+    }
+    this.#channelInfo.set(outcome.channelId, { kind, identity: decision.identity, worker: decision.worker, workers: null });
+    this.#sendAll(outcome.messages);
+    this.#ctx.emit({
+      type: 'channel_opened',
+      conn_id: this.connId,
+      channel_id: outcome.channelId,
+      kind,
+      identity: decision.identity,
+      worker: decision.worker,
+      nominal_hash_rate: m.nominalHashRate,
+      target: targetToDisplayHex(outcome.target),
+      difficulty: difficultyFromTarget(outcome.target),
+      extranonce_prefix: bytesToHex(outcome.extranoncePrefix),
+      extranonce_size: outcome.extranonceSize,
+    });
+  }
+
+  #submit(m: SubmitSharesStandard | SubmitSharesExtended, nowMs: number): void {
+    const channels = this.#channels!;
+    const info = this.#channelInfo.get(m.channelId);
+    let worker = info?.worker ?? null;
+    // 0x0002 worker TLV (SV2.md §10): only decoded when negotiated; limits from SPEC §9.
+    if (info !== undefined && m.type === 'SubmitSharesExtended' && m.tlvs !== undefined) {
+      const tlvWorker = workerIdentityOf(m.tlvs);
+      let refusal: 'worker_id_too_long' | 'too_many_workers' | undefined;
+      if (!tlvWorker.ok) refusal = 'worker_id_too_long';
+      else if (tlvWorker.value !== null) {
+        info.workers ??= new ChannelWorkers(this.#ctx.auth.maxWorkersPerChannel, this.#ctx.auth.maxWorkerIdBytes);
+        refusal = info.workers.admit(tlvWorker.value, utf8(tlvWorker.value).length);
+        worker = tlvWorker.value;
+      }
+      if (refusal !== undefined) {
+        this.#reject(m, info.identity, worker, refusal, wireString(refusal));
+        return;
+      }
+    }
+    const outcome = m.type === 'SubmitSharesStandard' ? channels.submitStandard(m, nowMs) : channels.submitExtended(m, nowMs);
+    if (!outcome.ok) {
+      this.#reject(m, info?.identity ?? null, worker, outcome.reasonCode, outcome.wire, outcome.message);
+      return;
+    }
+    this.sharesAccepted += 1;
+    const shareId = this.#ctx.shareIds.next();
+    const identity = info?.identity ?? '';
+    if (outcome.block !== null) this.#ctx.onBlock(outcome.block, shareId, this.connId, identity);
+    this.#ctx.emit({
+      type: 'share_accepted',
+      share_id: shareId,
+      conn_id: this.connId,
+      channel_id: m.channelId,
+      sequence_number: m.sequenceNumber,
+      job_id: m.jobId,
+      template_id: outcome.templateId.toString(),
+      identity,
+      worker,
+      difficulty: outcome.difficulty,
+      hash: outcome.hashDisplay,
+      block: outcome.block !== null,
+    });
+    if (outcome.ack !== null) this.#send(outcome.ack);
+  }
+
+  #reject(
+    m: SubmitSharesStandard | SubmitSharesExtended,
+    identity: string | null,
+    worker: string | null,
+    reason: ReasonCode,
+    wire: string,
+    message: Sv2Message = { type: 'SubmitSharesError', channelId: m.channelId, sequenceNumber: m.sequenceNumber, errorCode: wire },
+  ): void {
+    this.sharesRejected += 1;
+    this.#send(message);
+    this.#ctx.emit({
+      type: 'share_rejected',
+      conn_id: this.connId,
+      channel_id: m.channelId,
+      sequence_number: m.sequenceNumber,
+      job_id: m.jobId,
+      identity,
+      worker,
+      reason_code: reason,
+      wire,
+    });
+  }
+
+  // ---- output and close ------------------------------------------------------------------------
+
+  #send(message: Sv2Message): void {
+    if (this.#state === 'closed') return;
+    const sent = this.noise.send(encodeMessage(message));
+    if (!sent.ok) this.#closeFromNoise(sent.error, this.#nowMs);
+  }
+
+  #sendAll(messages: readonly Sv2Message[]): void {
+    for (const message of messages) this.#send(message);
+  }
+
+  #closeFromNoise(error: ProtocolError, nowMs: number): void {
+    if (this.#state === 'closed') return;
+    const reason = _noiseReason(error.code, this.#state === 'handshake');
+    this.#close(reason, `${error.code}: ${error.message}`, nowMs, error.field === undefined ? {} : { field: error.field });
+  }
+
+  #close(reason: ReasonCode, detail: string, nowMs: number, extra: { field?: string | undefined; wire?: string } = {}): void {
+    if (this.#state === 'closed') return;
+    this.#state = 'closed';
+    this.#closeReason = reason;
+    this.#deadlines.clear('setup');
+    this.#deadlines.clear('idle');
+    // Local close; already-queued bytes (an .Error, CloseChannels) stay pollable.
+    this.noise.close(protocolError(reason, 'local', detail));
+    while (this.noise.pollEvent() !== undefined) {
+      // The Noise 'closed' event for our own close carries nothing new.
+    }
+    this.#ctx.emit({
+      type: 'connection_closed',
+      conn_id: this.connId,
+      reason_code: reason,
+      detail,
+      ...(extra.field === undefined ? {} : { field: extra.field }),
+      ...(extra.wire === undefined ? {} : { wire: extra.wire }),
+      channels: this.#channelInfo.size,
+      shares_accepted: this.sharesAccepted,
+      shares_rejected: this.sharesRejected,
+      duration_ms: Math.max(0, nowMs - this.openedAtMs),
+    });
+  }
+}
