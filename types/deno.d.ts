@@ -1,4 +1,5 @@
-// Minimal Deno shim: only what runtimes/deno.ts and adapters/*-deno.ts use (STYLE.md #9).
+// Minimal Deno shim: only what runtimes/deno.ts and the Deno adapters (adapters/*-deno.ts,
+// adapters/net/deno.ts) use (STYLE.md #9).
 declare namespace Deno {
   const args: string[];
   function exit(code?: number): never;
@@ -6,4 +7,25 @@ declare namespace Deno {
   const env: { get(key: string): string | undefined; toObject(): Record<string, string> };
   const stdout: { writeSync(p: Uint8Array): number };
   const stderr: { writeSync(p: Uint8Array): number };
+  // TCP (adapters/net/deno.ts): https://docs.deno.com/api/deno/~/Deno.listen
+  interface NetAddr {
+    readonly transport: 'tcp' | 'udp';
+    readonly hostname: string;
+    readonly port: number;
+  }
+  interface Conn {
+    readonly localAddr: NetAddr;
+    readonly remoteAddr: NetAddr;
+    read(p: Uint8Array): Promise<number | null>;
+    write(p: Uint8Array): Promise<number>;
+    close(): void;
+    setNoDelay(noDelay?: boolean): void;
+  }
+  interface Listener {
+    readonly addr: NetAddr;
+    accept(): Promise<Conn>;
+    close(): void;
+  }
+  function listen(options: { hostname?: string; port: number; transport?: 'tcp' }): Listener;
+  function connect(options: { hostname?: string; port: number; transport?: 'tcp' }): Promise<Conn>;
 }

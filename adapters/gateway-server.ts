@@ -1,0 +1,279 @@
+// The one pump between TCP sockets and the sans-IO Gateway (STYLE.md #1 and #9; quinn's
+// endpoint driver is the model): socket bytes go into `gateway.receive`, and after every input
+// the pump drains the gateway's outputs in the order core/gateway/gateway.ts asks for —
+// commands first (a found block is submitted before anything else), then bytes and close
+// markers, then events — and arms one timer for `nextDeadlineMs()`.
+//
+// Backpressure, per connection:
+//  - write() returning false means the socket's queue reached its high-water mark (the miner is
+//    not reading): stop reading from that miner until `onDrain`, so a miner that does not read
+//    cannot keep making us produce replies;
+//  - past `outboundBytesMax` queued bytes the connection is closed at once with `slow_consumer`
+//    (core/reason-codes.ts) and the queue is discarded: it could never be flushed anyway.
+// Connections the gateway refuses (limit, shutdown) are closed before reading a byte.
+import type { Clock, TimerId } from '../core/clock.ts';
+import type { Gateway, GatewayCommand } from '../core/gateway/gateway.ts';
+import type { GatewayEvent } from '../core/gateway/events.ts';
+import { listenTcp as defaultListenTcp, type ListenTcp, type TcpAddress, type TcpListener, type TcpSocket } from './net/index.ts';
+
+/** Default hard bound on one connection's unsent bytes before `slow_consumer`. */
+export const OUTBOUND_BYTES_MAX_DEFAULT = 4 * 1024 * 1024;
+
+/** A gateway event as it leaves the process: wall time and a sequence number stamped on. */
+export type StampedEvent = GatewayEvent & { readonly seq: number; readonly ts: string };
+
+export interface GatewayServerOptions {
+  readonly gateway: Gateway;
+  readonly clock: Clock;
+  /** Where miners connect (gateway.listen_addr). */
+  readonly listen: TcpAddress;
+  /** Unsent bytes one connection may queue before it is closed with slow_consumer. */
+  readonly outboundBytesMax?: number;
+  /** Every event, stamped, in order. Must not throw. */
+  readonly onEvent?: (event: StampedEvent) => void;
+  /**
+   * Every command (`submit_block`); the caller answers with `gateway.blockSubmitResult(...)`
+   * and then `server.service()`. Must not throw.
+   */
+  readonly onCommand?: (command: GatewayCommand) => void;
+  /** The runtime's TCP adapter; default adapters/net/index.ts. */
+  readonly listenTcp?: ListenTcp;
+}
+
+export interface GatewayServerStats {
+  readonly openSockets: number;
+  readonly socketsAccepted: number;
+  readonly socketsRefused: number;
+  readonly slowConsumerCloses: number;
+  /** Times reading from a connection was paused because its socket buffer was full. */
+  readonly readPauses: number;
+  readonly bytesIn: number;
+  readonly bytesOut: number;
+  readonly eventsEmitted: number;
+}
+
+interface _Conn {
+  readonly connId: number;
+  readonly socket: TcpSocket;
+  paused: boolean;
+  /** Closed by us (gateway close marker or slow_consumer); later bytes for it are dropped. */
+  done: boolean;
+}
+
+export class GatewayServer {
+  readonly #gateway: Gateway;
+  readonly #clock: Clock;
+  readonly #outboundBytesMax: number;
+  readonly #onEvent: ((event: StampedEvent) => void) | undefined;
+  readonly #onCommand: ((command: GatewayCommand) => void) | undefined;
+  readonly #conns = new Map<number, _Conn>();
+  #listener: TcpListener | undefined;
+  #timer: TimerId | undefined;
+  #timerAtMs: number | undefined;
+  #servicing = false;
+  #again = false;
+  #seq = 0;
+  #socketsAccepted = 0;
+  #socketsRefused = 0;
+  #slowConsumerCloses = 0;
+  #readPauses = 0;
+  #bytesIn = 0;
+  #bytesOut = 0;
+  #closed = false;
+
+  private constructor(options: GatewayServerOptions) {
+    this.#gateway = options.gateway;
+    this.#clock = options.clock;
+    this.#outboundBytesMax = options.outboundBytesMax ?? OUTBOUND_BYTES_MAX_DEFAULT;
+    if (!(Number.isInteger(this.#outboundBytesMax) && this.#outboundBytesMax > 0)) {
+      throw new RangeError(`serveGateway: outboundBytesMax must be a positive integer, got ${this.#outboundBytesMax}`);
+    }
+    this.#onEvent = options.onEvent;
+    this.#onCommand = options.onCommand;
+  }
+
+  /** Listen and pump until `close()`. */
+  static async start(options: GatewayServerOptions): Promise<GatewayServer> {
+    if (options === null || typeof options !== 'object') throw new TypeError(`serveGateway: options must be an object, got ${String(options)}`);
+    const server = new GatewayServer(options);
+    const listen = options.listenTcp ?? defaultListenTcp;
+    server.#listener = await listen(options.listen, (socket) => server.#accept(socket));
+    server.service();
+    return server;
+  }
+
+  /** The bound port (the kernel's choice when listening on port 0). */
+  get port(): number {
+    return this.#listener?.port ?? 0;
+  }
+
+  get stats(): GatewayServerStats {
+    return {
+      openSockets: this.#conns.size,
+      socketsAccepted: this.#socketsAccepted,
+      socketsRefused: this.#socketsRefused,
+      slowConsumerCloses: this.#slowConsumerCloses,
+      readPauses: this.#readPauses,
+      bytesIn: this.#bytesIn,
+      bytesOut: this.#bytesOut,
+      eventsEmitted: this.#seq,
+    };
+  }
+
+  /**
+   * Drain the gateway's outputs and re-arm the deadline timer. Call it after feeding the
+   * gateway from outside the pump (templates, block results, shutdown). Re-entrant calls
+   * (an onEvent handler feeding the gateway) are folded into the running pass.
+   */
+  service(): void {
+    if (this.#servicing) {
+      this.#again = true;
+      return;
+    }
+    this.#servicing = true;
+    try {
+      do {
+        this.#again = false;
+        this.#drain();
+      } while (this.#again);
+      this.#arm();
+    } finally {
+      this.#servicing = false;
+    }
+  }
+
+  /**
+   * Graceful stop: `gateway.shutdown`, then pump until the gateway reports `stopped` (it bounds
+   * that by shutdown_drain_timeout_ms) or `timeoutMs` passes, then close everything.
+   */
+  async shutdown(timeoutMs: number): Promise<void> {
+    this.#gateway.shutdown(this.#clock.monotonicMs());
+    this.service();
+    const started = this.#clock.monotonicMs();
+    while (!this.#gateway.stopped && this.#clock.monotonicMs() - started < timeoutMs) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    await this.close();
+  }
+
+  /** Stop listening, abort every socket, cancel the timer. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#timer !== undefined) this.#clock.clearTimer(this.#timer);
+    this.#timer = undefined;
+    await this.#listener?.close();
+    for (const conn of [...this.#conns.values()]) {
+      conn.done = true;
+      // Graceful: bytes the gateway already produced (CloseChannel 'shutdown') still go out.
+      conn.socket.close();
+    }
+  }
+
+  // ---- internals -------------------------------------------------------------------------
+
+  #accept(socket: TcpSocket): void {
+    if (this.#closed) {
+      socket.abort();
+      return;
+    }
+    const now = this.#clock.monotonicMs();
+    const connId = this.#gateway.acceptConnection(now, { wallMs: this.#clock.wallMs(), ...(socket.remoteAddress ? { remoteAddress: socket.remoteAddress } : {}) });
+    if (connId === null) {
+      this.#socketsRefused++;
+      socket.abort();
+      this.service();
+      return;
+    }
+    this.#socketsAccepted++;
+    const conn: _Conn = { connId, socket, paused: false, done: false };
+    this.#conns.set(connId, conn);
+    socket.onData((bytes) => {
+      if (conn.done) return;
+      this.#bytesIn += bytes.length;
+      this.#gateway.receive(connId, bytes, this.#clock.monotonicMs());
+      this.service();
+    });
+    socket.onDrain(() => {
+      if (conn.paused && !conn.done) {
+        conn.paused = false;
+        socket.resume();
+      }
+    });
+    socket.onClose(() => {
+      this.#conns.delete(connId);
+      // Harmless if the gateway already closed it (its close marker came first).
+      this.#gateway.connectionClosed(connId, this.#clock.monotonicMs());
+      this.service();
+    });
+    this.service();
+  }
+
+  #drain(): void {
+    const gateway = this.#gateway;
+    for (;;) {
+      let progressed = false;
+      for (let command = gateway.pollCommand(); command !== undefined; command = gateway.pollCommand()) {
+        progressed = true;
+        this.#onCommand?.(command);
+      }
+      for (let item = gateway.pollTransmit(); item !== undefined; item = gateway.pollTransmit()) {
+        progressed = true;
+        const conn = this.#conns.get(item.conn_id);
+        if (conn === undefined || conn.done) continue;
+        if ('close' in item) {
+          conn.done = true;
+          conn.socket.close();
+          continue;
+        }
+        this.#write(conn, item.bytes);
+      }
+      for (let event = gateway.pollEvent(); event !== undefined; event = gateway.pollEvent()) {
+        progressed = true;
+        const stamped = { ...event, seq: ++this.#seq, ts: new Date(this.#clock.wallMs()).toISOString() } as StampedEvent;
+        this.#onEvent?.(stamped);
+      }
+      if (!progressed) return;
+    }
+  }
+
+  #write(conn: _Conn, bytes: Uint8Array): void {
+    this.#bytesOut += bytes.length;
+    const accepted = conn.socket.write(bytes);
+    if (conn.socket.bufferedBytes > this.#outboundBytesMax) {
+      this.#slowConsumerCloses++;
+      conn.done = true;
+      // The gateway records why (connection_closed{reason_code: slow_consumer}); whatever it
+      // still wants to send this miner is dropped with the socket.
+      this.#gateway.closeConnection(conn.connId, 'slow_consumer', this.#clock.monotonicMs());
+      conn.socket.abort();
+      return;
+    }
+    if (!accepted && !conn.paused) {
+      conn.paused = true;
+      this.#readPauses++;
+      conn.socket.pause();
+    }
+  }
+
+  /** One timer for the gateway's next deadline; an earlier timer is kept (onTimeout is harmless early). */
+  #arm(): void {
+    if (this.#closed) return;
+    const at = this.#gateway.nextDeadlineMs();
+    if (at === undefined) return;
+    if (this.#timer !== undefined && this.#timerAtMs !== undefined && this.#timerAtMs <= at) return;
+    if (this.#timer !== undefined) this.#clock.clearTimer(this.#timer);
+    this.#timerAtMs = at;
+    this.#timer = this.#clock.setTimer(Math.max(0, at - this.#clock.monotonicMs()), () => {
+      this.#timer = undefined;
+      this.#timerAtMs = undefined;
+      this.#gateway.onTimeout(this.#clock.monotonicMs());
+      this.service();
+    });
+  }
+}
+
+/** Listen on `options.listen` and pump the gateway (see GatewayServer). */
+export function serveGateway(options: GatewayServerOptions): Promise<GatewayServer> {
+  return GatewayServer.start(options);
+}
