@@ -117,7 +117,7 @@ export const REASON_CODES = {
   worker_id_too_long: {
     category: 'auth',
     meaning: 'A worker name (0x0002 TLV or the identity suffix) exceeds auth.max_worker_id_bytes.',
-    emittedBy: 'share validation; SubmitShares.Error, share_rejected event',
+    emittedBy: 'channel open (OpenMiningChannel.Error) and share validation (SubmitShares.Error, share_rejected event)',
     wire: 'invalid-user-identity',
   },
   too_many_workers: {
