@@ -1,0 +1,359 @@
+// Gateway benchmark (a script, not a test: performance is never asserted in tests, SPEC §13).
+// The real gateway (core/gateway Gateway + adapters/gateway-server.ts pump over this runtime's
+// TCP adapter) on 127.0.0.1:0, observe mode, the recorded btcd template
+// (test/fixtures/btcd-gbt-with-transactions.json, 2 transactions → 2-level merkle path) with a
+// hard network target, and channels with the easiest share target. Miners are our own Noise
+// initiators in a separate Node process (test/bench/gateway-load.ts), so the gateway process
+// has one core to itself and the other core drives the load. docs/performance.md explains
+// every figure. Prints, for this runtime and the provider selectCryptoProvider('auto') picks:
+//
+//   shares_per_s_{standard,extended}     gateway-side accepted shares/s, 1,000 connections, each
+//                                        keeping one ack batch (share_ack_batch_size = 10) in flight
+//   ack_{p50,p99}_ms_saturated_*         miner-side submit → SubmitShares.Success at that load
+//   ack_{p50,p99}_ms_paced_5k            same at a fixed 5,000 shares/s, share_ack_batch_size = 1
+//   idle_conn_{rss,heap}_bytes           per handshaked idle connection with one extended
+//                                        channel and its job (GC'd before both readings)
+//   prevhash_switch_core_ms              10,000 extended channels (1,000 connections × 10): from
+//                                        templateUpdated(new prevhash) until every encrypted
+//                                        job + SetNewPrevHash is out of the core (no sockets)
+//   prevhash_switch_sockets_ms           the same through the pump: until every byte was handed
+//                                        to the sockets (write() returned)
+//   prevhash_switch_delivered_ms         until the miners' process had decoded all 10,000
+//                                        SetNewPrevHash (cross-process wall clock)
+//
+//   node --import tsx test/bench/gateway.bench.ts      (or deno run -A / bun; or
+//   RG_RUNTIMES=node npm run bench gateway). RG_BENCH_QUICK=1 runs a smaller, shorter version.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { SystemClock } from '../../adapters/clock.ts';
+import { selectCryptoProvider } from '../../adapters/crypto-native.ts';
+import { systemRandom } from '../../adapters/random.ts';
+import { serveGateway, type GatewayServer } from '../../adapters/gateway-server.ts';
+import { bytesToHex, hexToBytes } from '../../core/bytes.ts';
+import { Gateway, type GatewayOptions } from '../../core/gateway/index.ts';
+import { generateAuthorityKeyPair, ResponderIdentity } from '../../core/noise/index.ts';
+import { parseGetBlockTemplate } from '../../core/template/gbt.ts';
+import type { BlockTemplate } from '../../core/template/template.ts';
+import { MiningClient } from '../../core/client/index.ts';
+import { report, runtime } from './bench-util.ts';
+
+const QUICK = (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env['RG_BENCH_QUICK'] === '1';
+const CONNECTIONS = QUICK ? 200 : 1_000;
+const SWITCH_CHANNELS_PER_CONNECTION = 10; // × CONNECTIONS = 10,000 extended channels
+const SATURATE_MS = QUICK ? 2_000 : 5_000;
+const PACED_MS = QUICK ? 2_000 : 4_000;
+const PACED_RATE_PER_S = 5_000;
+const SWITCH_REPEATS = Number((globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env['RG_BENCH_SWITCH_REPEATS'] ?? (QUICK ? 2 : 5));
+const ACK_BATCH = 10; // mining.share_ack_batch_size default
+const HOST = '127.0.0.1';
+
+const provider = selectCryptoProvider('auto');
+const clock = new SystemClock();
+const wallNowMs = (): number => performance.timeOrigin + performance.now();
+
+// ---- template ------------------------------------------------------------------------------
+
+const GBT = JSON.parse(readFileSync(new URL('../fixtures/btcd-gbt-with-transactions.json', import.meta.url), 'utf8')) as Record<string, unknown>;
+let templateCounter = 0n;
+/** The recorded template with mainnet difficulty-1 bits (no share is a block) and a chosen prev hash. */
+function template(prevIndex: number): BlockTemplate {
+  const json = JSON.parse(JSON.stringify(GBT)) as Record<string, unknown>;
+  delete json['target'];
+  json['bits'] = '1d00ffff';
+  json['previousblockhash'] = (0xbe000000 + prevIndex).toString(16).padStart(64, '0');
+  templateCounter += 1n;
+  const parsed = parseGetBlockTemplate(json, { templateId: templateCounter });
+  if (!parsed.ok) throw new Error(`fixture template did not parse: ${parsed.error.message}`);
+  return parsed.value;
+}
+
+// ---- gateway -------------------------------------------------------------------------------
+
+const authority = generateAuthorityKeyPair(systemRandom);
+const identity = new ResponderIdentity({ authoritySecretKey: authority.secretKey, validitySecs: 3600, backdateSecs: 300, random: systemRandom });
+
+function gatewayOptions(overrides: Partial<GatewayOptions['channels']> = {}): GatewayOptions {
+  return {
+    gatewayId: 1, mode: 'observe', provider, random: systemRandom, identity,
+    auth: { mode: 'open', maxWorkerIdBytes: 512, maxWorkersPerChannel: 1000 },
+    // Config defaults except: min_difficulty 0 (+ nominal_hash_rate 0 from the miners) = the
+    // easiest target, vardiff off (the target must not move during a run), more channels per
+    // connection for the 10,000-channel switch.
+    channels: {
+      sharesPerMinute: 6, minDifficulty: 0, maxDifficulty: 1e12, vardiffEnabled: false, vardiffRetargetIntervalSecs: 60,
+      shareAckBatchSize: ACK_BATCH, shareAckDelayMs: 100, nonceExpireSecs: 60, extranonceRollableBytesDefault: 8,
+      channelsPerConnectionMax: 64, ntimeFutureSecsMax: 7000, seenSharesMax: 200_000,
+      ...overrides,
+    },
+    payout: [{ scriptPubKey: hexToBytes('0014751e76e8199196d454941c45d1b3a323f1433bd6'), weight: 1 }],
+    poolTag: 'ReserveGridBench', maxConnections: 20_000, maxFramePayloadBytes: 65_536, handshakeTimeoutMs: 120_000,
+    idleTimeoutMs: 3_600_000, jobBroadcastIntervalMs: 100, blockRetryInitialMs: 100, blockRetryMaxMs: 1000, shutdownDrainTimeoutMs: 500,
+  };
+}
+
+interface Served {
+  readonly gateway: Gateway;
+  readonly server: GatewayServer;
+  accepted: number;
+  rejected: number;
+}
+
+async function serve(overrides: Partial<GatewayOptions['channels']> = {}): Promise<Served> {
+  const gateway = new Gateway(gatewayOptions(overrides), clock.monotonicMs());
+  gateway.templateUpdated(template(0), clock.monotonicMs());
+  const served = { gateway, accepted: 0, rejected: 0 } as Served;
+  const server = await serveGateway({
+    gateway, clock, listen: { host: HOST, port: 0 },
+    // Counting events is what an event log consumer does; the pump stamps every event anyway.
+    onEvent: (event) => {
+      if (event.type === 'share_accepted') served.accepted++;
+      else if (event.type === 'share_rejected') served.rejected++;
+    },
+  });
+  (served as { server: GatewayServer }).server = server;
+  return served;
+}
+
+// ---- the load process ----------------------------------------------------------------------
+
+interface Load {
+  request(cmd: Record<string, unknown>): Promise<Record<string, unknown>>;
+  expect(reply: string): Promise<Record<string, unknown>>;
+  close(): Promise<void>;
+}
+
+function startLoad(): Load {
+  // The miners run on Node (with tsx) whatever runtime the gateway is on (file header).
+  const nodeBin = runtime === 'node' ? process.execPath : 'node';
+  const script = fileURLToPath(new URL('./gateway-load.ts', import.meta.url));
+  const root = fileURLToPath(new URL('../..', import.meta.url));
+  const child: ChildProcess = spawn(nodeBin, ['--import', 'tsx', script], { cwd: root, stdio: ['pipe', 'pipe', 'inherit'] });
+  const waiting: { reply: string; resolve: (v: Record<string, unknown>) => void; reject: (e: Error) => void }[] = [];
+  let pending = '';
+  child.stdout!.on('data', (chunk: Uint8Array) => {
+    pending += new TextDecoder().decode(chunk);
+    let nl: number;
+    while ((nl = pending.indexOf('\n')) >= 0) {
+      const line = pending.slice(0, nl);
+      pending = pending.slice(nl + 1);
+      if (!line.startsWith('{')) continue;
+      const message = JSON.parse(line) as { reply: string } & Record<string, unknown>;
+      const index = waiting.findIndex((w) => w.reply === message.reply || message.reply === 'error');
+      if (index < 0) continue;
+      const [w] = waiting.splice(index, 1);
+      if (message.reply === 'error') w!.reject(new Error(`load process: ${String(message['message'])}`));
+      else w!.resolve(message);
+    }
+  });
+  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+  const expect = (reply: string): Promise<Record<string, unknown>> => new Promise((resolve, reject) => waiting.push({ reply, resolve, reject }));
+  return {
+    expect,
+    request(cmd) {
+      const answer = expect(cmd['cmd'] as string);
+      child.stdin!.write(`${JSON.stringify(cmd)}\n`);
+      return answer;
+    },
+    async close() {
+      child.stdin!.write(`${JSON.stringify({ cmd: 'close' })}\n`);
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
+      if (child.exitCode === null) child.kill();
+    },
+  };
+}
+
+function connectCmd(served: Served, kind: 'standard' | 'extended', channelsPerConnection: number): Record<string, unknown> {
+  return { cmd: 'connect', host: HOST, port: served.server.port, authority: bytesToHex(authority.publicKeyXOnly), connections: CONNECTIONS, channelsPerConnection, kind };
+}
+
+function check(condition: boolean, what: string): void {
+  if (!condition) throw new Error(`benchmark self-check failed: ${what}`);
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+// ---- memory ----------------------------------------------------------------------------------
+
+type Gc = () => void;
+async function findGc(): Promise<Gc | undefined> {
+  const g = globalThis as { gc?: Gc; Bun?: { gc(force: boolean): void } };
+  if (g.Bun !== undefined) return () => g.Bun!.gc(true);
+  if (typeof g.gc === 'function') return g.gc;
+  try {
+    // V8 (Node, Deno): turn on --expose-gc at run time and fetch `gc` from a fresh context.
+    const v8 = await import('node:v8');
+    const vm = await import('node:vm');
+    v8.setFlagsFromString('--expose-gc');
+    const gc = vm.runInNewContext('gc') as Gc | undefined;
+    if (typeof gc === 'function') return gc;
+  } catch {
+    // no GC control on this runtime: readings are then noisier (docs/performance.md)
+  }
+  return undefined;
+}
+
+async function settle(gc: Gc | undefined): Promise<{ rss: number; heap: number }> {
+  for (let i = 0; i < 3; i++) {
+    gc?.();
+    await sleep(50);
+  }
+  const usage = process.memoryUsage();
+  return { rss: usage.rss, heap: usage.heapUsed };
+}
+
+// ---- phases -----------------------------------------------------------------------------------
+
+async function memoryAndSwitch(gc: Gc | undefined): Promise<void> {
+  const served = await serve();
+  const load = startLoad();
+  try {
+    const before = await settle(gc);
+    const connected = await load.request(connectCmd(served, 'extended', 1));
+    check(connected['channelsActive'] === CONNECTIONS, `all ${CONNECTIONS} channels active (${JSON.stringify(connected)})`);
+    await sleep(300);
+    const after = await settle(gc);
+    console.log(`  ${CONNECTIONS} connections handshaked + 1 extended channel each in ${Math.round(connected['connectMs'] as number)} ms; gc: ${gc === undefined ? 'unavailable' : 'forced'}`);
+    report({ provider: provider.name, name: 'idle_conn_rss_bytes', value: (after.rss - before.rss) / CONNECTIONS, unit: 'B/conn' });
+    report({ provider: provider.name, name: 'idle_conn_heap_bytes', value: (after.heap - before.heap) / CONNECTIONS, unit: 'B/conn' });
+
+    // 9 more extended channels per connection: 10,000 channels in all.
+    const more = await load.request({ cmd: 'open', kind: 'extended', channelsPerConnection: SWITCH_CHANNELS_PER_CONNECTION - 1 });
+    check(more['channelsActive'] === CONNECTIONS * SWITCH_CHANNELS_PER_CONNECTION, `10 channels per connection active (${JSON.stringify(more)})`);
+    await sleep(100);
+    const channels = served.gateway.connectionIds().length;
+    check(channels === CONNECTIONS, 'connections still open');
+    const socketsMs: number[] = [];
+    const deliveredMs: number[] = [];
+    for (let i = 1; i <= SWITCH_REPEATS; i++) {
+      const expected = CONNECTIONS * SWITCH_CHANNELS_PER_CONNECTION;
+      const watching = load.request({ cmd: 'watch_prevhash', expected });
+      await load.expect('watching');
+      await sleep(200);
+      const startWall = wallNowMs();
+      const t0 = performance.now();
+      served.gateway.templateUpdated(template(i), clock.monotonicMs());
+      served.server.service();
+      socketsMs.push(performance.now() - t0);
+      const done = await Promise.race([watching, sleep(30_000).then(() => undefined)]);
+      check(done !== undefined, `all ${expected} SetNewPrevHash delivered within 30 s`);
+      deliveredMs.push((done!['lastWallMs'] as number) - startWall);
+    }
+    const median = (xs: number[]): number => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+    console.log(`  prevhash switch through sockets, ${SWITCH_REPEATS} runs: ${socketsMs.map((x) => x.toFixed(0)).join(', ')} ms; delivered: ${deliveredMs.map((x) => x.toFixed(0)).join(', ')} ms`);
+    report({ provider: provider.name, name: 'prevhash_switch_sockets_ms', value: median(socketsMs), unit: `ms (median, ${CONNECTIONS * SWITCH_CHANNELS_PER_CONNECTION} ext channels)` });
+    report({ provider: provider.name, name: 'prevhash_switch_delivered_ms', value: median(deliveredMs), unit: `ms (median, ${CONNECTIONS * SWITCH_CHANNELS_PER_CONNECTION} ext channels)` });
+  } finally {
+    await load.close();
+    await served.server.close();
+  }
+}
+
+/**
+ * The core alone: a Gateway and CONNECTIONS in-memory MiningClients (real Noise, no sockets),
+ * 10 extended channels each; time templateUpdated + draining pollTransmit (every byte encrypted).
+ */
+function coreSwitch(): void {
+  const gateway = new Gateway(gatewayOptions(), clock.monotonicMs());
+  gateway.templateUpdated(template(0), clock.monotonicMs());
+  const clients = new Map<number, MiningClient>();
+  const pump = (): number => {
+    let bytes = 0;
+    for (let moved = true; moved; ) {
+      moved = false;
+      for (const [connId, client] of clients) {
+        for (let out = client.pollTransmit(); out !== undefined; out = client.pollTransmit()) {
+          gateway.receive(connId, out, clock.monotonicMs());
+          moved = true;
+        }
+        while (client.pollEvent() !== undefined);
+      }
+      for (let item = gateway.pollTransmit(); item !== undefined; item = gateway.pollTransmit()) {
+        if ('bytes' in item) {
+          bytes += item.bytes.length;
+          clients.get(item.conn_id)?.receive(item.bytes, clock.monotonicMs());
+          moved = true;
+        }
+      }
+      while (gateway.pollEvent() !== undefined);
+    }
+    return bytes;
+  };
+  for (let i = 0; i < CONNECTIONS; i++) {
+    const connId = gateway.acceptConnection(clock.monotonicMs(), { wallMs: clock.wallMs() })!;
+    clients.set(connId, new MiningClient({ provider, random: systemRandom, certificatePolicy: { kind: 'pinned', authorityXOnly: authority.publicKeyXOnly }, wallClock: clock, handshakeTimeoutMs: 120_000, setupTimeoutMs: 120_000 }, clock.monotonicMs()));
+  }
+  const h0 = performance.now();
+  pump();
+  console.log(`  in-memory: ${CONNECTIONS} handshakes + setup in ${Math.round(performance.now() - h0)} ms`);
+  for (const client of clients.values()) {
+    check(client.state === 'ready', `in-memory client ready (${client.state}; ${JSON.stringify(gateway.stats)})`);
+    for (let c = 0; c < SWITCH_CHANNELS_PER_CONNECTION; c++) client.openExtendedChannel({ userIdentity: `core.${c}`, nominalHashRate: 0 });
+  }
+  pump();
+  const runs: number[] = [];
+  for (let i = 1; i <= SWITCH_REPEATS; i++) {
+    const t0 = performance.now();
+    gateway.templateUpdated(template(100 + i), clock.monotonicMs());
+    let bytes = 0;
+    for (let item = gateway.pollTransmit(); item !== undefined; item = gateway.pollTransmit()) if ('bytes' in item) bytes += item.bytes.length;
+    runs.push(performance.now() - t0);
+    while (gateway.pollEvent() !== undefined);
+    check(bytes > CONNECTIONS * SWITCH_CHANNELS_PER_CONNECTION * 100, `switch produced bytes (${bytes})`);
+  }
+  const sorted = runs.slice().sort((a, b) => a - b);
+  console.log(`  prevhash switch in the core, ${SWITCH_REPEATS} runs: ${runs.map((x) => x.toFixed(0)).join(', ')} ms`);
+  report({ provider: provider.name, name: 'prevhash_switch_core_ms', value: sorted[Math.floor(sorted.length / 2)]!, unit: `ms (median, ${CONNECTIONS * SWITCH_CHANNELS_PER_CONNECTION} ext channels)` });
+}
+
+async function throughput(kind: 'standard' | 'extended'): Promise<void> {
+  const served = await serve();
+  const load = startLoad();
+  try {
+    const connected = await load.request(connectCmd(served, kind, 1));
+    check(connected['channelsActive'] === CONNECTIONS, `all ${CONNECTIONS} channels active`);
+    const startAccepted = served.accepted;
+    const t0 = performance.now();
+    const result = await load.request({ cmd: 'saturate', durationMs: SATURATE_MS, window: ACK_BATCH });
+    const elapsed = performance.now() - t0;
+    // Gateway side: accepted shares over the whole request (warm-up included in both terms).
+    const gatewayRate = ((served.accepted - startAccepted) * 1000) / elapsed;
+    check(served.rejected === 0, `no share rejected (${served.rejected}; ${JSON.stringify(result['rejectedBy'])})`);
+    console.log(`  ${kind}: miners saw ${Math.round(result['ackedPerS'] as number)} acked/s over ${SATURATE_MS} ms after warm-up; gateway ${Math.round(gatewayRate)} accepted/s incl. warm-up`);
+    report({ provider: provider.name, name: `shares_per_s_${kind}`, value: result['ackedPerS'] as number, unit: `shares/s (${CONNECTIONS} conns)` });
+    report({ provider: provider.name, name: `ack_p50_ms_saturated_${kind}`, value: result['latencyP50Ms'] as number, unit: 'ms' });
+    report({ provider: provider.name, name: `ack_p99_ms_saturated_${kind}`, value: result['latencyP99Ms'] as number, unit: 'ms' });
+  } finally {
+    await load.close();
+    await served.server.close();
+  }
+}
+
+async function pacedLatency(): Promise<void> {
+  const served = await serve({ shareAckBatchSize: 1 });
+  const load = startLoad();
+  try {
+    const connected = await load.request(connectCmd(served, 'extended', 1));
+    check(connected['channelsActive'] === CONNECTIONS, `all ${CONNECTIONS} channels active`);
+    await load.request({ cmd: 'paced', durationMs: 1000, ratePerS: PACED_RATE_PER_S }); // warm-up
+    const result = await load.request({ cmd: 'paced', durationMs: PACED_MS, ratePerS: PACED_RATE_PER_S });
+    check(served.rejected === 0, 'no share rejected');
+    console.log(`  paced extended: ${Math.round(result['ackedPerS'] as number)} acked/s, ${result['latencySamples']} samples`);
+    report({ provider: provider.name, name: 'ack_p50_ms_paced_5k', value: result['latencyP50Ms'] as number, unit: 'ms (batch 1, ext)' });
+    report({ provider: provider.name, name: 'ack_p99_ms_paced_5k', value: result['latencyP99Ms'] as number, unit: 'ms (batch 1, ext)' });
+  } finally {
+    await load.close();
+    await served.server.close();
+  }
+}
+
+const only = (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env['RG_BENCH_PHASES']?.split(',');
+const want = (phase: string): boolean => only === undefined || only.includes(phase);
+console.log(`  gateway bench on ${runtime}, provider ${provider.name}, ${CONNECTIONS} connections${QUICK ? ' (quick)' : ''}`);
+const gc = (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env['RG_BENCH_NO_GC'] === '1' ? undefined : await findGc();
+if (want('memory')) await memoryAndSwitch(gc);
+if (want('core')) coreSwitch();
+if (want('standard')) await throughput('standard');
+if (want('extended')) await throughput('extended');
+if (want('paced')) await pacedLatency();
+process.exit(0);
