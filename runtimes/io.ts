@@ -12,6 +12,12 @@ export interface CliIo {
   stderr(text: string): void;
   readonly clock: Clock;
   readonly random: RandomSource;
+  /**
+   * Call `callback` once on the first SIGINT or SIGTERM (long-running commands such as `run`
+   * stop cleanly on it). Returns a function that removes the hook. Optional so in-memory test
+   * ios need not provide it; every runtime entry point does.
+   */
+  onShutdownSignal?(callback: (signal: 'SIGINT' | 'SIGTERM') => void): () => void;
 }
 
 export interface Command {

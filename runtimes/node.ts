@@ -13,5 +13,20 @@ const code = await main(process.argv.slice(2), {
   stderr: (text) => void process.stderr.write(text),
   clock: new SystemClock(),
   random: systemRandom,
+  onShutdownSignal: (callback) => {
+    const onInt = (): void => fire('SIGINT');
+    const onTerm = (): void => fire('SIGTERM');
+    const remove = (): void => {
+      process.off('SIGINT', onInt);
+      process.off('SIGTERM', onTerm);
+    };
+    const fire = (signal: 'SIGINT' | 'SIGTERM'): void => {
+      remove();
+      callback(signal);
+    };
+    process.once('SIGINT', onInt);
+    process.once('SIGTERM', onTerm);
+    return remove;
+  },
 });
 process.exitCode = code;

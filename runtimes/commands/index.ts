@@ -2,5 +2,6 @@
 import type { Command } from '../io.ts';
 import { keysCommands } from './keys.ts';
 import { configCommands } from './config.ts';
+import { runCommands } from './run.ts';
 
-export const commands: Command[] = [...keysCommands, ...configCommands];
+export const commands: Command[] = [...keysCommands, ...configCommands, ...runCommands];

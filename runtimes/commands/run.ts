@@ -1,0 +1,98 @@
+// `reservegrid run --config <file>`: the gateway itself (SPEC §3, §12). Loads the config (file +
+// RESERVEGRID_* environment, exactly what `config check` accepts), starts the stack
+// (adapters/gateway-stack.ts), prints where miners connect, and runs until SIGINT/SIGTERM, then
+// stops cleanly (miners told with CloseChannel 'shutdown', found blocks settled) and exits 0.
+// docs/running.md is the operator's view of this file.
+import type { CliIo, Command } from '../io.ts';
+import { formatProblem, loadConfig } from '../../core/config/index.ts';
+import type { Config } from '../../core/config/schema.ts';
+import { startGatewayStack, type GatewayStack } from '../../adapters/gateway-stack.ts';
+
+const USAGE = 'run --config <file>';
+const PREFIX = 'reservegrid run:';
+
+/** `--config <file>` or `--config=<file>`; else $RESERVEGRID_CONFIG. */
+function _configPath(args: readonly string[], io: CliIo): string | undefined {
+  let path: string | undefined;
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === '--config' && i + 1 < args.length) path = args[++i];
+    else if (arg.startsWith('--config=')) path = arg.slice('--config='.length);
+    else return undefined;
+  }
+  return path ?? (io.env['RESERVEGRID_CONFIG'] || undefined);
+}
+
+function _load(file: string, io: CliIo): Config | undefined {
+  let tomlText: string;
+  try {
+    tomlText = io.readFile(file);
+  } catch (error) {
+    io.stderr(`error: ${file}: cannot read: ${error instanceof Error ? error.message : String(error)}\n`);
+    return undefined;
+  }
+  const result = loadConfig({ tomlText, fileName: file, env: io.env });
+  if (!result.ok) {
+    io.stderr(result.problems.map((p) => `error: ${formatProblem(p)}\n`).join(''));
+    return undefined;
+  }
+  return result.config;
+}
+
+export const runCommand: Command = {
+  words: ['run'],
+  usage: USAGE,
+  summary: 'Run the gateway: serve SV2 miners with templates from the configured Bitcoin node, until SIGINT/SIGTERM.',
+  async run(args, io) {
+    const file = _configPath(args, io);
+    if (file === undefined) {
+      io.stderr(`Usage: reservegrid ${USAGE}   (or set RESERVEGRID_CONFIG)\n`);
+      return 2;
+    }
+    if (io.onShutdownSignal === undefined) {
+      io.stderr(`error: this entry point cannot deliver SIGINT/SIGTERM, so the gateway could not stop cleanly\n`);
+      return 1;
+    }
+    const config = _load(file, io);
+    if (config === undefined) return 1;
+
+    // Hook the signals before listening: a signal during start-up still ends in a clean stop.
+    let signalled: (signal: string) => void = () => {};
+    const signal = new Promise<string>((resolve) => (signalled = resolve));
+    const removeHook = io.onShutdownSignal((name) => signalled(name));
+
+    let stack: GatewayStack;
+    try {
+      stack = await startGatewayStack({
+        config,
+        clock: io.clock,
+        random: io.random,
+        stdout: io.stdout,
+        readFile: async (path) => io.readFile(path),
+      });
+    } catch (error) {
+      removeHook();
+      io.stderr(`error: cannot start the gateway: ${error instanceof Error ? error.message : String(error)}\n`);
+      return 1;
+    }
+    const g = config.gateway;
+    const events = g.event_log_path === '-' ? 'standard output (JSON lines)' : g.event_log_path;
+    io.stdout(
+      `${PREFIX} gateway ${g.id} (${g.mode} mode) on ${io.runtime}, listening on ${stack.address.host}:${stack.address.port}\n` +
+        `${PREFIX} SV2 address ${stack.sv2Url}\n` +
+        `${PREFIX} templates from ${g.upstream_url} every ${config.timing.upstream_poll_interval_ms} ms; events to ${events}\n`,
+    );
+
+    const name = await signal;
+    io.stdout(`${PREFIX} ${name} received, shutting down (drain up to ${config.timing.shutdown_drain_timeout_ms} ms)\n`);
+    await stack.stop();
+    const stats = stack.gateway.stats;
+    io.stdout(
+      `${PREFIX} stopped (connections ${stats.connectionsAccepted}, shares accepted ${stats.sharesAccepted}, ` +
+        `shares rejected ${stats.sharesRejected}, blocks found ${stats.blocksFound})\n`,
+    );
+    return 0;
+  },
+};
+
+export const runCommands: Command[] = [runCommand];
