@@ -8,13 +8,6 @@ const writeAll = (sink: { writeSync(p: Uint8Array): number }, text: string) => {
   let bytes = encoder.encode(text);
   while (bytes.length > 0) bytes = bytes.subarray(sink.writeSync(bytes));
 };
-// Signal listeners (https://docs.deno.com/api/deno/~/Deno.addSignalListener), typed here because
-// types/deno.d.ts does not declare them.
-type _Signal = 'SIGINT' | 'SIGTERM';
-const denoSignals = Deno as unknown as {
-  addSignalListener(signal: _Signal, handler: () => void): void;
-  removeSignalListener(signal: _Signal, handler: () => void): void;
-};
 const code = await main(Deno.args, {
   runtime: 'deno',
   env: Deno.env.toObject(),
@@ -27,15 +20,15 @@ const code = await main(Deno.args, {
     const onInt = (): void => fire('SIGINT');
     const onTerm = (): void => fire('SIGTERM');
     const remove = (): void => {
-      denoSignals.removeSignalListener('SIGINT', onInt);
-      denoSignals.removeSignalListener('SIGTERM', onTerm);
+      Deno.removeSignalListener('SIGINT', onInt);
+      Deno.removeSignalListener('SIGTERM', onTerm);
     };
     const fire = (signal: 'SIGINT' | 'SIGTERM'): void => {
       remove();
       callback(signal);
     };
-    denoSignals.addSignalListener('SIGINT', onInt);
-    denoSignals.addSignalListener('SIGTERM', onTerm);
+    Deno.addSignalListener('SIGINT', onInt);
+    Deno.addSignalListener('SIGTERM', onTerm);
     return remove;
   },
 });

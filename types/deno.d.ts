@@ -3,6 +3,9 @@
 declare namespace Deno {
   const args: string[];
   function exit(code?: number): never;
+  /** https://docs.deno.com/api/deno/~/Deno.addSignalListener */
+  function addSignalListener(signal: 'SIGINT' | 'SIGTERM', handler: () => void): void;
+  function removeSignalListener(signal: 'SIGINT' | 'SIGTERM', handler: () => void): void;
   function readTextFileSync(path: string | URL): string;
   const env: { get(key: string): string | undefined; toObject(): Record<string, string> };
   const stdout: { writeSync(p: Uint8Array): number };
