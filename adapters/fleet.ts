@@ -16,7 +16,7 @@ import { nobleProvider } from '../core/crypto/provider.ts';
 import type { RandomSource } from '../core/random.ts';
 import type { CertificatePolicy } from '../core/noise/index.ts';
 import { MiningClient, ShareFinder, type ClientEvent, type MiningClientOptions } from '../core/client/index.ts';
-import { connectTcp as defaultConnectTcp, type ConnectTcp, type TcpSocket } from './net/index.ts';
+import { CLOSE_FLUSH_TIMEOUT_MS, connectTcp as defaultConnectTcp, type ConnectTcp, type TcpSocket } from './net/index.ts';
 
 export interface MinerConnectionOptions {
   readonly host: string;
@@ -336,7 +336,15 @@ export class Fleet {
         closing.push(miner.connection.closed);
       }
       // Sockets close within CLOSE_FLUSH_TIMEOUT_MS; do not wait longer than that for stragglers.
-      await Promise.race([Promise.all(closing), new Promise((resolve) => setTimeout(resolve, 3000))]);
+      // The guard timer is cleared once they are closed, so it never keeps the process alive.
+      let guard: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        Promise.all(closing),
+        new Promise((resolve) => {
+          guard = setTimeout(resolve, CLOSE_FLUSH_TIMEOUT_MS + 1000);
+        }),
+      ]);
+      clearTimeout(guard);
       this.#finish(this.stats);
     }
     return this.done;

@@ -3,5 +3,6 @@ import type { Command } from '../io.ts';
 import { keysCommands } from './keys.ts';
 import { configCommands } from './config.ts';
 import { runCommands } from './run.ts';
+import { demoCommands } from './demo.ts';
 
-export const commands: Command[] = [...keysCommands, ...configCommands, ...runCommands];
+export const commands: Command[] = [...keysCommands, ...configCommands, ...runCommands, ...demoCommands];
