@@ -1,4 +1,4 @@
-// Interop with the Stratum V2 reference implementation (SRI), issue 2 item 8.
+// Interop with the Stratum V2 reference implementation (SRI), issue 2 item 8 and issue 3 item 10.
 // `npm run test:interop` = `node --import tsx conformance/interop/run.ts`.
 //
 // Builds sri-harness (Rust, SRI's crates from crates.io; see README.md), then checks:
@@ -12,6 +12,10 @@
 //      messages encoded by us decode in SRI to the same values, SRI re-encodes them byte-exact
 //      and reads no trailing bytes; seeded random messages of every type go through SRI too;
 //      and SRI decodes and re-encodes every frame of conformance/vectors/frames byte-exact.
+//  (d) SRI's client-side extended channel (channels_sv2) builds shares that meet the target of an
+//      extended channel on OUR gateway and gets SubmitShares.Success (gateway-interop.ts);
+//  (e) SRI's translator_sv2 (cargo install from crates.io) between our SV1 miner (sv1-client.ts)
+//      and OUR gateway: SV1 shares answered true and accepted by the gateway (gateway-interop.ts).
 // Prints one line per check and ends with `N passed, N failed`; exits 1 on any failure.
 // Every child process and socket has a timeout; children are killed when this process exits.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -32,6 +36,7 @@ import {
 } from '../../core/codec/index.ts';
 import { generateAuthorityKeyPair, type AuthorityKeyPair } from '../../core/noise/index.ts';
 import { vectorJson } from '../vectors.ts';
+import { gatewayInterop } from './gateway-interop.ts';
 import {
   CLIENT_SCRIPT,
   connectTestInitiator,
@@ -48,8 +53,8 @@ const HARNESS_DIR = join(HERE, 'sri-harness');
 const HARNESS_BIN = join(HARNESS_DIR, 'target', 'release', process.platform === 'win32' ? 'sri-harness.exe' : 'sri-harness');
 const CHILD_TIMEOUT_MS = 30_000;
 const STEP_TIMEOUT_MS = 10_000;
-const BUILD_TIMEOUT_MS = 20 * 60_000;
-const RUN_TIMEOUT_MS = 10 * 60_000;
+const BUILD_TIMEOUT_MS = 10 * 60_000;
+const RUN_TIMEOUT_MS = 25 * 60_000;
 const RANDOM_MESSAGES_PER_TYPE = 4;
 
 // ---- reporting -----------------------------------------------------------------------------
@@ -786,6 +791,9 @@ async function main(): Promise<void> {
     for (const provider of providers) await check(`(a) [${provider.name}] ran to the end`, async () => (await sriInitiatorAgainstOurResponder(provider, keys, otherKeys), []));
     for (const provider of providers) await check(`(b) [${provider.name}] ran to the end`, async () => (await ourInitiatorAgainstSriResponder(provider, keys, otherKeys), []));
     await check('(c) codec cross-check ran to the end', async () => (await codecCrossCheck(), []));
+    // (d) SRI channels_sv2 extended-channel shares and (e) SRI's translator with our SV1 miner,
+    // both against an in-process gateway (gateway-interop.ts).
+    await check('(d)+(e) gateway interop ran to the end', async () => (await gatewayInterop(report, HARNESS_BIN, keys, selectCryptoProvider()), []));
   }
   console.log(`${passed} passed, ${failed} failed`);
   process.exitCode = failed === 0 && passed > 0 ? 0 : 1;

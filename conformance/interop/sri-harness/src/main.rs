@@ -8,6 +8,8 @@
 //!             [--max-target-hex HEX64] [--expect-job] [--timeout-ms N]
 //!   responder --listen HOST:PORT --authority-secret B58 --authority-pubkey B58
 //!             [--cert-validity-secs N] [--timeout-ms N]
+//!   extended  --addr HOST:PORT --authority-pubkey B58 [--shares N] [--nominal-hash-rate H]
+//!             [--min-extranonce-size N] [--user-identity S] [--until-block] [--timeout-ms N]
 //!   encode    (no input) prints SRI-encoded frames with their decoded fields
 //!   decode    reads {"case","hex"} lines on stdin, prints SRI's decoding of each
 //!
@@ -19,11 +21,13 @@
 
 mod catalogue;
 mod codec;
+mod extended;
 mod roles;
 mod transport;
 mod util;
 
 use catalogue::{cmd_decode, cmd_encode};
+use extended::cmd_extended;
 use roles::{cmd_initiator, cmd_responder};
 use serde_json::json;
 use util::{emit, parse_args};
@@ -31,12 +35,13 @@ use util::{emit, parse_args};
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some(cmd) = args.first().cloned() else {
-        eprintln!("usage: sri-harness <initiator|responder|encode|decode> [--options]");
+        eprintln!("usage: sri-harness <initiator|responder|extended|encode|decode> [--options]");
         std::process::exit(64);
     };
     let result = parse_args(&args[1..]).and_then(|a| match cmd.as_str() {
         "initiator" => cmd_initiator(&a),
         "responder" => cmd_responder(&a),
+        "extended" => cmd_extended(&a),
         "encode" => cmd_encode(),
         "decode" => cmd_decode(),
         other => Err(format!("unknown subcommand {other:?}")),
