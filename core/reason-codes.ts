@@ -222,6 +222,152 @@ export const REASON_CODES = {
     meaning: 'The node refused a found block: submitblock returned a BIP22 reason (in the event) other than duplicate/inconclusive.',
     emittedBy: 'block submitter; block_submit_result event',
   },
+  // ── template (policy verdicts, SPEC §7; docs/policy.md) ──────────────────
+  template_accepted: {
+    category: 'template',
+    meaning: 'The template passed every policy check (accepted verdicts carry a code too, so verdict metrics and replay never see a null).',
+    emittedBy: 'policy engine; template_verdict event',
+  },
+  template_malformed: {
+    category: 'template',
+    meaning: 'The template is structurally invalid (bad hash length, height, duplicate txid, negative fee, a dependency on a later transaction, merkle path of the wrong depth, target not matching nbits, ...).',
+    emittedBy: 'policy engine; template_verdict event',
+  },
+  prevhash_stale: {
+    category: 'template',
+    meaning: "The template builds on a block that is no longer the chain tip (one of the verifier's recent tips).",
+    emittedBy: 'policy engine; template_verdict event',
+  },
+  prevhash_unknown: {
+    category: 'template',
+    meaning: 'The template builds on a block that is neither the chain tip nor a recent tip.',
+    emittedBy: 'policy engine; template_verdict event',
+  },
+  nbits_mismatch: {
+    category: 'template',
+    meaning: 'The template nbits differs from the difficulty the chain requires next, or does not decode to a valid target.',
+    emittedBy: 'policy engine; template_verdict event',
+  },
+  bip34_height_mismatch: {
+    category: 'template',
+    meaning: 'The template height is not the chain tip height + 1, so the BIP34 height in the coinbase would be wrong.',
+    emittedBy: 'policy engine; template_verdict event',
+  },
+  coinbase_payout_missing: {
+    category: 'template',
+    meaning: 'The coinbase the gateway would build has no pool payout output (no mining.payout configured for the verifier).',
+    emittedBy: 'policy engine; template_verdict event',
+  },
+  coinbase_payout_unpaid: {
+    category: 'template',
+    meaning: 'A pool payout output would receive 0 sats (coinbase value too small for the configured split).',
+    emittedBy: 'policy engine; template_verdict event',
+  },
+  coinbase_value_too_high: {
+    category: 'template',
+    meaning: 'The template coinbase value exceeds block subsidy + total fees; the block would be invalid (bad-cb-amount).',
+    emittedBy: 'policy engine; template_verdict event',
+  },
+  witness_commitment_invalid: {
+    category: 'template',
+    meaning: 'The witness commitment output is not a BIP141 commitment (6a24aa21a9ed ‖ 32 bytes) or does not commit to the template wtxids.',
+    emittedBy: 'policy engine; template_verdict event',
+  },
+  template_weight_exceeded: {
+    category: 'template',
+    meaning: 'Block weight with the gateway coinbase exceeds policy.max_template_weight.',
+    emittedBy: 'policy engine; template_verdict event',
+  },
+  template_sigops_exceeded: {
+    category: 'template',
+    meaning: 'Signature-operation cost with the gateway coinbase exceeds policy.max_template_sigops.',
+    emittedBy: 'policy engine; template_verdict event',
+  },
+  blocklisted_txid: {
+    category: 'template',
+    meaning: 'The template contains a transaction listed in policy.blocklist_txids.',
+    emittedBy: 'policy engine; template_verdict event',
+  },
+  blocklisted_script: {
+    category: 'template',
+    meaning: 'A template transaction pays to an output script listed in policy.blocklist_scripts_hex.',
+    emittedBy: 'policy engine; template_verdict event',
+  },
+  avg_fee_below_minimum: {
+    category: 'template',
+    meaning: 'Average fee per transaction (floor of total fees / count, sats) is below the selected fee tier minimum.',
+    emittedBy: 'policy engine; template_verdict event',
+  },
+  total_fees_below_minimum: {
+    category: 'template',
+    meaning: 'Total template fees (sats) are below the selected fee tier minimum.',
+    emittedBy: 'policy engine; template_verdict event',
+  },
+  tx_count_below_minimum: {
+    category: 'template',
+    meaning: 'The template has fewer transactions than the selected fee tier minimum.',
+    emittedBy: 'policy engine; template_verdict event',
+  },
+  // ── template: miner-proposed work (SetCustomMiningJob, issue 4 item 6) ─────
+  custom_job_stale_chain_tip: {
+    category: 'template',
+    meaning: 'SetCustomMiningJob.prev_hash is not the current chain tip.',
+    emittedBy: 'custom job verification; SetCustomMiningJob.Error',
+    wire: 'stale-chain-tip',
+  },
+  custom_job_invalid_nbits: {
+    category: 'template',
+    meaning: 'SetCustomMiningJob.nbits differs from the nbits the chain requires.',
+    emittedBy: 'custom job verification; SetCustomMiningJob.Error',
+    wire: 'invalid-nbits',
+  },
+  custom_job_invalid_min_ntime: {
+    category: 'template',
+    meaning: 'SetCustomMiningJob.min_ntime is below the median time past + 1 or too far in the future.',
+    emittedBy: 'custom job verification; SetCustomMiningJob.Error',
+    wire: 'invalid-min-ntime',
+  },
+  custom_job_invalid_version: {
+    category: 'template',
+    meaning: 'SetCustomMiningJob.version is not a BIP9 version (top bits 001) or lacks a bit the template requires.',
+    emittedBy: 'custom job verification; SetCustomMiningJob.Error',
+    wire: 'invalid-version',
+  },
+  custom_job_invalid_coinbase_prefix: {
+    category: 'template',
+    meaning: 'SetCustomMiningJob.coinbase_prefix does not start with the BIP34 push of the next height, or the scriptSig would exceed 100 bytes.',
+    emittedBy: 'custom job verification; SetCustomMiningJob.Error',
+    wire: 'invalid-coinbase-prefix',
+  },
+  custom_job_invalid_coinbase_outputs: {
+    category: 'template',
+    meaning: 'SetCustomMiningJob.coinbase_tx_outputs does not parse as a Vec<TxOut>, or pays a blocklisted script.',
+    emittedBy: 'custom job verification; SetCustomMiningJob.Error',
+    wire: 'invalid-coinbase-tx-outputs',
+  },
+  custom_job_pool_not_paid: {
+    category: 'template',
+    meaning: 'The miner-proposed coinbase does not pay the pool: the payout scripts receive less than the block subsidy, or value goes to a non-pool output.',
+    emittedBy: 'custom job verification; SetCustomMiningJob.Error',
+    wire: 'invalid-coinbase-tx-outputs',
+  },
+  custom_job_invalid_merkle_path: {
+    category: 'template',
+    meaning: 'SetCustomMiningJob.merkle_path is deeper than a block can be (more than 22 levels under the weight limit).',
+    emittedBy: 'custom job verification; SetCustomMiningJob.Error',
+    wire: 'invalid-merkle-path',
+  },
+  // ── timing (prevhash switching, SPEC §6; core/gateway/verdict-gate.ts) ──────
+  stale_hold_expired: {
+    category: 'timing',
+    meaning: 'Inline mode: nothing acceptable (accepted verdict, or permit_all) arrived within timing.prevhash_stale_hold_ms after the verdict timeout of a new prevhash; every miner connection is closed in ascending connection id order so firmware fails over, and new connections are refused until an acceptable template is released.',
+    emittedBy: 'verdict gate; stale_hold_ended, miner_disconnected, connection_closed and connection_refused events',
+  },
+  shadow_mode: {
+    category: 'connection',
+    meaning: 'gateway.mode = "shadow" serves no miners (templates are only audited); a miner connection that reaches the gateway is closed at once.',
+    emittedBy: 'gateway; connection_refused event',
+  },
   // ── availability ─────────────────────────────────────────────────────────
   upstream_unavailable: {
     category: 'availability',
@@ -232,6 +378,16 @@ export const REASON_CODES = {
     category: 'availability',
     meaning: 'submitblock failed at the transport level after all retries; the block stays in the event log with its hex.',
     emittedBy: 'block submitter; block_submit_result event',
+  },
+  verifier_unavailable: {
+    category: 'availability',
+    meaning: 'The verifier could not be asked: not connected (down, reconnecting with backoff), the connection dropped with the request in flight, or it answered with an error. No verdict; the mode and timing.upstream_failure_policy decide.',
+    emittedBy: 'verifier client; template_verdict event (unavailable outcome)',
+  },
+  verdict_timeout: {
+    category: 'availability',
+    meaning: 'The verifier is connected but gave no verdict by the request deadline.',
+    emittedBy: 'verifier client; template_verdict event (unavailable outcome)',
   },
 } as const satisfies Record<string, ReasonCodeInfo>;
 

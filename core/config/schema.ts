@@ -252,6 +252,7 @@ export interface FeeTier {
   readonly min_avg_fee_sats: number;
   readonly min_total_fees_sats: number;
   readonly min_tx_count: number;
+  readonly min_template_weight: number;
 }
 
 // SRI's public development key pair (SV2.md §3.3): examples only, never for production.
@@ -429,17 +430,21 @@ export const CONFIG_TABLE = {
   },
   policy: {
     fee_tiers: withDefault(
-      arrayOf(table<FeeTier>('table { name, min_avg_fee_sats, min_total_fees_sats, min_tx_count }', {
+      arrayOf(table<FeeTier>('table { name, min_avg_fee_sats, min_total_fees_sats, min_tx_count, min_template_weight }', {
         name: field(str('lower-case name of 1..64 characters [a-z0-9_-]', { min: 1, max: 64, pattern: /^[a-z0-9_-]+$/ }), 'required', 'Tier name, reported as `policy_context.fee_tier`.'),
         min_avg_fee_sats: field(int(0, SATS_MAX, 'sats'), 'default', 'Minimum average fee per transaction.', { default: 0 }),
         min_total_fees_sats: field(int(0, SATS_MAX, 'sats'), 'default', 'Minimum total template fees.', { default: 0 }),
         min_tx_count: field(int(0, 1_000_000), 'default', 'Minimum number of transactions.', { default: 0 }),
+        min_template_weight: field(int(0, 4_000_000, 'weight units'), 'default', 'With `fee_tier_rule = "by_template_weight"`: the tier applies to templates at least this heavy.', { default: 0 }),
       }), { max: 64, what: 'fee tier tables' }),
       [],
-      'Fee policy tiers (SPEC §7); names are unique. Empty = no fee policy.',
-      [{ name: 'mid', min_avg_fee_sats: 200, min_total_fees_sats: 0, min_tx_count: 0 }]),
+      'Fee policy tiers (SPEC §7, docs/policy.md); names are unique. Empty = no fee policy.',
+      [{ name: 'mid', min_avg_fee_sats: 200, min_total_fees_sats: 0, min_tx_count: 0, min_template_weight: 0 }]),
+    fee_tier_rule: withDefault(oneOf(['fixed', 'by_template_weight']), 'fixed',
+      'How the fee tier of a template is chosen (docs/policy.md): `fixed` uses `policy.fee_tier` for every template; `by_template_weight` uses the tier with the largest `min_template_weight` not above the template weight (none = no fee policy for that template).',
+      'by_template_weight'),
     fee_tier: withDefault(str('tier name from `policy.fee_tiers`, or "" for none', { max: 64 }), '',
-      'The tier in force; must name one of `policy.fee_tiers`. Empty = no fee policy.', 'mid'),
+      'The tier in force with `fee_tier_rule = "fixed"`; must name one of `policy.fee_tiers`. Empty = no fee policy.', 'mid'),
     blocklist_txids: withDefault(arrayOf(hex(32, 32), { max: 1_000_000, what: 'txids (64 hex digits, display order)' }), [],
       'Templates containing any of these transactions are rejected.', ['4a5e1e4baab89f3a32518a88c31bc87f618f76673e2cc77ab2127b7afdeda33b']),
     blocklist_scripts_hex: withDefault(arrayOf(hex(1, 10_000), { max: 1_000_000, what: 'output scripts (hex)' }), [],
@@ -448,6 +453,12 @@ export const CONFIG_TABLE = {
       'Largest template weight accepted (consensus limit 4,000,000).', 3_990_000),
     max_template_sigops: withDefault(int(1, 80_000), 80_000,
       'Most signature operations (cost) accepted in a template (consensus limit 80,000).', 79_000),
+    subsidy_halving_interval: withDefault(int(1, 10_000_000, 'blocks'), 210_000,
+      'Blocks per subsidy halving, for the coinbase value check (subsidy + fees). 210,000 on mainnet, testnet and signet; 150 on regtest. A larger value only makes the check more lenient.',
+      150),
+    verify_commitments: withDefault(bool(), false,
+      'Recompute the witness commitment and the coinbase merkle path from the template\'s wtxids/txids for every verdict (about 2 double-SHA256 per transaction each, ~25 ms for 4,000 transactions on a slow core). Off: the structural checks still run, and gbt.ts already recomputed the commitment when it built the template.',
+      true),
   },
 } as const satisfies Record<string, Record<string, KeyDef>>;
 

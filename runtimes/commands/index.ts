@@ -4,5 +4,6 @@ import { keysCommands } from './keys.ts';
 import { configCommands } from './config.ts';
 import { runCommands } from './run.ts';
 import { demoCommands } from './demo.ts';
+import { verifierCommands } from './verifier.ts';
 
-export const commands: Command[] = [...keysCommands, ...configCommands, ...runCommands, ...demoCommands];
+export const commands: Command[] = [...keysCommands, ...configCommands, ...runCommands, ...demoCommands, ...verifierCommands];
