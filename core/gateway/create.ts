@@ -17,6 +17,9 @@ export interface GatewayDeps {
   readonly channels?: Partial<ChannelsSettings>;
   readonly workSelection?: GatewayOptions['workSelection'];
   readonly eventQueueMax?: number;
+  /** Issue 4: the verifier (embedded engine or TCP client) built from gateway.verifier_addr;
+   * required in inline mode. */
+  readonly verifier?: GatewayOptions['verifier'];
 }
 
 /** Map config keys to gateway options (each mapping is named in docs/events.md "Configuration"). */
@@ -47,6 +50,13 @@ export function gatewayOptionsFromConfig(config: Config, deps: Omit<GatewayDeps,
     shutdownDrainTimeoutMs: config.timing.shutdown_drain_timeout_ms,
     ...(deps.eventQueueMax === undefined ? {} : { eventQueueMax: deps.eventQueueMax }),
     ...(deps.workSelection === undefined ? {} : { workSelection: deps.workSelection }),
+    ...(deps.verifier === undefined ? {} : { verifier: deps.verifier }),
+    prevhash: {
+      verdictTimeoutMs: config.timing.prevhash_verdict_timeout_ms,
+      staleHoldMs: config.timing.prevhash_stale_hold_ms,
+      upstreamFailurePolicy: config.gateway.upstream_failure_policy,
+      requestTimeoutMs: config.timing.verifier_request_timeout_ms,
+    },
   };
 }
 

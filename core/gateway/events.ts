@@ -4,6 +4,7 @@
 // display hex; targets are display hex (64 digits); NO secrets ever (user_identity is reported
 // with its credential removed, core/gateway/auth.ts). docs/events.md lists every type and field;
 // test/unit/gateway-events.test.ts checks the two agree.
+import type { Verdict } from '../policy/types.ts';
 import type { ReasonCode } from '../reason-codes.ts';
 
 export type ChannelKind = 'standard' | 'extended';
@@ -17,7 +18,7 @@ export type GatewayEvent =
     }
   | {
       readonly type: 'connection_refused';
-      readonly reason_code: Extract<ReasonCode, 'connection_limit_reached' | 'shutdown'>;
+      readonly reason_code: Extract<ReasonCode, 'connection_limit_reached' | 'shutdown' | 'shadow_mode' | 'stale_hold_expired'>;
       readonly remote_address: string | null;
       readonly open_connections: number;
       readonly max_connections: number;
@@ -98,6 +99,8 @@ export type GatewayEvent =
       readonly difficulty: number;
       readonly hash: string;
       readonly block: boolean;
+      /** Acknowledged during a stale hold, on held work (SPEC §6). */
+      readonly stale_hold: boolean;
     }
   | {
       readonly type: 'share_rejected';
@@ -163,6 +166,77 @@ export type GatewayEvent =
       readonly messages: number;
       /** Same-prevhash templates folded into this broadcast (1 = no aggregation). */
       readonly templates_aggregated: number;
+    }
+  | {
+      /** One per verifier outcome (core/gateway/verdict-gate.ts). */
+      readonly type: 'template_verdict';
+      readonly template_id: string;
+      readonly request_id: number;
+      readonly mode: 'shadow' | 'observe' | 'inline';
+      /** true only in inline mode. */
+      readonly enforced: boolean;
+      /** The template's prevhash differed from the released work's when it arrived. */
+      readonly new_prevhash: boolean;
+      /** `unavailable` = no verdict (verifier_unavailable / verdict_timeout). */
+      readonly outcome: 'verdict' | 'unavailable';
+      /** = verdict.reason_code. */
+      readonly reason_code: ReasonCode;
+      readonly latency_ms: number;
+      readonly action: 'logged' | 'released' | 'permitted' | 'hold' | 'withheld' | 'superseded';
+      /** Exactly the verifier's verdict (SPEC §7 shape). */
+      readonly verdict: Verdict;
+    }
+  | {
+      /** Miners' work moved to a new prevhash (issue 4 item 5). */
+      readonly type: 'prevhash_switch';
+      readonly template_id: string;
+      readonly height: number;
+      readonly prev_hash: string;
+      readonly mode: 'shadow' | 'observe' | 'inline';
+      readonly enforced: boolean;
+      /** An accepted verdict was in hand. */
+      readonly verified: boolean;
+      readonly cause: 'verdict_accepted' | 'permit_all' | 'not_enforced';
+      /** template_accepted, or why there was no verdict (verdict_timeout, verifier_unavailable). */
+      readonly reason_code?: ReasonCode;
+      /** From the arrival of the switch's first new-prevhash template. */
+      readonly latency_ms: number;
+      readonly from_hold: boolean;
+      readonly held_template_id: string | null;
+    }
+  | {
+      readonly type: 'stale_hold_started';
+      /** Why: the candidate's rejection code, verdict_timeout or verifier_unavailable. */
+      readonly reason_code: ReasonCode;
+      /** The template held back (the newest on the new prevhash). */
+      readonly template_id: string | null;
+      readonly prev_hash: string | null;
+      /** What the miners keep working on. */
+      readonly held_template_id: string | null;
+      /** Until the expiry (t0 + verdict timeout + stale hold). */
+      readonly hold_ms: number;
+      readonly connections: number;
+    }
+  | {
+      readonly type: 'stale_hold_ended';
+      readonly outcome: 'switched' | 'expired' | 'reverted' | 'shutdown';
+      /** Only when expired. */
+      readonly reason_code?: 'stale_hold_expired';
+      /** switched: the template switched to; expired: the candidate; else null. */
+      readonly template_id: string | null;
+      readonly held_template_id: string | null;
+      readonly duration_ms: number;
+      readonly switch_latency_ms: number;
+      readonly disconnected: number;
+    }
+  | {
+      /** One per connection closed at a stale hold expiry, in `order` (ascending conn_id). */
+      readonly type: 'miner_disconnected';
+      readonly conn_id: number;
+      readonly reason_code: 'stale_hold_expired';
+      readonly order: number;
+      readonly channels: number;
+      readonly held_template_id: string | null;
     }
   | {
       readonly type: 'upstream_unavailable';

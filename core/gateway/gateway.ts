@@ -19,13 +19,16 @@
 // arms a `job_broadcast_interval_ms` deadline, later ones replace the pending template, and one
 // broadcast of the newest goes out when the deadline fires (0 = no aggregation).
 //
-// Issue 4 seam (modes and the verdict gate): `templateUpdated` records the template and, in
-// observe mode, hands it straight to `releaseTemplate`, which is the ONLY path by which a
-// template reaches the JobFactory (so it becomes `current` for new channels) and the miners. An
-// inline-mode gate calls `releaseTemplate` once a verdict allows it, and uses
-// `closeConnection(connId, 'stale_hold_expired', nowMs)` over `connectionIds()` (ascending, a
-// stable order) for the deterministic disconnect. `GatewayOptions.mode` refuses 'inline' until
-// that gate exists, rather than running inline without enforcement.
+// Modes and the verdict gate (issue 4, SPEC §5–§6; core/gateway/verdict-gate.ts): `templateUpdated`
+// records the template and hands it to the VerdictGate, which asks the verifier
+// (`GatewayOptions.verifier`, a sans-IO TemplateVerifier) and calls `releaseTemplate` — the ONLY
+// path by which a template reaches the JobFactory (so it becomes `current` for new channels) and
+// the miners — at once in observe mode, never in shadow mode, and in inline mode once a verdict
+// (or permit_all) allows it. A stale hold expiry closes `connectionIds()` (ascending, a stable
+// order) with `stale_hold_expired`, one `miner_disconnected` each. Inline needs a verifier.
+// A remote verifier's I/O driver calls `pollVerifier(nowMs)` after feeding it; the embedded one
+// answers inside `templateUpdated`. Verifier outcomes are drained BEFORE gate deadlines fire in
+// `onTimeout`, so a verdict due at the same instant as the verdict timeout counts as in time.
 //
 // Upstream failures: `upstreamFailed` only records and emits `upstream_unavailable`; miners keep
 // the jobs they have (nothing is withdrawn). The next template emits `upstream_recovered`.
@@ -54,6 +57,8 @@ import { DeadlineHeap } from './deadline-heap.ts';
 import type { GatewayEvent } from './events.ts';
 import { Session, type SessionContext, type WorkSelectionHandler } from './session.ts';
 import { ShareIdAllocator } from './share-id.ts';
+import { VerdictGate, type VerdictGateSettings } from './verdict-gate.ts';
+import type { TemplateVerifier } from '../policy/types.ts';
 
 export type GatewayMode = 'shadow' | 'observe' | 'inline';
 
@@ -82,7 +87,15 @@ export interface GatewayOptions {
   readonly eventQueueMax?: number;
   /** Issue 4: SetCustomMiningJob handler; enables REQUIRES_WORK_SELECTION. */
   readonly workSelection?: WorkSelectionHandler;
+  /** Issue 4: where verdicts come from (required in inline mode; without one, observe and
+   * shadow log no verdicts). */
+  readonly verifier?: TemplateVerifier;
+  /** Issue 4 SPEC §6 timing and failure policy (required in inline mode). */
+  readonly prevhash?: VerdictGateSettings;
 }
+
+/** Used by observe/shadow when no `prevhash` settings are given (permit_all is never applied there). */
+const OBSERVE_GATE_SETTINGS: VerdictGateSettings = { verdictTimeoutMs: 50, staleHoldMs: 5000, upstreamFailurePolicy: 'fail_closed', requestTimeoutMs: 2000 };
 
 export type TransmitItem = { readonly conn_id: number; readonly bytes: Uint8Array } | { readonly conn_id: number; readonly close: true };
 
@@ -153,6 +166,9 @@ export class Gateway {
   readonly #dirty = new Set<number>();
   readonly #heap = new DeadlineHeap();
   readonly #events: _Fifo<GatewayEvent>;
+  readonly #gate: VerdictGate;
+  readonly #verifier: TemplateVerifier | undefined;
+  #lastReceivedPrevHash: Uint8Array | undefined;
   #nextConnId = 1;
   #openConnections = 0;
   #state: GatewayState = 'running';
@@ -180,9 +196,9 @@ export class Gateway {
     if (options.mode !== 'shadow' && options.mode !== 'observe' && options.mode !== 'inline') {
       throw new RangeError(`${where}: mode must be 'shadow' | 'observe' | 'inline', got ${JSON.stringify(options.mode)}`);
     }
-    if (options.mode === 'inline') {
+    if (options.mode === 'inline' && (options.verifier === undefined || options.prevhash === undefined)) {
       // Refuse loudly instead of serving unverified work while the operator asked for enforcement.
-      throw new RangeError(`${where}: mode 'inline' needs the verdict gate (issue 4); use 'observe' until it exists`);
+      throw new RangeError(`${where}: mode 'inline' needs options.verifier and options.prevhash (the verdict gate enforces verdicts)`);
     }
     _positiveInt(where, 'maxConnections', options.maxConnections);
     _positiveInt(where, 'maxFramePayloadBytes', options.maxFramePayloadBytes);
@@ -219,7 +235,33 @@ export class Gateway {
       emit,
       onBlock: (candidate, shareId, connId, who) => this.#onBlock(candidate, shareId, connId, who),
       ...(options.workSelection === undefined ? {} : { workSelection: options.workSelection }),
+      staleHold: () => this.#gate.holding,
     };
+    this.#verifier = options.verifier;
+    this.#gate = new VerdictGate(options.mode, options.prevhash ?? OBSERVE_GATE_SETTINGS, {
+      requestVerdict: (request, now) => (this.#verifier === undefined ? null : this.#verifier.request(request, now)),
+      release: (template, now) => this.releaseTemplate(template, now),
+      affectedConnections: () => this.connectionIds(),
+      disconnect: (connId, order, now) => {
+        const session = this.#sessions.get(connId);
+        if (session === undefined || session.closed) return;
+        this.#emit({
+          type: 'miner_disconnected',
+          conn_id: connId,
+          reason_code: 'stale_hold_expired',
+          order,
+          channels: session.channelCount,
+          held_template_id: this.#factory.current === null ? null : this.#factory.current.templateId.toString(),
+        });
+        this.closeConnection(connId, 'stale_hold_expired', now, 'stale hold expired: no acceptable template for the new prevhash');
+      },
+      emit,
+    });
+  }
+
+  /** The verdict gate (phase, holding, deadlines): tests and /status. */
+  get gate(): VerdictGate {
+    return this.#gate;
   }
 
   get state(): GatewayState {
@@ -283,11 +325,21 @@ export class Gateway {
       throw new TypeError(`acceptConnection: info.wallMs must be a finite number, got ${String(info?.wallMs)}`);
     }
     const remote = info.remoteAddress ?? null;
-    if (this.#state !== 'running' || this.#openConnections >= this.#options.maxConnections || this.mode === 'shadow') {
+    const refusal =
+      this.#state !== 'running'
+        ? 'shutdown'
+        : this.mode === 'shadow'
+          ? 'shadow_mode'
+          : this.#gate.refusingMiners
+            ? 'stale_hold_expired'
+            : this.#openConnections >= this.#options.maxConnections
+              ? 'connection_limit_reached'
+              : null;
+    if (refusal !== null) {
       this.#connectionsRefused += 1;
       this.#emit({
         type: 'connection_refused',
-        reason_code: this.#state !== 'running' ? 'shutdown' : 'connection_limit_reached',
+        reason_code: refusal,
         remote_address: remote,
         open_connections: this.#openConnections,
         max_connections: this.#options.maxConnections,
@@ -325,7 +377,7 @@ export class Gateway {
   }
 
   /** Close a connection from our side (slow_consumer from the pump, issue-4 disconnects). */
-  closeConnection(connId: number, reason: ReasonCode, nowMs: number, detail = reason): void {
+  closeConnection(connId: number, reason: ReasonCode, nowMs: number, detail: string = reason): void {
     const session = this.#sessions.get(connId);
     if (session === undefined || session.closed) return;
     session.close(reason, detail, nowMs);
@@ -343,7 +395,8 @@ export class Gateway {
       this.#emit({ type: 'upstream_recovered', consecutive_failures: this.#upstreamFailures });
       this.#upstreamFailures = 0;
     }
-    const newPrevhash = this.#lastPrevHash === undefined || !equalBytes(this.#lastPrevHash, template.prevHash);
+    const newPrevhash = this.#lastReceivedPrevHash === undefined || !equalBytes(this.#lastReceivedPrevHash, template.prevHash);
+    this.#lastReceivedPrevHash = Uint8Array.from(template.prevHash);
     this.#emit({
       type: 'template_received',
       template_id: template.templateId.toString(),
@@ -353,8 +406,18 @@ export class Gateway {
       tx_count: template.transactions.length,
       coinbase_value: template.coinbaseValue.toString(),
     });
-    // Observe and shadow: no gating (issue 4 puts the verdict gate here).
-    this.releaseTemplate(template, nowMs);
+    // The gate releases (observe: now; inline: when allowed; shadow: never) and asks the verifier.
+    this.#gate.templateArrived(template, nowMs);
+    this.pollVerifier(nowMs);
+  }
+
+  /** Drain the verifier's outcomes into the gate (a remote verifier's driver calls this after
+   * feeding it; harmless any time). */
+  pollVerifier(nowMs: number): void {
+    _checkNow('pollVerifier', nowMs);
+    const verifier = this.#verifier;
+    if (verifier === undefined) return;
+    for (let o = verifier.pollOutcome(); o !== null; o = verifier.pollOutcome()) this.#gate.outcome(o, nowMs);
   }
 
   /**
@@ -440,7 +503,8 @@ export class Gateway {
 
   nextDeadlineMs(): number | undefined {
     let min = this.#heap.peekMs();
-    for (const at of [this.#broadcastAtMs, this.#submitter.nextDeadlineMs(), this.#drainDeadlineMs]) {
+    const verifierAt = this.#verifier?.nextDeadlineMs() ?? undefined;
+    for (const at of [this.#broadcastAtMs, this.#submitter.nextDeadlineMs(), this.#drainDeadlineMs, this.#gate.nextDeadlineMs(), verifierAt]) {
       if (at !== undefined && (min === undefined || at < min)) min = at;
     }
     return min;
@@ -458,6 +522,14 @@ export class Gateway {
       session.onTimeout(nowMs);
       this.#after(session);
     }
+    // Verifier outcomes (input) before gate deadlines: a verdict due at the verdict timeout's
+    // instant is in time (SPEC §6 "by t0 + 50").
+    if (this.#verifier !== undefined) {
+      this.#verifier.onTimeout(nowMs);
+      this.pollVerifier(nowMs);
+    }
+    this.#gate.onTimeout(nowMs);
+    this.pollVerifier(nowMs); // a retry the gate just sent may be answered at once (embedded, or down)
     if (this.#broadcastAtMs !== undefined && this.#broadcastAtMs <= nowMs) this.#flushPendingBroadcast(nowMs);
     this.#submitter.onTimeout(nowMs);
     this.#maybeFinishShutdown(nowMs);
@@ -468,6 +540,7 @@ export class Gateway {
     _checkNow('shutdown', nowMs);
     if (this.#state !== 'running') return;
     this.#state = 'draining';
+    this.#gate.shutdown(nowMs);
     this.#broadcastAtMs = undefined;
     this.#pendingJob = undefined;
     this.#emit({ type: 'gateway_shutdown', phase: 'started', connections: this.#openConnections, blocks_pending: this.#submitter.pending });

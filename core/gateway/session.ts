@@ -94,6 +94,8 @@ export interface SessionContext {
   /** Called BEFORE the share's own event and ack: the block goes out first (SPEC §4). */
   readonly onBlock: (candidate: BlockCandidate, shareId: string, connId: number, identity: string) => void;
   readonly workSelection?: WorkSelectionHandler;
+  /** Issue 4: a stale hold is on, so an accepted share is on held work (SPEC §6). */
+  readonly staleHold?: () => boolean;
 }
 
 export type SessionState = 'handshake' | 'expect_setup' | 'ready' | 'closed';
@@ -381,7 +383,7 @@ export class Session {
       factory: this.#ctx.factory,
       extranonce: this.#ctx.extranonce,
       settings: this.#ctx.channelsSettings,
-      sha256: this.#ctx.sha256,
+      // No sha256 here: the channels take the factory's double hash (core/mining/hash.ts rule).
     });
     this.#ctx.emit({
       type: 'connection_setup',
@@ -506,6 +508,8 @@ export class Session {
       difficulty: outcome.difficulty,
       hash: outcome.hashDisplay,
       block: outcome.block !== null,
+      // Held work is validated and acknowledged as usual, only marked (SPEC §6).
+      stale_hold: this.#ctx.staleHold?.() ?? false,
     });
     if (outcome.ack !== null) this.#send(outcome.ack);
   }
