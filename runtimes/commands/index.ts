@@ -4,6 +4,7 @@ import { keysCommands } from './keys.ts';
 import { configCommands } from './config.ts';
 import { runCommands } from './run.ts';
 import { demoCommands } from './demo.ts';
+import { shareSinkCommands } from './share-sink.ts';
 import { verifierCommands } from './verifier.ts';
 
-export const commands: Command[] = [...keysCommands, ...configCommands, ...runCommands, ...demoCommands, ...verifierCommands];
+export const commands: Command[] = [...keysCommands, ...configCommands, ...runCommands, ...demoCommands, ...shareSinkCommands, ...verifierCommands];

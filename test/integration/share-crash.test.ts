@@ -1,0 +1,118 @@
+// Crash test (issue 5 acceptance): a child process (test/support/share-crash-harness.ts) accepts
+// shares into the forwarder with the file journal and posts them to a slow share-sink; we
+// `kill -9` it while batches are in flight, restart it on the same data directory, and check the
+// invariant over both runs from what they printed and what the sink counted:
+//   - every share_accepted has exactly one share_forward_result (run 1 or, recovered, run 2);
+//   - no result without a share_accepted;
+//   - the sink counted every share as new exactly once (re-sent in-flight shares were duplicates).
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, runtime, test } from '../harness.ts';
+import { assert } from '../assert.ts';
+import { nobleProvider } from '../../core/crypto/provider.ts';
+import { startShareSink } from '../../runtimes/commands/share-sink.ts';
+
+const SECRET = 'crash-test-secret-0123456789';
+const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const harness = join(repoRoot, 'test', 'support', 'share-crash-harness.ts');
+
+interface Line {
+  readonly type: string;
+  readonly share_id?: string;
+  readonly status?: string;
+  readonly recovered?: boolean | number;
+}
+
+interface Child {
+  readonly lines: Line[];
+  readonly exited: Promise<{ code: number | null; signal: string | null }>;
+  kill9(): void;
+  stderr(): string;
+}
+
+function startHarness(args: string[]): Child {
+  const g = globalThis as unknown as { Deno?: { execPath(): string }; process?: { execPath: string } };
+  const exec = g.Deno?.execPath() ?? g.process!.execPath;
+  const prefix = runtime === 'deno' ? ['run', '-A', harness] : runtime === 'bun' ? [harness] : ['--import', 'tsx', harness];
+  const child = spawn(exec, [...prefix, ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines: Line[] = [];
+  let pending = '';
+  let err = '';
+  child.stdout!.on('data', (chunk: Uint8Array) => {
+    pending += new TextDecoder().decode(chunk);
+    let nl: number;
+    while ((nl = pending.indexOf('\n')) >= 0) {
+      const text = pending.slice(0, nl);
+      pending = pending.slice(nl + 1);
+      if (text.trim() !== '') lines.push(JSON.parse(text) as Line);
+    }
+  });
+  child.stderr!.on('data', (chunk: Uint8Array) => void (err += new TextDecoder().decode(chunk)));
+  const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  return { lines, exited, kill9: () => void child.kill('SIGKILL'), stderr: () => err };
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function until(what: string, condition: () => boolean, timeoutMs: number, child: Child): Promise<void> {
+  const start = Date.now();
+  while (!condition()) {
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}; stderr: ${child.stderr()}`);
+    await sleep(10);
+  }
+}
+
+describe(`share forwarding crash (${runtime})`, () => {
+  test('kill -9 with shares in flight, restart: exactly one result per accepted share across both runs, none counted twice', async () => {
+    const dir = mkdtempSync(join(tmpdir(), `rg-share-crash-${runtime}-`));
+    // Slow sink: every batch is recorded at once but answered 300 ms later, so at any moment
+    // several batches are in flight (recorded by the sink, unanswered to the gateway).
+    const sink = await startShareSink({ host: '127.0.0.1', port: 0, secret: SECRET, provider: nobleProvider, delayMs: 300 });
+    try {
+      const args = ['--url', sink.url, '--secret', SECRET, '--dir', dir];
+      const first = startHarness([...args, '--count', '1000000', '--per-tick', '20', '--tick-ms', '10']);
+      const accepted1 = (): number => first.lines.filter((l) => l.type === 'share_accepted').length;
+      const results1 = (): number => first.lines.filter((l) => l.type === 'share_forward_result').length;
+      await until('run 1 to forward some shares', () => results1() >= 100 && accepted1() >= 600, 30_000, first);
+      first.kill9();
+      const exit1 = await first.exited;
+      assert.equal(exit1.signal, 'SIGKILL', `run 1 was killed (${JSON.stringify(exit1)})`);
+      const run1 = [...first.lines];
+      const acceptedIds = run1.filter((l) => l.type === 'share_accepted').map((l) => l.share_id!);
+      const resultIds1 = run1.filter((l) => l.type === 'share_forward_result').map((l) => l.share_id!);
+      assert.ok(acceptedIds.length - resultIds1.length > 0, 'some shares were unsettled at the kill');
+
+      sink.setDelayMs(0);
+      const second = startHarness([...args, '--count', '0']);
+      const exit2 = await second.exited;
+      assert.equal(exit2.code, 0, `run 2 exits cleanly; stderr: ${second.stderr()}`);
+      const started2 = second.lines.find((l) => l.type === 'started');
+      assert.ok(started2 !== undefined);
+      const results2 = second.lines.filter((l) => l.type === 'share_forward_result');
+      assert.equal(started2.recovered, results2.length, 'run 2 forwarded exactly what it recovered');
+      assert.ok(results2.every((l) => l.recovered === true));
+      assert.ok(second.lines.some((l) => l.type === 'stopped'));
+
+      // The invariant across both runs.
+      const count = new Map<string, number>();
+      for (const id of [...resultIds1, ...results2.map((l) => l.share_id!)]) count.set(id, (count.get(id) ?? 0) + 1);
+      const accepted = new Set(acceptedIds);
+      assert.equal(accepted.size, acceptedIds.length);
+      for (const id of accepted) assert.equal(count.get(id), 1, `share ${id}: ${count.get(id) ?? 0} results`);
+      for (const id of count.keys()) assert.ok(accepted.has(id), `result for ${id} without share_accepted`);
+      const statuses = new Set([...run1, ...results2].filter((l) => l.type === 'share_forward_result').map((l) => l.status));
+      assert.deepEqual([...statuses], ['ok']);
+      // The sink: every share once as new, and the in-flight batches the kill cut off came back as duplicates.
+      const stats = sink.stats;
+      assert.equal(stats.sharesNew, accepted.size, `sink new ${stats.sharesNew} vs accepted ${accepted.size}`);
+      assert.ok(stats.sharesDuplicate > 0, 'batches in flight at the kill were re-sent and de-duplicated');
+      assert.deepEqual(stats.refused, {});
+    } finally {
+      await sink.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, { timeoutMs: 90_000 });
+});
