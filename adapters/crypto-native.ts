@@ -10,6 +10,10 @@
 //             at 64 B), so Deno keeps noble's HMAC.
 //   aead      createCipheriv('chacha20-poly1305') on Node and Deno; Bun has no such cipher.
 //   ecdh      createECDH('secp256k1') on Node and Deno; Bun's BoringSSL lacks the curve.
+//   sha256d   (double SHA-256 for merkle roots and header hashes) ONLY on Bun: Bun.SHA256 is ~5×
+//             core's pure-TS sha256d64.ts there, while createHash on Node/Deno is slower than the
+//             pure TS (per-call object cost at 32–200 B; docs/performance.md, merkle.bench.ts).
+//             Without it, doubleHashOf(provider) falls back to the pure TS (core/mining/hash.ts).
 import * as nodeCrypto from 'node:crypto';
 import {
   AEAD_TAG_BYTES,
@@ -21,7 +25,7 @@ import {
 import { bytesToHex, hexToBytes, utf8 } from '../core/bytes.ts';
 
 export type CryptoPreference = 'auto' | 'noble' | 'native';
-type Primitive = 'sha256' | 'hmac' | 'aead' | 'ecdh';
+type Primitive = 'sha256' | 'hmac' | 'aead' | 'ecdh' | 'sha256d';
 
 const runtimeName: 'node' | 'deno' | 'bun' =
   'Deno' in globalThis ? 'deno' : globalThis.Bun !== undefined ? 'bun' : 'node';
@@ -39,6 +43,22 @@ function _sha256Candidates(): ((data: Uint8Array) => Uint8Array)[] {
   if (bun?.SHA256 !== undefined) out.push((data) => _plain(bun.SHA256.hash(data)));
   out.push((data) => _plain(nodeCrypto.createHash('sha256').update(data).digest()));
   return out;
+}
+
+type Sha256dFn = (data: Uint8Array, out?: Uint8Array) => Uint8Array;
+
+/** Bun only (header): two Bun.SHA256 calls, hashing into a reused buffer and then into `out`. */
+function _sha256dCandidates(): Sha256dFn[] {
+  const bunSha256 = globalThis.Bun?.SHA256 as { hash(data: Uint8Array, into?: Uint8Array): Uint8Array } | undefined;
+  if (bunSha256 === undefined) return [];
+  const first = new Uint8Array(32);
+  return [
+    (data, out = new Uint8Array(32)) => {
+      bunSha256.hash(data, first);
+      bunSha256.hash(first, out.length === 32 ? out : out.subarray(0, 32));
+      return out;
+    },
+  ];
 }
 
 function _hmacCandidates(): ((key: Uint8Array, data: Uint8Array) => Uint8Array)[] {
@@ -130,6 +150,8 @@ function _publicKeyX(secretKey: Uint8Array): Uint8Array {
 
 // FIPS 180-2 / NIST example: SHA-256("abc").
 const KAT_SHA256 = 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad';
+// Double SHA-256 of "hello" (Bitcoin wiki, Protocol documentation: Hashes).
+const KAT_SHA256D = '9595c9df90075148eb06860365df33584b75bff782a510c6cd4883a419833d50';
 // RFC 4231 §4.3 test case 2: key "Jefe", data "what do ya want for nothing?".
 const KAT_HMAC = '5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843';
 // RFC 8439 §2.8.2 AEAD_CHACHA20_POLY1305 example.
@@ -208,6 +230,11 @@ function _buildNative(): CryptoProvider & { readonly nativePrimitives: readonly 
   if (aead) native.push('aead');
   const ecdh = _advertised(() => nodeCrypto.getCurves(), 'secp256k1') && _passes(_ecdhSelfTest);
   if (ecdh) native.push('ecdh');
+  const sha256d = _firstPassing(_sha256dCandidates(), (f) => {
+    const out = new Uint8Array(32);
+    return f(utf8('hello'), out) === out && bytesToHex(out) === KAT_SHA256D && bytesToHex(f(utf8('hello'))) === KAT_SHA256D;
+  });
+  if (sha256d) native.push('sha256d');
   return {
     name: `native(${native.join(',')})`,
     nativePrimitives: native,
@@ -217,6 +244,7 @@ function _buildNative(): CryptoProvider & { readonly nativePrimitives: readonly 
     aeadDecrypt: aead ? _aeadDecrypt : nobleProvider.aeadDecrypt,
     ecdhXOnly: ecdh ? _ecdhXOnly : nobleProvider.ecdhXOnly,
     ...(ecdh ? { publicKeyX: _publicKeyX } : {}),
+    ...(sha256d ? { sha256d } : {}),
   };
 }
 

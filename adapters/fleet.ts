@@ -13,6 +13,7 @@ import { systemRandom } from './random.ts';
 import type { Clock, TimerId } from '../core/clock.ts';
 import type { CryptoProvider } from '../core/crypto/provider.ts';
 import { nobleProvider } from '../core/crypto/provider.ts';
+import { doubleHashOf } from '../core/mining/hash.ts';
 import type { RandomSource } from '../core/random.ts';
 import type { CertificatePolicy } from '../core/noise/index.ts';
 import { MiningClient, ShareFinder, type ClientEvent, type MiningClientOptions } from '../core/client/index.ts';
@@ -370,7 +371,8 @@ export class Fleet {
             client: {
               setup: { deviceId: `fleet-${miner.index}` },
               ...(options.workerName === undefined ? {} : { requestExtensions: [0x0002] }),
-              ...(options.provider === undefined ? {} : { sha256: (data: Uint8Array) => options.provider!.sha256(data) }),
+              // The client's hash defaults to its provider's (core/mining/hash.ts doubleHashOf):
+              // pure-TS double SHA-256, or the native one where it is faster (Bun).
             },
             onEvent: (event) => this.#onEvent(miner, event),
           });
@@ -475,7 +477,7 @@ export class Fleet {
         if (miner.stale || miner.finder === undefined) {
           const work = connection.client.work(miner.channelId);
           if (work === undefined) break;
-          miner.finder = new ShareFinder(work, options.provider === undefined ? {} : { sha256: (data) => options.provider!.sha256(data) });
+          miner.finder = new ShareFinder(work, { sha256d: doubleHashOf(options.provider ?? nobleProvider) });
           miner.stale = false;
         }
         const result = miner.finder.search(budget);

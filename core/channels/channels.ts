@@ -34,7 +34,8 @@ import type {
 } from '../codec/messages/mining.ts';
 import type { Sv2Message } from '../codec/catalog.ts';
 import { EXTRANONCE_BYTES_MAX } from '../mining/coinbase.ts';
-import { defaultSha256, type Sha256 } from '../mining/hash.ts';
+import { fastSha256d, resolveSha256d, type Sha256, type Sha256d } from '../mining/hash.ts';
+import { merkleFold64, sha256dAny } from '../mining/sha256d64.ts';
 import { HEADER_BYTES } from '../mining/header.ts';
 import { hashToDisplayHex, meetsTarget, targetFromHashRate, targetFromU256, targetToU256, U256_MAX } from '../mining/target.ts';
 import { wireString, type ReasonCode } from '../reason-codes.ts';
@@ -160,10 +161,12 @@ export class MiningChannels {
   readonly counters = { jobsEvicted: 0, sharesAccepted: 0, sharesRejected: 0, blocksFound: 0 };
   readonly #factory: JobFactory;
   readonly #extranonce: ExtranonceSource;
-  readonly #sha256: Sha256;
+  readonly #sha256d: Sha256d;
   readonly #channels = new Map<number, Channel>();
   readonly #seen: SeenShares;
   readonly #header = new Uint8Array(HEADER_BYTES);
+  /** The merkle-root field of #header: extended shares fold their root straight into it. */
+  readonly #headerRoot = this.#header.subarray(36, 68);
   readonly #pair = new Uint8Array(64);
   /** Hardest and easiest targets the config allows (max_difficulty, min_difficulty). */
   readonly #hardestTarget: bigint;
@@ -177,7 +180,10 @@ export class MiningChannels {
     factory: JobFactory;
     extranonce: ExtranonceSource;
     settings: ChannelsSettings;
+    /** A single hash, honoured as given (resolveSha256d rule 2). */
     sha256?: Sha256;
+    /** The double hash for merkle roots and headers; default the factory's (core/mining/hash.ts). */
+    sha256d?: Sha256d;
     groupChannelId?: number;
   }) {
     const { factory, extranonce, settings } = options;
@@ -191,7 +197,10 @@ export class MiningChannels {
     this.#factory = factory;
     this.#extranonce = extranonce;
     this.settings = settings;
-    this.#sha256 = options.sha256 ?? factory.sha256 ?? defaultSha256;
+    // One rule for every hot path (core/mining/hash.ts resolveSha256d): explicit sha256d, else an
+    // explicit single sha256, else the factory's double hash (pure TS unless a provider's native
+    // one is faster: Bun).
+    this.#sha256d = resolveSha256d(options, factory.sha256d ?? fastSha256d);
     // Group and channel ids share one namespace (SV2.md §5.2): channels start after the group.
     this.groupChannelId = group;
     this.#nextChannelId = group + 1;
@@ -417,7 +426,7 @@ export class MiningChannels {
     }
     const coinbase = source.coinbase(ch.fullExtranonceBytes);
     let merkleRoot: Uint8Array | null = null;
-    if (ch.kind === 'standard') merkleRoot = this.#merkleRoot(coinbase, ch.extranoncePrefix, null, source.merklePath);
+    if (ch.kind === 'standard') merkleRoot = this.#merkleRoot(coinbase, ch.extranoncePrefix, null, source.merklePath, new Uint8Array(32));
     ch.jobs.set(jobId, {
       jobId,
       source,
@@ -455,20 +464,25 @@ export class MiningChannels {
     };
   }
 
-  /** SHA256d(prefix ‖ channel prefix ‖ extranonce ‖ suffix) folded up the merkle path (SV2.md §5.4). */
-  #merkleRoot(coinbase: JobCoinbase, channelPrefix: Uint8Array, extranonce: Uint8Array | null, path: readonly Uint8Array[]): Uint8Array {
+  /**
+   * SHA256d(prefix ‖ channel prefix ‖ extranonce ‖ suffix) folded up the merkle path (SV2.md
+   * §5.4), written into `out` (32 bytes) and returned. With the pure-TS double hash the fold
+   * keeps the running root as state words (merkleFold64): no allocation at all.
+   */
+  #merkleRoot(coinbase: JobCoinbase, channelPrefix: Uint8Array, extranonce: Uint8Array | null, path: readonly Uint8Array[], out: Uint8Array): Uint8Array {
     const { scratch, extranonceOffset } = coinbase;
     scratch.set(channelPrefix, extranonceOffset);
     if (extranonce !== null) scratch.set(extranonce, extranonceOffset + channelPrefix.length);
-    const sha256 = this.#sha256;
-    let root = sha256(sha256(scratch));
+    const sha256d = this.#sha256d;
+    if (sha256d === fastSha256d) return merkleFold64(sha256dAny(scratch, out), path, out);
+    sha256d(scratch, out);
     const pair = this.#pair;
     for (let i = 0; i < path.length; i++) {
-      pair.set(root, 0);
+      pair.set(out, 0);
       pair.set(path[i]!, 32);
-      root = sha256(sha256(pair));
+      sha256d(pair, out);
     }
-    return root;
+    return out;
   }
 
   // ── shares ─────────────────────────────────────────────────────────────────────────────
@@ -517,16 +531,17 @@ export class MiningChannels {
     if (((version ^ job.version) & ~mask) >>> 0 !== 0) {
       return this.#reject(ch.id, sequenceNumber, jobId, job.versionRollingAllowed ? 'invalid_non_rollable_version_bit' : 'version_rolling_not_allowed');
     }
-    // 4. merkle root (cannot fail here: the job's coinbase was built when the job was made).
-    const merkleRoot = job.merkleRoot ?? this.#merkleRoot(job.coinbase!, ch.extranoncePrefix, extranonce, job.source.merklePath);
+    // 4. merkle root (cannot fail here: the job's coinbase was built when the job was made);
+    //    an extended share's root is folded straight into the header buffer.
     const header = this.#header;
+    if (job.merkleRoot !== null) header.set(job.merkleRoot, 36);
+    else this.#merkleRoot(job.coinbase!, ch.extranoncePrefix, extranonce, job.source.merklePath, this.#headerRoot);
     _le32(header, 0, version);
     header.set(job.source.prevHash, 4);
-    header.set(merkleRoot, 36);
     _le32(header, 68, ntime);
     _le32(header, 72, job.source.nbits);
     _le32(header, 76, nonce);
-    const hash = this.#sha256(this.#sha256(header));
+    const hash = this.#sha256d(header);
     // 7. block first: a block is never refused for share-level reasons except duplicates.
     const isBlock = meetsTarget(hash, job.networkTargetBytes);
     // 8. share target: the easier of the job's and the channel's current target (a lowered

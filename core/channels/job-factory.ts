@@ -13,7 +13,7 @@
 import { hexToBytes } from '../bytes.ts';
 import type { Config } from '../config/schema.ts';
 import { buildCoinbase, coinbaseWithWitness, serializeTxOut, type CoinbaseParts, type TxOut } from '../mining/coinbase.ts';
-import { defaultSha256, type Sha256 } from '../mining/hash.ts';
+import { defaultSha256, resolveSha256d, type Sha256, type Sha256d } from '../mining/hash.ts';
 import { bip34HeightPush, serializeBlock, type BlockTemplate } from '../template/template.ts';
 
 /** A payout script and its relative weight (config mining.payout). */
@@ -115,10 +115,15 @@ export class JobFactory {
   readonly poolTag: string;
   readonly minerTag: string;
   readonly sha256: Sha256;
+  /**
+   * The double hash channels use for merkle roots and header hashes (core/mining/hash.ts
+   * resolveSha256d: `sha256d` if given, else `sha256` if given, else the pure-TS one).
+   */
+  readonly sha256d: Sha256d;
   readonly #payout: readonly PayoutScript[];
   #current: JobTemplate | null = null;
 
-  constructor(options: { payout: readonly PayoutScript[]; poolTag?: string; minerTag?: string; sha256?: Sha256 }) {
+  constructor(options: { payout: readonly PayoutScript[]; poolTag?: string; minerTag?: string; sha256?: Sha256; sha256d?: Sha256d }) {
     const { payout } = options;
     if (!Array.isArray(payout) || payout.length === 0) throw new RangeError('JobFactory: payout must list at least one output');
     payout.forEach((p, i) => {
@@ -129,6 +134,7 @@ export class JobFactory {
     this.poolTag = options.poolTag ?? '';
     this.minerTag = options.minerTag ?? '';
     this.sha256 = options.sha256 ?? defaultSha256;
+    this.sha256d = resolveSha256d(options);
   }
 
   /** The latest template (new channels get their first job from it), or null before the first. */

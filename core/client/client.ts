@@ -32,8 +32,9 @@ import { protocolError, type ProtocolError } from '../errors.ts';
 import { decodeMessage, encodeMessage, type Sv2Message } from '../codec/index.ts';
 import { EXTENSIONS_NEGOTIATION, WORKER_HASHRATE_TRACKING, workerIdentityTlv } from '../codec/tlv.ts';
 import { NoiseInitiatorConnection, type CertificatePolicy } from '../noise/index.ts';
-import { coinbaseTxid, merkleRootFromPath } from '../mining/merkle.ts';
-import type { Sha256 } from '../mining/hash.ts';
+import { concatBytes } from '../bytes.ts';
+import { merkleRootWith } from '../mining/merkle.ts';
+import { doubleHashOf, resolveSha256d, type Sha256, type Sha256d } from '../mining/hash.ts';
 import type { MiningWork } from './finder.ts';
 
 export const SETUP_TIMEOUT_MS_DEFAULT = 10_000;
@@ -69,8 +70,14 @@ export interface MiningClientOptions {
   readonly channelsMax?: number;
   readonly jobsPerChannelMax?: number;
   readonly eventsMax?: number;
-  /** Hash used for merkle roots of extended work; default noble (pass provider.sha256). */
+  /** A single hash for merkle roots of extended work, honoured as given (slower than the default). */
   readonly sha256?: Sha256;
+  /**
+   * The double hash for merkle roots of extended work. Default (core/mining/hash.ts rule):
+   * `sha256` if given, else the provider's native double hash where it is faster (Bun), else
+   * the pure-TS one.
+   */
+  readonly sha256d?: Sha256d;
 }
 
 export type ClientState = 'handshake' | 'expect-setup-success' | 'ready' | 'closed';
@@ -220,7 +227,7 @@ export class MiningClient {
   readonly #eventsMax: number;
   readonly #channelsMax: number;
   readonly #jobsPerChannelMax: number;
-  readonly #sha256: Sha256 | undefined;
+  readonly #sha256d: Sha256d;
   readonly #channels = new Map<number, _Channel>();
   readonly #pendingOpens = new Map<number, _PendingOpen>();
   #state: ClientState = 'handshake';
@@ -240,7 +247,7 @@ export class MiningClient {
     for (const ext of this.#requestExtensions) {
       if (!Number.isInteger(ext) || ext < 0 || ext > 0xffff) throw new RangeError(`MiningClient: requestExtensions entries must be U16, got ${ext}`);
     }
-    this.#sha256 = options.sha256;
+    this.#sha256d = resolveSha256d(options, doubleHashOf(options.provider));
     this.#setup = {
       flags: 0,
       endpointHost: '',
@@ -433,8 +440,9 @@ export class MiningClient {
       if (rolled.length !== (channel.kind === 'extended' ? channel.extranonceSize : 0)) {
         throw new RangeError(`work: extranonce must be ${channel.extranonceSize} bytes on channel ${channelId}, got ${rolled.length}`);
       }
-      const txid = coinbaseTxid(job.coinbaseTxPrefix!, channel.extranoncePrefix, rolled, job.coinbaseTxSuffix!, this.#sha256);
-      merkleRoot = merkleRootFromPath(txid, job.merklePath!, this.#sha256);
+      // SHA256d(prefix ‖ extranonce prefix ‖ rolled ‖ suffix) folded up the path (SV2.md §5.4).
+      const txid = this.#sha256d(concatBytes(job.coinbaseTxPrefix!, channel.extranoncePrefix, rolled, job.coinbaseTxSuffix!));
+      merkleRoot = merkleRootWith(txid, job.merklePath!, this.#sha256d, txid);
     }
     // Header ntime: never below the job's or the prev hash's min_ntime (SV2.md §5.5 step 5).
     const ntime = Math.max(job.minNtime ?? 0, channel.prevHashMinNtime ?? 0);

@@ -5,8 +5,10 @@
 // that runs until it finds.
 //
 // Hot loop: one 80-byte header is built per finder, only the 4 nonce bytes change per attempt,
-// and hashing goes through the injected sha256 (a native one where the adapter has it).
-import { defaultSha256, type Sha256 } from '../mining/hash.ts';
+// and hashing goes through one double hash (core/mining/hash.ts resolveSha256d: an injected
+// `sha256d`, e.g. doubleHashOf(provider), else an injected `sha256`, else the pure-TS one) into a
+// reused 32-byte buffer; only a found share's hash is copied out.
+import { resolveSha256d, type Sha256, type Sha256d } from '../mining/hash.ts';
 import { header80 } from '../mining/header.ts';
 import { meetsTarget, targetFromNbits } from '../mining/target.ts';
 
@@ -58,13 +60,14 @@ const NONCE_SPACE = 0x1_0000_0000;
  */
 export class ShareFinder {
   readonly work: MiningWork;
-  readonly #sha256: Sha256;
+  readonly #sha256d: Sha256d;
+  readonly #hash = new Uint8Array(32);
   readonly #header: Uint8Array;
   readonly #networkTarget: bigint | null;
   #nextNonce: number;
   #tried = 0;
 
-  constructor(work: MiningWork, options: { sha256?: Sha256; nonceStart?: number } = {}) {
+  constructor(work: MiningWork, options: { sha256?: Sha256; sha256d?: Sha256d; nonceStart?: number } = {}) {
     if (work === null || typeof work !== 'object') throw new TypeError(`ShareFinder: work must be a MiningWork, got ${String(work)}`);
     if (work.target.length !== 32) throw new RangeError(`ShareFinder: work.target must be 32 bytes, got ${work.target.length}`);
     const nonceStart = options.nonceStart ?? 0;
@@ -72,7 +75,7 @@ export class ShareFinder {
       throw new RangeError(`ShareFinder: nonceStart must be a U32, got ${nonceStart}`);
     }
     this.work = work;
-    this.#sha256 = options.sha256 ?? defaultSha256;
+    this.#sha256d = resolveSha256d(options);
     this.#nextNonce = nonceStart;
     this.#header = header80({ version: work.version, prevHash: work.prevHash, merkleRoot: work.merkleRoot, ntime: work.ntime, nbits: work.nbits, nonce: nonceStart });
     this.#networkTarget = targetFromNbits(work.nbits);
@@ -88,7 +91,8 @@ export class ShareFinder {
     if (!Number.isInteger(attemptsMax) || attemptsMax < 0) throw new RangeError(`search: attemptsMax must be a non-negative integer, got ${attemptsMax}`);
     const header = this.#header;
     const target = this.work.target;
-    const sha256 = this.#sha256;
+    const sha256d = this.#sha256d;
+    const out = this.#hash;
     let attempts = 0;
     while (attempts < attemptsMax && this.#tried < NONCE_SPACE) {
       const nonce = this.#nextNonce;
@@ -99,10 +103,11 @@ export class ShareFinder {
       this.#nextNonce = (nonce + 1) % NONCE_SPACE;
       this.#tried++;
       attempts++;
-      const hash = sha256(sha256(header));
+      const hash = sha256d(header, out);
       if (meetsTarget(hash, target)) {
+        const found = hash.slice(0, 32);
         const isBlock = this.#networkTarget !== null && meetsTarget(hash, this.#networkTarget);
-        return { share: { nonce, ntime: this.work.ntime, version: this.work.version, hash, isBlock }, attempts, exhausted: this.#tried >= NONCE_SPACE };
+        return { share: { nonce, ntime: this.work.ntime, version: this.work.version, hash: found, isBlock }, attempts, exhausted: this.#tried >= NONCE_SPACE };
       }
     }
     return { share: undefined, attempts, exhausted: this.#tried >= NONCE_SPACE };
@@ -110,7 +115,7 @@ export class ShareFinder {
 }
 
 /** One bounded search from nonce `nonceStart` (default 0). */
-export function findShare(work: MiningWork, attemptsMax: number, options: { sha256?: Sha256; nonceStart?: number } = {}): SearchResult {
+export function findShare(work: MiningWork, attemptsMax: number, options: { sha256?: Sha256; sha256d?: Sha256d; nonceStart?: number } = {}): SearchResult {
   return new ShareFinder(work, options).search(attemptsMax);
 }
 

@@ -43,6 +43,7 @@ import type { EllswiftKeyPair } from '../noise/handshake.ts';
 import type { RandomSource } from '../random.ts';
 import type { ReasonCode } from '../reason-codes.ts';
 import type { BlockTemplate } from '../template/template.ts';
+import { doubleHashOf } from '../mining/hash.ts';
 import {
   ExtranonceAllocator,
   JobFactory,
@@ -214,7 +215,9 @@ export class Gateway {
     this.bootId = this.#shareIds.bootId;
     const provider = options.provider;
     const sha256 = (data: Uint8Array): Uint8Array => provider.sha256(data);
-    this.#factory = new JobFactory({ payout: options.payout, poolTag: options.poolTag, sha256 });
+    // Merkle roots and header hashes: the provider's native double hash where it is the faster
+    // one (Bun), the pure-TS one otherwise (core/mining/hash.ts doubleHashOf).
+    this.#factory = new JobFactory({ payout: options.payout, poolTag: options.poolTag, sha256, sha256d: doubleHashOf(provider) });
     const emit = (event: GatewayEvent): void => this.#emit(event);
     this.#submitter = new BlockSubmitter({ retryInitialMs: options.blockRetryInitialMs, retryMaxMs: options.blockRetryMaxMs }, emit);
     const identity = options.identity;

@@ -1,7 +1,7 @@
 // Coinbase txid and merkle root (SV2.md §5.4). Every hash here is 32 raw bytes in Bitcoin's
 // internal order: nothing is reversed, and SV1's 4-byte word swap does not exist in SV2.
 import { concatBytes } from '../bytes.ts';
-import { defaultSha256, sha256d, type Sha256 } from './hash.ts';
+import { defaultSha256, fastSha256d, sha256d, type Sha256, type Sha256d } from './hash.ts';
 import { merkleFold64 } from './sha256d64.ts';
 
 /**
@@ -44,6 +44,27 @@ export function merkleRootFromPath(coinbaseTxid: Uint8Array, merklePath: readonl
     root = sha256d(pair, sha256);
   });
   return root;
+}
+
+/**
+ * merkleRootFromPath with a double hash (core/mining/hash.ts resolveSha256d rule), written into
+ * `out` (may alias `coinbaseTxid`). The pure-TS `fastSha256d` folds on state words
+ * (merkleFold64); any other (a provider's native one) goes level by level through one 64-byte
+ * pair buffer.
+ */
+export function merkleRootWith(coinbaseTxid: Uint8Array, merklePath: readonly Uint8Array[], hash: Sha256d, out: Uint8Array = new Uint8Array(32)): Uint8Array {
+  if (coinbaseTxid.length !== 32) throw new RangeError(`merkleRootWith: coinbaseTxid must be 32 bytes, got ${coinbaseTxid.length}`);
+  if (hash === fastSha256d) return merkleFold64(coinbaseTxid, merklePath, out);
+  const pair = new Uint8Array(64);
+  pair.set(coinbaseTxid, 0);
+  for (let i = 0; i < merklePath.length; i++) {
+    const node = merklePath[i]!;
+    if (node.length !== 32) throw new RangeError(`merkleRootWith: merklePath[${i}] must be 32 bytes, got ${node.length}`);
+    pair.set(node, 32);
+    hash(pair, pair.subarray(0, 32));
+  }
+  out.set(pair.subarray(0, 32));
+  return out;
 }
 
 /**

@@ -221,3 +221,53 @@ export function sha256d80(header: Uint8Array, out: Uint8Array = new Uint8Array(3
   _writeState(out, 0);
   return out;
 }
+
+// Tail scratch for sha256dAny: the last partial block plus padding spans at most two blocks.
+const TAIL = new Uint8Array(128);
+
+/** One 64-byte block of `bytes` at `offset` through the compression function into S. */
+function _block(bytes: Uint8Array, offset: number): void {
+  _readWords(bytes, offset, W, 0);
+  _readWords(bytes, offset + 32, W, 8);
+  _expand(W);
+  _compress(S, _addK(W));
+}
+
+/**
+ * SHA256(SHA256(data)) of any length (< 2^53 bits), written into `out` (a new 32-byte array when
+ * omitted); `out` may alias `data`. 64 and 80 bytes take the specialised paths above; other
+ * lengths (the coinbase txid, SV2.md §5.4) stream the whole blocks straight from `data`, pad the
+ * tail in a module scratch buffer (FIPS 180-4 §5.1.1), and hash the 32-byte digest from its state
+ * words. Allocation-free apart from `out`.
+ */
+export function sha256dAny(data: Uint8Array, out: Uint8Array = new Uint8Array(32)): Uint8Array {
+  if (!(data instanceof Uint8Array)) throw new RangeError(`sha256dAny: data must be a Uint8Array, got ${typeof data}`);
+  if (data.length === 64) return sha256d64(data, out);
+  if (data.length === 80) return sha256d80(data, out);
+  _checkOut('sha256dAny', out);
+  const n = data.length;
+  const rem = n % 64;
+  const whole = n - rem;
+  S.set(IV);
+  for (let offset = 0; offset < whole; offset += 64) _block(data, offset);
+  for (let i = 0; i < rem; i++) TAIL[i] = data[whole + i]!;
+  TAIL[rem] = 0x80;
+  const tailBytes = rem + 9 <= 64 ? 64 : 128;
+  TAIL.fill(0, rem + 1, tailBytes - 8);
+  // Message length in bits, big-endian 64-bit (n < 2^50 here, so the high word is small).
+  const bitsHigh = Math.floor(n / 0x20000000);
+  const bitsLow = (n * 8) >>> 0;
+  TAIL[tailBytes - 8] = bitsHigh >>> 24;
+  TAIL[tailBytes - 7] = bitsHigh >>> 16;
+  TAIL[tailBytes - 6] = bitsHigh >>> 8;
+  TAIL[tailBytes - 5] = bitsHigh;
+  TAIL[tailBytes - 4] = bitsLow >>> 24;
+  TAIL[tailBytes - 3] = bitsLow >>> 16;
+  TAIL[tailBytes - 2] = bitsLow >>> 8;
+  TAIL[tailBytes - 1] = bitsLow;
+  _block(TAIL, 0);
+  if (tailBytes === 128) _block(TAIL, 64);
+  _secondHash();
+  _writeState(out, 0);
+  return out;
+}
