@@ -22,11 +22,6 @@ export interface ReasonCodeInfo {
 
 export const REASON_CODES = {
   // ── connection ────────────────────────────────────────────────────────────
-  handshake_failed: {
-    category: 'connection',
-    meaning: 'The Noise NX handshake failed (bad act 1 or an internal crypto failure).',
-    emittedBy: 'gateway session; connection_closed event',
-  },
   handshake_timeout: {
     category: 'connection',
     meaning: 'The client did not complete the Noise handshake within the handshake timeout.',

@@ -126,7 +126,9 @@ function _noiseReason(code: string, handshaking: boolean): ReasonCode {
     case 'internal-error':
       return 'internal_error';
     default:
-      return handshaking ? 'handshake_failed' : 'malformed_message';
+      // A responder cannot fail on act 1's content (every 64 bytes decode, SV2.md §3.3), so an
+      // unknown failure while handshaking is ours; after it, the peer sent something bad.
+      return handshaking ? 'internal_error' : 'malformed_message';
   }
 }
 

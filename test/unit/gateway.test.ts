@@ -10,7 +10,7 @@ import { assert } from '../assert.ts';
 import { FakeClock } from '../../core/clock.ts';
 import { SeededRandom } from '../../core/random.ts';
 import { bytesToHex, hexToBytes, reversed, utf8 } from '../../core/bytes.ts';
-import { nobleProvider } from '../../core/crypto/provider.ts';
+import { nobleProvider, type CryptoProvider } from '../../core/crypto/provider.ts';
 import { decodeMessage, encodeFrame, encodeMessage, type Sv2Message } from '../../core/codec/index.ts';
 import { workerIdentityTlv, WORKER_HASHRATE_TRACKING } from '../../core/codec/tlv.ts';
 import { NoiseInitiatorConnection, ResponderIdentity, generateAuthorityKeyPair } from '../../core/noise/index.ts';
@@ -59,6 +59,8 @@ interface WorldOptions {
   readonly auth?: GatewayOptions['auth'];
   readonly shutdownDrainTimeoutMs?: number;
   readonly salt?: number;
+  /** Crypto provider of the gateway (default noble); the miners always use noble. */
+  readonly provider?: CryptoProvider;
 }
 
 class Miner {
@@ -152,7 +154,7 @@ class World {
       {
         gatewayId: 7,
         mode: 'observe',
-        provider: nobleProvider,
+        provider: options.provider ?? nobleProvider,
         random: this.random,
         identity,
         auth: options.auth ?? { mode: 'open', maxWorkerIdBytes: 32, maxWorkersPerChannel: 2 },
@@ -454,6 +456,41 @@ describe('gateway: SetupConnection', () => {
     world.pump();
     assert.ok(miner.closedByServer);
     assert.equal(world.lastEvent('connection_closed').reason_code, 'decrypt_failed');
+  });
+});
+
+describe('gateway: local faults', () => {
+  test('a crypto provider failure closes only that connection, with internal_error', () => {
+    // A provider that throws on demand: the fault is ours (SPEC §13: never a crash), so the
+    // Noise connection turns it into internal-error and the session into internal_error.
+    let failDecrypt = false;
+    const faulty: CryptoProvider = {
+      ...nobleProvider,
+      name: 'faulty',
+      aeadDecrypt(key, nonce, ad, data) {
+        if (failDecrypt) throw new Error('injected provider fault');
+        return nobleProvider.aeadDecrypt(key, nonce, ad, data);
+      },
+    };
+    const world = new World({ provider: faulty });
+    const victim = world.ready();
+    const bystander = world.ready();
+    failDecrypt = true;
+    victim.setup(0); // any frame: the gateway must decrypt it
+    world.pump();
+    failDecrypt = false;
+    assert.ok(victim.closedByServer, 'the faulting connection is closed');
+    const closed = world.eventsOf('connection_closed');
+    assert.equal(closed.length, 1);
+    assert.equal(closed[0]!.conn_id, victim.connId);
+    assert.equal(closed[0]!.reason_code, 'internal_error');
+    assert.equal(bystander.closedByServer, false);
+    assert.equal(world.gateway.state, 'running');
+    // The bystander is still served after the fault.
+    world.template(template());
+    bystander.send({ type: 'OpenStandardMiningChannel', requestId: 1, userIdentity: 'u', nominalHashRate: 1e6, maxTarget: new Uint8Array(32).fill(0xff) });
+    world.pump();
+    bystander.take('OpenStandardMiningChannelSuccess');
   });
 });
 
