@@ -58,6 +58,12 @@ export interface ExtranonceSource {
 
 export type ChannelKind = 'standard' | 'extended';
 
+/**
+ * What a job is made from: a JobTemplate (our template), or a miner's custom job
+ * (custom-job.ts CustomJobSource, SetCustomMiningJob, issue 4 item 6).
+ */
+export type JobSource = Pick<JobTemplate, 'templateId' | 'height' | 'prevHash' | 'nbits' | 'version' | 'networkTarget' | 'merklePath' | 'coinbase' | 'assembleBlock'>;
+
 export type OpenOutcome =
   | {
       readonly ok: true;
@@ -117,7 +123,7 @@ export type ShareOutcome =
 
 interface Job {
   readonly jobId: number;
-  readonly source: JobTemplate;
+  readonly source: JobSource;
   readonly version: number;
   /** Lowest valid ntime: SetNewPrevHash.min_ntime (future jobs) or NewMiningJob.min_ntime. */
   readonly minNtime: number;
@@ -394,6 +400,19 @@ export class MiningChannels {
     return messages;
   }
 
+  /**
+   * SetCustomMiningJob (issue 4 item 6, SV2.md §5.1): install a VERIFIED miner-proposed job on an
+   * extended channel, active at once with `minNtime` (like a same-prevhash job). It takes the
+   * channel's next job id (never reused), which the caller answers in SetCustomMiningJob.Success;
+   * shares against it validate like any other job's, and a new prevhash makes it stale. Null when
+   * the channel is unknown or not extended (SRI: `invalid-channel-id`).
+   */
+  addCustomJob(channelId: number, source: JobSource, minNtime: number, nowMs: number): number | null {
+    const ch = this.#channels.get(channelId);
+    if (ch === undefined || ch.kind !== 'extended') return null;
+    return this.#makeJob(ch, source, minNtime >>> 0, false, nowMs).jobId;
+  }
+
   #adopt(job: JobTemplate): void {
     this.#current = job;
     this.#prevMinNtime = job.minNtime;
@@ -417,7 +436,7 @@ export class MiningChannels {
     out.push(snph);
   }
 
-  #makeJob(ch: Channel, source: JobTemplate, minNtime: number, future: boolean, nowMs: number): NewMiningJob | NewExtendedMiningJob {
+  #makeJob(ch: Channel, source: JobSource, minNtime: number, future: boolean, nowMs: number): NewMiningJob | NewExtendedMiningJob {
     const jobId = ch.nextJobId++;
     if (ch.nextJobId > 0xffffffff) {
       // 2^32 jobs on one channel: restart numbering (all older ids are long gone).
@@ -693,8 +712,8 @@ function _validHashRate(rate: number): boolean {
   return typeof rate === 'number' && Number.isFinite(rate) && rate >= 0;
 }
 
-const _networkTargetCache = new WeakMap<JobTemplate, Uint8Array>();
-function _networkTargetBytes(job: JobTemplate): Uint8Array {
+const _networkTargetCache = new WeakMap<JobSource, Uint8Array>();
+function _networkTargetBytes(job: JobSource): Uint8Array {
   let bytes = _networkTargetCache.get(job);
   if (bytes === undefined) {
     bytes = targetToU256(job.networkTarget);

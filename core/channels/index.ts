@@ -2,6 +2,7 @@
 export { DIFFICULTY_1_TARGET, difficultyFromHash, difficultyFromTarget, targetFromDifficulty } from './difficulty.ts';
 export { EXTRANONCE_PREFIX_BYTES, ExtranonceAllocator } from './extranonce.ts';
 export { JobFactory, JobTemplate, payoutFromConfig, splitReward, type CoinbaseOverrides, type JobCoinbase, type PayoutScript } from './job-factory.ts';
+export { CustomJobSource, customCoinbaseParts, type CustomJobFields } from './custom-job.ts';
 export { CHANNELS_DEFAULTS, channelsSettingsFromConfig, checkChannelsSettings, type ChannelsSettings } from './settings.ts';
 export { SeenShares } from './seen-shares.ts';
 export { ShareAckBatcher } from './share-acks.ts';
@@ -12,6 +13,7 @@ export {
   type BlockCandidate,
   type ChannelKind,
   type ExtranonceSource,
+  type JobSource,
   type OpenOutcome,
   type ShareOutcome,
   type UpdateOutcome,

@@ -414,6 +414,8 @@ export const CONFIG_TABLE = {
       'How often vardiff re-evaluates a channel.', 30),
     share_ack_batch_size: withDefault(int(1, 10_000, 'shares'), 10,
       'Accepted shares acknowledged by one SubmitShares.Success (SRI `share_batch_size`).', 1),
+    allow_work_selection: withDefault(bool(), false,
+      'Accept SetupConnection with REQUIRES_WORK_SELECTION: such miners open extended channels only and propose their own jobs (SetCustomMiningJob), each verified by the policy before SetCustomMiningJob.Success (issue 4 item 6). Off: the flag is refused with `unsupported-feature-flags`.', true),
   },
   upstream: {
     rpc_cookie_file: optional(str('file path', { min: 1 }),

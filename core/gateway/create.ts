@@ -4,7 +4,9 @@ import type { Config } from '../config/schema.ts';
 import type { CryptoProvider } from '../crypto/provider.ts';
 import type { RandomSource } from '../random.ts';
 import { channelsSettingsFromConfig, payoutFromConfig, type ChannelsSettings } from '../channels/index.ts';
+import { policySettingsFromConfig, PolicyEngine } from '../policy/engine.ts';
 import { Gateway, type GatewayOptions } from './gateway.ts';
+import { PolicyWorkSelection } from './work-selection.ts';
 
 export interface GatewayDeps {
   readonly provider: CryptoProvider;
@@ -61,5 +63,14 @@ export function gatewayOptionsFromConfig(config: Config, deps: Omit<GatewayDeps,
 }
 
 export function createGateway(config: Config, deps: GatewayDeps): Gateway {
-  return new Gateway(gatewayOptionsFromConfig(config, deps), deps.nowMs);
+  // mining.allow_work_selection: SetCustomMiningJob judged by the same policy (issue 4 item 6),
+  // against the template the gateway has released (work-selection.ts). A dep wins over config.
+  let gateway: Gateway | undefined;
+  const workSelection =
+    deps.workSelection ??
+    (config.mining.allow_work_selection
+      ? new PolicyWorkSelection({ engine: new PolicyEngine(policySettingsFromConfig(config)), currentJob: () => gateway?.currentJob ?? null })
+      : undefined);
+  gateway = new Gateway(gatewayOptionsFromConfig(config, workSelection === undefined ? deps : { ...deps, workSelection }), deps.nowMs);
+  return gateway;
 }

@@ -4,6 +4,7 @@
 // display hex; targets are display hex (64 digits); NO secrets ever (user_identity is reported
 // with its credential removed, core/gateway/auth.ts). docs/events.md lists every type and field;
 // test/unit/gateway-events.test.ts checks the two agree.
+import type { ShareForwardResultEvent, ShareForwardRetryEvent } from '../forwarding/types.ts';
 import type { Verdict } from '../policy/types.ts';
 import type { ReasonCode } from '../reason-codes.ts';
 
@@ -101,6 +102,15 @@ export type GatewayEvent =
       readonly block: boolean;
       /** Acknowledged during a stale hold, on held work (SPEC §6). */
       readonly stale_hold: boolean;
+      /** The header fields the miner submitted (U32 each), so a backend can re-check the share. */
+      readonly nonce: number;
+      readonly ntime: number;
+      readonly version: number;
+      /** Hex. Extended: the full extranonce (channel prefix ‖ the miner's part); standard: the
+       * channel's extranonce prefix (a standard channel has no miner part, SV2.md §5.2). */
+      readonly extranonce: string;
+      /** gateway.mode when the share was acknowledged (SPEC §5). */
+      readonly mode: 'shadow' | 'observe' | 'inline';
     }
   | {
       readonly type: 'share_rejected';
@@ -113,6 +123,32 @@ export type GatewayEvent =
       readonly reason_code: ReasonCode;
       /** The SubmitShares.Error string sent to the miner (SRI's). */
       readonly wire: string;
+    }
+  | {
+      /** SetCustomMiningJob verified and installed (core/gateway/work-selection.ts, issue 4 item 6). */
+      readonly type: 'custom_job_accepted';
+      readonly conn_id: number;
+      readonly channel_id: number;
+      readonly request_id: number;
+      /** The job id answered in SetCustomMiningJob.Success. */
+      readonly job_id: number;
+      readonly prev_hash: string;
+      readonly height: number;
+      /** Sats the coinbase pays to the pool's payout scripts. */
+      readonly pool_paid_sats: string;
+      /** A block on this job can be assembled and submitted (its transactions are known). */
+      readonly transactions_known: boolean;
+    }
+  | {
+      /** SetCustomMiningJob refused with SetCustomMiningJob.Error. */
+      readonly type: 'custom_job_rejected';
+      readonly conn_id: number;
+      readonly channel_id: number;
+      readonly request_id: number;
+      readonly reason_code: ReasonCode;
+      /** The SetCustomMiningJob.Error string sent (SRI's, SV2.md §5.8). */
+      readonly wire: string;
+      readonly detail: string;
     }
   | {
       readonly type: 'block_found';
@@ -249,6 +285,15 @@ export type GatewayEvent =
       readonly type: 'upstream_recovered';
       readonly consecutive_failures: number;
     }
+  | ({
+      /** Share forwarding (core/forwarding, adapters/share-forwarding.ts), exactly one per
+       * share_accepted; the stack stamps it like the gateway's own events. */
+      readonly type: 'share_forward_result';
+    } & Omit<ShareForwardResultEvent, 'type'>)
+  | ({
+      /** A batch POST failed and will be retried (core/forwarding). */
+      readonly type: 'share_forward_retry';
+    } & Omit<ShareForwardRetryEvent, 'type'>)
   | {
       readonly type: 'gateway_shutdown';
       readonly phase: 'started' | 'completed';

@@ -239,6 +239,7 @@ export class Gateway {
       onBlock: (candidate, shareId, connId, who) => this.#onBlock(candidate, shareId, connId, who),
       ...(options.workSelection === undefined ? {} : { workSelection: options.workSelection }),
       staleHold: () => this.#gate.holding,
+      mode: options.mode,
     };
     this.#verifier = options.verifier;
     this.#gate = new VerdictGate(options.mode, options.prevhash ?? OBSERVE_GATE_SETTINGS, {
@@ -627,7 +628,9 @@ export class Gateway {
     const blockId = shareId;
     const hex = bytesToHex(candidate.block);
     this.#blocksFound += 1;
-    this.#submitter.add(blockId, hex, candidate.blockHashDisplay);
+    // An empty block: a miner's custom job whose transactions we never saw (work-selection.ts);
+    // recorded, not submitted (the miner's own template provider propagates it).
+    if (candidate.block.length > 0) this.#submitter.add(blockId, hex, candidate.blockHashDisplay);
     this.#emit({
       type: 'block_found',
       block_id: blockId,

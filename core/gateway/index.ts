@@ -16,3 +16,4 @@ export {
 } from './gateway.ts';
 export { Session, SUPPORTED_EXTENSIONS, SV2_VERSION, type SessionContext, type SessionState, type WorkSelectionHandler } from './session.ts';
 export { BOOT_ID_BYTES, ShareIdAllocator } from './share-id.ts';
+export { PolicyWorkSelection, type PolicyWorkSelectionOptions } from './work-selection.ts';

@@ -5,7 +5,8 @@
 //   ExpectSetup      the first frame MUST be SetupConnection (§3.8 step 2); anything else closes
 //                    with `unexpected_message`, and nothing is sent before our answer to it
 //   Ready            RequestExtensions (0x0001, offering 0x0002), Open*/Update/CloseChannel,
-//                    SubmitShares*, (SetCustomMiningJob through the issue-4 seam)
+//                    SubmitShares*, SetCustomMiningJob (only after REQUIRES_WORK_SELECTION was
+//                    accepted; such a connection opens extended channels only: work-selection.ts)
 //   Closed           terminal: one `connection_closed` event, later input ignored
 //
 // SetupConnection rules (SV2.md §4): protocol must be 0 (Mining) else `unsupported-protocol`;
@@ -71,7 +72,7 @@ export const SUPPORTED_EXTENSIONS: readonly number[] = [WORKER_HASHRATE_TRACKING
  * is refused at SetupConnection, so a compliant client never sends the message.
  */
 export interface WorkSelectionHandler {
-  handleSetCustomMiningJob(connId: number, channels: MiningChannels, message: SetCustomMiningJob, nowMs: number): Sv2Message[];
+  handleSetCustomMiningJob(connId: number, channels: MiningChannels, message: SetCustomMiningJob, nowMs: number, emit: GatewayEventSink): Sv2Message[];
 }
 
 /** What every session shares; built once by the Gateway. */
@@ -96,6 +97,8 @@ export interface SessionContext {
   readonly workSelection?: WorkSelectionHandler;
   /** Issue 4: a stale hold is on, so an accepted share is on held work (SPEC §6). */
   readonly staleHold?: () => boolean;
+  /** gateway.mode, stamped on share_accepted (issue 5 item 1). Default 'observe'. */
+  readonly mode?: 'shadow' | 'observe' | 'inline';
 }
 
 export type SessionState = 'handshake' | 'expect_setup' | 'ready' | 'closed';
@@ -104,6 +107,8 @@ interface _ChannelInfo {
   readonly kind: ChannelKind;
   readonly identity: string;
   readonly worker: string | null;
+  /** The channel's extranonce prefix, hex (share_accepted.extranonce). */
+  readonly prefixHex: string;
   /** Created on the first 0x0002 TLV (bounded by auth.max_workers_per_channel). */
   workers: ChannelWorkers | null;
 }
@@ -156,6 +161,8 @@ export class Session {
   #state: SessionState = 'handshake';
   #channels: MiningChannels | undefined;
   #decodeOptions: DecodeOptions = NO_EXTENSIONS;
+  /** SetupConnection set REQUIRES_WORK_SELECTION and it was accepted (issue 4 item 6). */
+  #workSelection = false;
   #closeReason: ReasonCode | undefined;
   /** Latest time seen, for closes triggered while sending (no nowMs at hand). */
   #nowMs: number;
@@ -344,10 +351,11 @@ export class Session {
         this.#requestExtensions(message.requestId, message.requestedExtensions);
         return;
       case 'SetCustomMiningJob':
-        if (this.#ctx.workSelection === undefined) {
+        // Only on a connection that negotiated REQUIRES_WORK_SELECTION (SV2.md §4).
+        if (this.#ctx.workSelection === undefined || !this.#workSelection) {
           this.#close('unexpected_message', 'SetCustomMiningJob without REQUIRES_WORK_SELECTION', nowMs);
         } else {
-          this.#sendAll(this.#ctx.workSelection.handleSetCustomMiningJob(this.connId, this.#channels!, message, nowMs));
+          this.#sendAll(this.#ctx.workSelection.handleSetCustomMiningJob(this.connId, this.#channels!, message, nowMs, this.#ctx.emit));
         }
         return;
       case 'SetupConnection':
@@ -380,6 +388,7 @@ export class Session {
     // Never echo the client's flags (SV2.md §9.9): 0 = no server requirements.
     this.#send({ type: 'SetupConnectionSuccess', usedVersion: SV2_VERSION, flags: 0 });
     this.#state = 'ready';
+    this.#workSelection = (m.flags & MiningSetupFlags.requiresWorkSelection) !== 0;
     this.#deadlines.clear('setup');
     this.#channels = new MiningChannels({
       factory: this.#ctx.factory,
@@ -433,6 +442,13 @@ export class Session {
       });
       return;
     }
+    if (kind === 'standard' && this.#workSelection) {
+      // Custom jobs need the coinbase in the miner's hands: extended channels only (SRI string).
+      const wire = wireString('standard_channels_not_supported');
+      this.#send({ type: 'OpenMiningChannelError', requestId: m.requestId, errorCode: wire });
+      this.#ctx.emit({ type: 'channel_open_rejected', conn_id: this.connId, request_id: m.requestId, kind, identity: decision.identity, reason_code: 'standard_channels_not_supported', wire });
+      return;
+    }
     // The channel layer never sees the credential.
     const channels = this.#channels!;
     const outcome =
@@ -452,7 +468,7 @@ export class Session {
       });
       return;
     }
-    this.#channelInfo.set(outcome.channelId, { kind, identity: decision.identity, worker: decision.worker, workers: null });
+    this.#channelInfo.set(outcome.channelId, { kind, identity: decision.identity, worker: decision.worker, prefixHex: bytesToHex(outcome.extranoncePrefix), workers: null });
     this.#sendAll(outcome.messages);
     this.#ctx.emit({
       type: 'channel_opened',
@@ -512,6 +528,13 @@ export class Session {
       block: outcome.block !== null,
       // Held work is validated and acknowledged as usual, only marked (SPEC §6).
       stale_hold: this.#ctx.staleHold?.() ?? false,
+      // What a pool backend needs to re-check the share (issue 5 item 1): the submitted header
+      // fields and the full extranonce it was mined with (standard channels: the prefix only).
+      nonce: m.nonce,
+      ntime: m.ntime,
+      version: m.version,
+      extranonce: m.type === 'SubmitSharesExtended' ? (info?.prefixHex ?? '') + bytesToHex(m.extranonce) : (info?.prefixHex ?? ''),
+      mode: this.#ctx.mode ?? 'observe',
     });
     if (outcome.ack !== null) this.#send(outcome.ack);
   }

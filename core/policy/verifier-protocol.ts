@@ -135,7 +135,9 @@ export function encodeVerifyRequest(requestId: number, req: VerdictRequest): Uin
     longpoll_id: t.longpollId,
     rules: [...t.rules],
     tx_count: t.transactions.length,
-    timeout_ms: req.timeoutMs,
+    // An integer on the wire (the server refuses anything else): deadlines derived from a
+    // sub-millisecond monotonic clock (performance.now on Deno and Bun) are fractional.
+    timeout_ms: Math.ceil(req.timeoutMs),
     chain: {
       tip_hash: req.chain.tipHash === null ? null : bytesToHex(req.chain.tipHash),
       tip_height: req.chain.tipHeight,

@@ -425,6 +425,16 @@ describe('policy: embedded verifier and the verifier protocol (sans-IO)', () => 
     assert.deepEqual(engine().evaluate(u, r.request.chain), engine().evaluate(t2, CHAIN));
   });
 
+  test('VERIFY: a fractional deadline (sub-ms monotonic clocks: Deno, Bun) goes out rounded up, and the server accepts it', () => {
+    const f = new VerifierDeframer();
+    f.push(encodeVerifyRequest(3, { template: makeTemplate(), chain: CHAIN, timeoutMs: 1049.33 }));
+    const frame = f.next();
+    if (frame === 'need' || 'error' in frame) return assert.fail(`expected a frame, got ${JSON.stringify(frame)}`);
+    const r = decodeVerifyBody(frame.body);
+    assert.ok(r.ok, r.ok ? '' : r.error);
+    if (r.ok) assert.equal(r.request.timeoutMs, 1050);
+  });
+
   test('decoders never throw on arbitrary bytes; a broken stream closes the server session', () => {
     const bytes = encodeVerifyRequest(5, { template: makeTemplate(), chain: CHAIN, timeoutMs: 5 });
     let seed = 12345;

@@ -1,0 +1,438 @@
+// Miner-proposed work (issue 4 item 6) through the whole gateway in memory: NoiseInitiatorConnection
+// miners on a FakeClock, a Gateway with the PolicyWorkSelection handler (core/gateway/work-selection.ts).
+// SetCustomMiningJob → policy → .Success with a job the channel validates shares against (the
+// expected header hash and block are computed HERE from SV2.md §5.4's custom-coinbase rule, not
+// with the gateway's coinbase code), or .Error with SRI's string (SV2.md §5.8) and a registry
+// code in `custom_job_rejected`. Also: standard channels refused on a work-selection connection,
+// the flag refused when work selection is off, and createGateway's mining.allow_work_selection.
+import { readFileSync } from 'node:fs';
+import { describe, seed, test } from '../harness.ts';
+import { assert } from '../assert.ts';
+import { FakeClock } from '../../core/clock.ts';
+import { SeededRandom } from '../../core/random.ts';
+import { bytesToHex, concatBytes, hexToBytes, reversed } from '../../core/bytes.ts';
+import { nobleProvider } from '../../core/crypto/provider.ts';
+import { decodeMessage, encodeMessage, type Sv2Message } from '../../core/codec/index.ts';
+import { NoiseInitiatorConnection, ResponderIdentity, generateAuthorityKeyPair } from '../../core/noise/index.ts';
+import { sha256d } from '../../core/mining/hash.ts';
+import { targetFromNbits, targetFromU256 } from '../../core/mining/target.ts';
+import { parseGetBlockTemplate } from '../../core/template/gbt.ts';
+import type { BlockTemplate } from '../../core/template/template.ts';
+import { loadConfig } from '../../core/config/index.ts';
+import { PolicyEngine, type PolicySettings } from '../../core/policy/engine.ts';
+import { createGateway, Gateway, PolicyWorkSelection, type GatewayEvent } from '../../core/gateway/index.ts';
+import { isReasonCode, wireString } from '../../core/reason-codes.ts';
+
+type Msg<T extends Sv2Message['type']> = Extract<Sv2Message, { type: T }>;
+
+const GBT = JSON.parse(readFileSync(new URL('../fixtures/btcd-gbt-with-transactions.json', import.meta.url), 'utf8')) as Record<string, unknown>;
+let templateCounter = 0n;
+function template(bits: string): BlockTemplate {
+  const json = JSON.parse(JSON.stringify(GBT)) as Record<string, unknown>;
+  delete json['target'];
+  json['bits'] = bits;
+  templateCounter += 1n;
+  const parsed = parseGetBlockTemplate(json, { templateId: templateCounter });
+  if (!parsed.ok) throw new Error(`fixture template did not parse: ${parsed.error.message}`);
+  return parsed.value;
+}
+
+const POOL_SCRIPT = hexToBytes('0014751e76e8199196d454941c45d1b3a323f1433bd6');
+const OTHER_SCRIPT = hexToBytes('0014ebe1b7dcc293ccaa0ee743a86f89df8258c208fc');
+const WORK_SELECTION = 0b10;
+
+// ---- independent encoders (Bitcoin consensus serialization, written out here) ------------------
+
+function le32(n: number): number[] {
+  return [n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, (n >>> 24) & 0xff];
+}
+function le64(v: bigint): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < 8; i++) out.push(Number((v >> BigInt(8 * i)) & 0xffn));
+  return out;
+}
+/** Vec<TxOut>: count (< 0xfd here) ‖ (value LE64 ‖ len ‖ script)*. */
+function txOutVec(outs: { value: bigint; script: Uint8Array }[]): Uint8Array {
+  const bytes: number[] = [outs.length];
+  for (const o of outs) bytes.push(...le64(o.value), o.script.length, ...o.script);
+  return new Uint8Array(bytes);
+}
+/** BIP34: push of the height, minimal little-endian (height 105 → 01 69). */
+function heightPush(height: number): Uint8Array {
+  const bytes: number[] = [];
+  for (let h = height; h > 0; h = Math.floor(h / 256)) bytes.push(h & 0xff);
+  if (bytes[bytes.length - 1]! & 0x80) bytes.push(0);
+  return new Uint8Array([bytes.length, ...bytes]);
+}
+
+// ---- the world ---------------------------------------------------------------------------------
+
+class Miner {
+  readonly noise: NoiseInitiatorConnection;
+  readonly connId: number;
+  readonly inbox: Sv2Message[] = [];
+  closedByServer = false;
+
+  constructor(readonly world: World) {
+    const { clock, random, authority, gateway } = world;
+    this.noise = new NoiseInitiatorConnection(
+      { provider: nobleProvider, random, certificatePolicy: { kind: 'pinned', authorityXOnly: authority.publicKeyXOnly }, wallClock: clock },
+      clock.monotonicMs(),
+    );
+    const id = gateway.acceptConnection(clock.monotonicMs(), { wallMs: clock.wallMs() });
+    assert.notEqual(id, null, 'connection accepted');
+    this.connId = id!;
+    world.miners.set(this.connId, this);
+  }
+
+  send(message: Sv2Message): void {
+    assert.ok(this.noise.send(encodeMessage(message)).ok, 'client send');
+    this.world.pump();
+  }
+
+  take<T extends Sv2Message['type']>(type: T): Msg<T> {
+    const i = this.inbox.findIndex((m) => m.type === type);
+    assert.ok(i >= 0, `expected a ${type}, inbox has [${this.inbox.map((m) => m.type).join(', ')}]`);
+    return this.inbox.splice(i, 1)[0] as Msg<T>;
+  }
+
+  drain(): void {
+    for (let e = this.noise.pollEvent(); e !== undefined; e = this.noise.pollEvent()) {
+      if (e.type !== 'frame') continue;
+      const m = decodeMessage(e.frame);
+      assert.ok(m.ok, 'server frame decodes');
+      this.inbox.push(m.value);
+    }
+  }
+
+  setup(flags: number): void {
+    this.send({
+      type: 'SetupConnection', protocol: 0, minVersion: 2, maxVersion: 2, flags,
+      endpointHost: '127.0.0.1', endpointPort: 34255, vendor: 'test', hardwareVersion: 'hw', firmware: 'fw', deviceId: 'dev',
+    });
+  }
+
+  /** max_target with the top byte 0x7f: about half of all hashes are shares, so validation matters. */
+  openExtended(requestId = 2): Msg<'OpenExtendedMiningChannelSuccess'> {
+    const maxTarget = new Uint8Array(32).fill(0xff);
+    maxTarget[31] = 0x7f;
+    this.send({ type: 'OpenExtendedMiningChannel', requestId, userIdentity: 'alice.rig', nominalHashRate: 1, maxTarget, minExtranonceSize: 4 });
+    const success = this.take('OpenExtendedMiningChannelSuccess');
+    this.inbox.length = 0; // the pool's own job + SetNewPrevHash
+    return success;
+  }
+}
+
+class World {
+  readonly clock = new FakeClock({ startMs: 1_000 });
+  readonly random: SeededRandom;
+  readonly authority: ReturnType<typeof generateAuthorityKeyPair>;
+  readonly identity: ResponderIdentity;
+  readonly gateway: Gateway;
+  readonly handler: PolicyWorkSelection;
+  readonly miners = new Map<number, Miner>();
+  readonly events: GatewayEvent[] = [];
+  readonly commands: NonNullable<ReturnType<Gateway['pollCommand']>>[] = [];
+
+  constructor(options: { workSelection?: boolean; build?: (w: World) => Gateway } = {}) {
+    this.random = new SeededRandom(seed);
+    this.authority = generateAuthorityKeyPair(this.random);
+    this.identity = new ResponderIdentity({ authoritySecretKey: this.authority.secretKey, validitySecs: 3600, backdateSecs: 300, random: this.random });
+    const settings: PolicySettings = {
+      feeTiers: [], feeTierRule: 'fixed', feeTier: '', blocklistTxids: [], blocklistScripts: [],
+      maxTemplateWeight: 4_000_000, maxTemplateSigops: 80_000,
+      subsidyHalvingInterval: 150, // regtest: the fixture is at height 104
+      verifyCommitments: false, payout: [{ scriptPubKey: POOL_SCRIPT, weight: 1 }], poolTag: 'Test',
+    };
+    let gw: Gateway | undefined;
+    this.handler = new PolicyWorkSelection({ engine: new PolicyEngine(settings), currentJob: () => gw?.currentJob ?? null });
+    gw =
+      options.build?.(this) ??
+      new Gateway(
+        {
+          gatewayId: 7, mode: 'observe', provider: nobleProvider, random: this.random, identity: this.identity,
+          auth: { mode: 'open', maxWorkerIdBytes: 32, maxWorkersPerChannel: 2 },
+          channels: {
+            sharesPerMinute: 6, minDifficulty: 0, maxDifficulty: 1e12, vardiffEnabled: false, vardiffRetargetIntervalSecs: 60,
+            shareAckBatchSize: 1, shareAckDelayMs: 100, nonceExpireSecs: 60, extranonceRollableBytesDefault: 8,
+            channelsPerConnectionMax: 8, ntimeFutureSecsMax: 7000, seenSharesMax: 1000,
+          },
+          payout: [{ scriptPubKey: POOL_SCRIPT, weight: 1 }], poolTag: 'Test',
+          maxConnections: 10, maxFramePayloadBytes: 65_536, handshakeTimeoutMs: 5_000, idleTimeoutMs: 600_000,
+          jobBroadcastIntervalMs: 0, blockRetryInitialMs: 500, blockRetryMaxMs: 2_000, shutdownDrainTimeoutMs: 5_000,
+          ...(options.workSelection === false ? {} : { workSelection: this.handler }),
+        },
+        this.clock.monotonicMs(),
+      );
+    this.gateway = gw;
+  }
+
+  get now(): number {
+    return this.clock.monotonicMs();
+  }
+
+  pump(): void {
+    for (let round = 0; round < 1000; round++) {
+      let moved = false;
+      for (const miner of this.miners.values()) {
+        const out = miner.noise.pollTransmit();
+        if (out !== undefined) {
+          this.gateway.receive(miner.connId, out, this.now);
+          moved = true;
+        }
+      }
+      for (let item = this.gateway.pollTransmit(); item !== undefined; item = this.gateway.pollTransmit()) {
+        moved = true;
+        const miner = this.miners.get(item.conn_id);
+        if (miner === undefined) continue;
+        if ('bytes' in item) miner.noise.receive(item.bytes, this.now);
+        else miner.closedByServer = true;
+      }
+      for (const miner of this.miners.values()) miner.drain();
+      for (let c = this.gateway.pollCommand(); c !== undefined; c = this.gateway.pollCommand()) this.commands.push(c);
+      for (let e = this.gateway.pollEvent(); e !== undefined; e = this.gateway.pollEvent()) this.events.push(e);
+      if (!moved) return;
+    }
+    throw new Error('pump did not settle');
+  }
+
+  connect(): Miner {
+    const miner = new Miner(this);
+    this.pump();
+    return miner;
+  }
+
+  eventsOf<T extends GatewayEvent['type']>(type: T): Extract<GatewayEvent, { type: T }>[] {
+    return this.events.filter((e) => e.type === type) as Extract<GatewayEvent, { type: T }>[];
+  }
+}
+
+// ---- custom jobs -------------------------------------------------------------------------------
+
+/** A proposal the policy accepts: the released template's tip, nbits and transactions, a
+ * coinbase paying the pool the whole value plus the witness commitment. */
+function goodJob(t: BlockTemplate, channelId: number, requestId = 10): Msg<'SetCustomMiningJob'> {
+  return {
+    type: 'SetCustomMiningJob', channelId, requestId, miningJobToken: new Uint8Array([1, 2, 3]),
+    version: 0x20000000, prevHash: t.prevHash, minNtime: t.curtime, nbits: t.nbits,
+    coinbaseTxVersion: 2,
+    coinbasePrefix: concatBytes(heightPush(t.height), new TextEncoder().encode('/miner-chosen/')),
+    coinbaseTxInputNSequence: 0xfffffffe,
+    coinbaseTxOutputs: txOutVec([{ value: t.coinbaseValue, script: POOL_SCRIPT }, { value: 0n, script: t.defaultWitnessCommitment }]),
+    coinbaseTxLocktime: t.height - 1,
+    merklePath: t.merklePath.map((h) => Uint8Array.from(h)),
+  };
+}
+
+/** SV2.md §5.4 for SetCustomMiningJob: scriptSig = coinbase_prefix ‖ full extranonce, no push opcode. */
+function expectedCoinbase(job: Msg<'SetCustomMiningJob'>, fullExtranonce: Uint8Array, witness: boolean): Uint8Array {
+  const scriptSig = concatBytes(job.coinbasePrefix, fullExtranonce);
+  return new Uint8Array([
+    ...le32(job.coinbaseTxVersion), ...(witness ? [0x00, 0x01] : []),
+    0x01, ...new Uint8Array(32), 0xff, 0xff, 0xff, 0xff, scriptSig.length, ...scriptSig, ...le32(job.coinbaseTxInputNSequence),
+    ...job.coinbaseTxOutputs,
+    ...(witness ? [0x01, 0x20, ...new Uint8Array(32)] : []),
+    ...le32(job.coinbaseTxLocktime),
+  ]);
+}
+
+function headerFor(job: Msg<'SetCustomMiningJob'>, fullExtranonce: Uint8Array, nonce: number, ntime: number): Uint8Array {
+  let root = sha256d(expectedCoinbase(job, fullExtranonce, false));
+  for (const node of job.merklePath) root = sha256d(concatBytes(root, node));
+  return new Uint8Array([...le32(job.version), ...job.prevHash, ...root, ...le32(ntime), ...le32(job.nbits), ...le32(nonce)]);
+}
+
+/** One miner on a work-selection connection with an extended channel, after a template. */
+function customWorld(bits: string) {
+  const world = new World();
+  const t = template(bits);
+  world.gateway.templateUpdated(t, world.now);
+  world.pump();
+  const miner = world.connect();
+  miner.setup(WORK_SELECTION);
+  assert.deepEqual(miner.take('SetupConnectionSuccess'), { type: 'SetupConnectionSuccess', usedVersion: 2, flags: 0 });
+  const ext = miner.openExtended();
+  return { world, t, miner, ext };
+}
+
+function grind(job: Msg<'SetCustomMiningJob'>, full: Uint8Array, want: (hash: bigint) => boolean): { nonce: number; hash: Uint8Array } {
+  for (let nonce = 0; nonce < 100_000; nonce++) {
+    const hash = sha256d(headerFor(job, full, nonce, job.minNtime));
+    if (want(targetFromU256(hash))) return { nonce, hash };
+  }
+  throw new Error('nothing found');
+}
+
+// ---- tests ---------------------------------------------------------------------------------------
+
+describe('work selection: SetCustomMiningJob accepted', () => {
+  test('verified → .Success {channel_id, request_id, job_id}; shares validate against the miner\'s coinbase', () => {
+    const { world, t, miner, ext } = customWorld('1e00ffff');
+    const job = goodJob(t, ext.channelId);
+    miner.send(job);
+    const success = miner.take('SetCustomMiningJobSuccess');
+    assert.equal(success.channelId, ext.channelId);
+    assert.equal(success.requestId, 10);
+    assert.ok(success.jobId > 0);
+    const accepted = world.eventsOf('custom_job_accepted');
+    assert.equal(accepted.length, 1);
+    assert.equal(accepted[0]!.job_id, success.jobId);
+    assert.equal(accepted[0]!.height, t.height);
+    assert.equal(accepted[0]!.pool_paid_sats, t.coinbaseValue.toString());
+    assert.equal(accepted[0]!.transactions_known, true);
+
+    const rolled = new Uint8Array(ext.extranonceSize).fill(0x5a);
+    const full = concatBytes(ext.extranoncePrefix, rolled);
+    const shareTarget = targetFromU256(ext.target);
+    const network = targetFromNbits(t.nbits)!;
+    const good = grind(job, full, (h) => h <= shareTarget && h > network);
+    miner.send({ type: 'SubmitSharesExtended', channelId: ext.channelId, sequenceNumber: 1, jobId: success.jobId, nonce: good.nonce, ntime: job.minNtime, version: job.version, extranonce: rolled });
+    const ack = miner.take('SubmitSharesSuccess');
+    assert.equal(ack.lastSequenceNumber, 1);
+    const share = world.eventsOf('share_accepted').at(-1)!;
+    assert.equal(share.job_id, success.jobId);
+    assert.equal(share.hash, bytesToHex(reversed(good.hash)), 'the gateway hashed the header of the miner\'s own coinbase');
+    assert.equal(share.template_id, '0');
+
+    // A share above the target on the same job: the hash is checked, not just the job id.
+    const low = grind(job, full, (h) => h > shareTarget);
+    miner.send({ type: 'SubmitSharesExtended', channelId: ext.channelId, sequenceNumber: 2, jobId: success.jobId, nonce: low.nonce, ntime: job.minNtime, version: job.version, extranonce: rolled });
+    assert.equal(miner.take('SubmitSharesError').errorCode, 'difficulty-too-low');
+  });
+
+  test('a block on a custom job is built from the miner\'s coinbase and the template\'s transactions', () => {
+    const { world, t, miner, ext } = customWorld('207fffff');
+    const job = goodJob(t, ext.channelId);
+    miner.send(job);
+    const { jobId } = miner.take('SetCustomMiningJobSuccess');
+    const rolled = new Uint8Array(ext.extranonceSize).fill(0x11);
+    const full = concatBytes(ext.extranoncePrefix, rolled);
+    const shareTarget = targetFromU256(ext.target);
+    const network = targetFromNbits(t.nbits)!;
+    const found = grind(job, full, (h) => h <= network && h <= shareTarget);
+    miner.send({ type: 'SubmitSharesExtended', channelId: ext.channelId, sequenceNumber: 1, jobId, nonce: found.nonce, ntime: job.minNtime, version: job.version, extranonce: rolled });
+    assert.equal(world.commands.length, 1, 'submit_block queued');
+    const expected = concatBytes(
+      headerFor(job, full, found.nonce, job.minNtime),
+      new Uint8Array([1 + t.transactions.length]),
+      expectedCoinbase(job, full, true),
+      ...t.transactions.map((tx) => tx.data),
+    );
+    assert.equal(world.commands[0]!.hex, bytesToHex(expected));
+    const block = world.eventsOf('block_found')[0]!;
+    assert.equal(block.block_hash, bytesToHex(reversed(found.hash)));
+  });
+
+  test('unknown transactions (a merkle path of no known template): the block is recorded, not submitted', () => {
+    const { world, t, miner, ext } = customWorld('207fffff');
+    const job = { ...goodJob(t, ext.channelId), merklePath: [new Uint8Array(32).fill(0xab)] };
+    miner.send(job);
+    const { jobId } = miner.take('SetCustomMiningJobSuccess');
+    assert.equal(world.eventsOf('custom_job_accepted')[0]!.transactions_known, false);
+    const rolled = new Uint8Array(ext.extranonceSize);
+    const full = concatBytes(ext.extranoncePrefix, rolled);
+    const network = targetFromNbits(t.nbits)!;
+    const shareTarget = targetFromU256(ext.target);
+    const found = grind(job, full, (h) => h <= network && h <= shareTarget);
+    miner.send({ type: 'SubmitSharesExtended', channelId: ext.channelId, sequenceNumber: 1, jobId, nonce: found.nonce, ntime: job.minNtime, version: job.version, extranonce: rolled });
+    assert.equal(world.commands.length, 0, 'nothing to submit');
+    const block = world.eventsOf('block_found')[0]!;
+    assert.equal(block.hex, '');
+    assert.equal(block.block_hash, bytesToHex(reversed(found.hash)));
+  });
+});
+
+describe('work selection: SetCustomMiningJob.Error', () => {
+  const cases: { name: string; wire: string; reason: string; edit: (job: Msg<'SetCustomMiningJob'>, t: BlockTemplate) => Msg<'SetCustomMiningJob'> }[] = [
+    {
+      name: 'pool not paid (value to another script)', wire: 'invalid-coinbase-tx-outputs', reason: 'custom_job_pool_not_paid',
+      edit: (j, t) => ({ ...j, coinbaseTxOutputs: txOutVec([{ value: t.coinbaseValue, script: OTHER_SCRIPT }, { value: 0n, script: t.defaultWitnessCommitment }]) }),
+    },
+    {
+      name: 'pool paid less than the subsidy', wire: 'invalid-coinbase-tx-outputs', reason: 'custom_job_pool_not_paid',
+      edit: (j, t) => ({ ...j, coinbaseTxOutputs: txOutVec([{ value: 1000n, script: POOL_SCRIPT }, { value: 0n, script: t.defaultWitnessCommitment }]) }),
+    },
+    { name: 'stale chain tip', wire: 'stale-chain-tip', reason: 'custom_job_stale_chain_tip', edit: (j) => ({ ...j, prevHash: new Uint8Array(32).fill(0xbb) }) },
+    { name: 'nbits other than the chain\'s', wire: 'invalid-nbits', reason: 'custom_job_invalid_nbits', edit: (j) => ({ ...j, nbits: 0x1d00ffff }) },
+    { name: 'min_ntime below mintime', wire: 'invalid-min-ntime', reason: 'custom_job_invalid_min_ntime', edit: (j, t) => ({ ...j, minNtime: t.mintime - 1 }) },
+    { name: 'min_ntime beyond maxtime', wire: 'invalid-min-ntime', reason: 'custom_job_invalid_min_ntime', edit: (j, t) => ({ ...j, minNtime: t.maxtime! + 1 }) },
+    { name: 'version without the BIP9 top bits', wire: 'invalid-version', reason: 'custom_job_invalid_version', edit: (j) => ({ ...j, version: 0x40000000 }) },
+    { name: 'coinbase outputs that do not parse', wire: 'invalid-coinbase-tx-outputs', reason: 'custom_job_invalid_coinbase_outputs', edit: (j) => ({ ...j, coinbaseTxOutputs: new Uint8Array([0x02, 0x00, 0x01]) }) },
+    { name: 'coinbase prefix without the BIP34 height', wire: 'invalid-coinbase-prefix', reason: 'custom_job_invalid_coinbase_prefix', edit: (j) => ({ ...j, coinbasePrefix: new Uint8Array([0x01, 0x01, 0x00]) }) },
+    { name: 'merkle path deeper than any block', wire: 'invalid-merkle-path', reason: 'custom_job_invalid_merkle_path', edit: (j) => ({ ...j, merklePath: Array.from({ length: 16 }, () => new Uint8Array(32)) }) },
+    { name: 'a channel that is not open', wire: 'invalid-channel-id', reason: 'invalid_channel_id', edit: (j) => ({ ...j, channelId: 999 }) },
+  ];
+  for (const c of cases) {
+    test(`${c.name} → '${c.wire}' with ${c.reason}`, () => {
+      const { world, t, miner, ext } = customWorld('1e00ffff');
+      const job = c.edit(goodJob(t, ext.channelId, 33), t);
+      miner.send(job);
+      assert.deepEqual(miner.take('SetCustomMiningJobError'), { type: 'SetCustomMiningJobError', channelId: job.channelId, requestId: 33, errorCode: c.wire });
+      const rejected = world.eventsOf('custom_job_rejected');
+      assert.equal(rejected.length, 1);
+      assert.equal(rejected[0]!.reason_code, c.reason);
+      assert.ok(isReasonCode(c.reason));
+      assert.equal(rejected[0]!.wire, c.wire);
+      assert.equal(wireString(rejected[0]!.reason_code), c.wire, 'the registry names the same wire string');
+      assert.equal(world.eventsOf('custom_job_accepted').length, 0);
+      assert.ok(!miner.closedByServer, 'the connection stays open');
+    });
+  }
+
+  test('before any template every custom job is a stale chain tip (fail closed)', () => {
+    const world = new World();
+    const miner = world.connect();
+    miner.setup(WORK_SELECTION);
+    miner.take('SetupConnectionSuccess');
+    const ext = miner.openExtended();
+    miner.send(goodJob(template('1e00ffff'), ext.channelId));
+    assert.equal(miner.take('SetCustomMiningJobError').errorCode, 'stale-chain-tip');
+  });
+});
+
+describe('work selection: connection rules', () => {
+  test('a standard channel on a work-selection connection → OpenMiningChannel.Error standard-channels-not-supported-for-custom-work', () => {
+    const { world, miner } = customWorld('1e00ffff');
+    miner.send({ type: 'OpenStandardMiningChannel', requestId: 5, userIdentity: 'alice.rig', nominalHashRate: 1, maxTarget: new Uint8Array(32).fill(0xff) });
+    assert.deepEqual(miner.take('OpenMiningChannelError'), { type: 'OpenMiningChannelError', requestId: 5, errorCode: 'standard-channels-not-supported-for-custom-work' });
+    const rejected = world.eventsOf('channel_open_rejected').at(-1)!;
+    assert.equal(rejected.reason_code, 'standard_channels_not_supported');
+    assert.equal(rejected.wire, 'standard-channels-not-supported-for-custom-work');
+  });
+
+  test('without REQUIRES_WORK_SELECTION: standard channels open, and SetCustomMiningJob closes with unexpected_message', () => {
+    const world = new World();
+    world.gateway.templateUpdated(template('1e00ffff'), world.now);
+    const miner = world.connect();
+    miner.setup(0);
+    miner.take('SetupConnectionSuccess');
+    miner.send({ type: 'OpenStandardMiningChannel', requestId: 5, userIdentity: 'alice.rig', nominalHashRate: 1, maxTarget: new Uint8Array(32).fill(0xff) });
+    miner.take('OpenStandardMiningChannelSuccess');
+    const ext = miner.openExtended();
+    miner.send(goodJob(world.gateway.currentJob!.template, ext.channelId));
+    assert.ok(miner.closedByServer);
+    assert.equal(world.eventsOf('connection_closed').at(-1)!.reason_code, 'unexpected_message');
+  });
+
+  test('work selection disabled → REQUIRES_WORK_SELECTION refused with the flag in .Error.flags', () => {
+    const world = new World({ workSelection: false });
+    const miner = world.connect();
+    miner.setup(WORK_SELECTION | 0b100);
+    assert.deepEqual(miner.take('SetupConnectionError'), { type: 'SetupConnectionError', flags: WORK_SELECTION, errorCode: 'unsupported-feature-flags' });
+    assert.ok(miner.closedByServer);
+  });
+
+  for (const allow of [false, true]) {
+    test(`createGateway with mining.allow_work_selection = ${allow}`, () => {
+      const text = readFileSync(new URL('../../deploy/config/example.toml', import.meta.url), 'utf8');
+      const loaded = loadConfig({ tomlText: text, env: { RESERVEGRID_GATEWAY__MODE: 'observe', RESERVEGRID_MINING__ALLOW_WORK_SELECTION: String(allow) } });
+      assert.ok(loaded.ok, loaded.ok ? '' : JSON.stringify(loaded.problems));
+      assert.equal(loaded.config.mining.allow_work_selection, allow);
+      const world = new World({ build: (w) => createGateway(loaded.config, { provider: nobleProvider, random: w.random, identity: w.identity, nowMs: w.clock.monotonicMs() }) });
+      const miner = world.connect();
+      miner.setup(WORK_SELECTION);
+      if (allow) miner.take('SetupConnectionSuccess');
+      else assert.equal(miner.take('SetupConnectionError').flags, WORK_SELECTION);
+    });
+  }
+});
