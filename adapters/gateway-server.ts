@@ -121,6 +121,14 @@ export class GatewayServer {
   }
 
   /**
+   * Stamp an event that did not come out of the gateway (share forwarding) with the next `seq`
+   * and the wall time, so one event log has one gap-free sequence. The caller publishes it.
+   */
+  stamp(event: GatewayEvent): StampedEvent {
+    return { ...event, seq: ++this.#seq, ts: new Date(this.#clock.wallMs()).toISOString() } as StampedEvent;
+  }
+
+  /**
    * Drain the gateway's outputs and re-arm the deadline timer. Call it after feeding the
    * gateway from outside the pump (templates, block results, shutdown). Re-entrant calls
    * (an onEvent handler feeding the gateway) are folded into the running pass.

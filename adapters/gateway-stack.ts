@@ -3,7 +3,13 @@
 //   TemplateSource ──(TemplatePoller, every upstream_poll_interval_ms, and at once after one of
 //                     our blocks was accepted)──▶ Gateway (core)
 //   miners ⇄ TCP ⇄ GatewayServer (the pump) ⇄ Gateway ──submit_block──▶ BlockExecutor ──▶ source
-//   Gateway events ──stamped by the pump──▶ event log (JSON lines) and `onEvent`
+//   Gateway events ──stamped by the pump──▶ event log (JSON lines), metrics + event buffer
+//                                             (the HTTP app, gateway.http_listen_addr) and `onEvent`
+//   Gateway ⇄ verifier (gateway.verifier_addr: "embedded" = PolicyEngine in-process; host:port =
+//             VerifierClientSession over TCP via adapters/verifier-bridge.ts), in every mode
+//   share_accepted ──▶ share forwarding (adapters/share-forwarding.ts) ──signed POST──▶
+//             share.share_upstream_url; its events are stamped into the same sequence and log
+//   Shadow mode: the pump runs (templates, verdicts, events) but no miner listener is opened.
 //
 // The same on Node, Deno and Bun: the runtime specifics are the TCP adapter (adapters/net),
 // the crypto provider (adapters/crypto-native.ts) and, for the cookie file, node:fs/promises,
@@ -29,6 +35,19 @@ import { serveGateway, type GatewayServer, type StampedEvent } from './gateway-s
 import type { ListenTcp } from './net/index.ts';
 import { TemplatePoller } from './template-poller.ts';
 import type { TemplateSource } from './template-source.ts';
+import type { GatewayEvent } from '../core/gateway/events.ts';
+import { EmbeddedVerifier } from '../core/policy/embedded-verifier.ts';
+import { PolicyEngine, policySettingsFromConfig } from '../core/policy/engine.ts';
+import type { TemplateVerifier } from '../core/policy/types.ts';
+import type { ShareForwardEvent } from '../core/forwarding/types.ts';
+import { attachShareForwarding, type ShareForwarding, type ShareForwardingOptions } from './share-forwarding.ts';
+import { VerifierBridge } from './verifier-bridge.ts';
+import { parseVerifierAddr } from './verifier-client.ts';
+import { EventBuffer } from '../core/events/event-buffer.ts';
+import { GatewayMetrics, type ObservableEvent } from '../core/metrics/gateway-metrics.ts';
+import { buildStatus, type StatusDocument } from '../core/metrics/status.ts';
+import { createHttpApp } from './http/app.ts';
+import { serveHttp as serveHttpDefault, type HttpServer, type ServeHttp } from './http/index.ts';
 
 export interface GatewayStackOptions {
   readonly config: Config;
@@ -51,8 +70,49 @@ export interface GatewayStackOptions {
   readonly stdout?: (text: string) => void;
   /** Reads upstream.rpc_cookie_file. Default: node:fs/promises readFile (utf8). */
   readonly readFile?: (path: string) => Promise<string>;
-  /** Core options without a config key (tests, benchmarks). */
-  readonly gatewayDeps?: Pick<GatewayDeps, 'channels' | 'eventQueueMax'>;
+  /**
+   * Core options without a config key (tests, benchmarks). `verifier` replaces the one built
+   * from gateway.verifier_addr ("embedded": the policy engine in-process; host:port: the TCP
+   * client, adapters/verifier-bridge.ts).
+   */
+  readonly gatewayDeps?: Pick<GatewayDeps, 'channels' | 'eventQueueMax' | 'verifier'>;
+  /**
+   * Share forwarding to share.share_upstream_url (SPEC §8, adapters/share-forwarding.ts). Default
+   * on, with the crash-safe journal in gateway.data_dir. `false`: off (tools that forward
+   * themselves); an object overrides the journal ('memory' for tests), the poster, attemptsMax.
+   */
+  readonly shareForwarding?: false | Pick<ShareForwardingOptions, 'journal' | 'poster' | 'attemptsMax'>;
+  /** Verifier connection changes (host:port verifiers only), for logs. Must not throw. */
+  readonly onVerifierConnection?: (state: 'connected' | 'disconnected', detail: string) => void;
+  /**
+   * Serve the HTTP app (/metrics, /events, /status, /healthz) on gateway.http_listen_addr.
+   * `reservegrid run` and the demo pass true. Default false, so tests and tools that start
+   * several stacks do not compete for the configured port; metrics, the event buffer and
+   * `telemetry.status()` exist either way.
+   */
+  readonly http?: boolean;
+  /**
+   * With http: a listen failure is reported in `telemetry.httpError` instead of failing the
+   * start (`run`: miners matter more than metrics). Default false (the failure throws).
+   */
+  readonly httpOptional?: boolean;
+  /** The runtime's HTTP server; default adapters/http/index.ts. */
+  readonly serveHttp?: ServeHttp;
+}
+
+/** What an operator sees: metrics, the event buffer, /status, the HTTP listener. */
+export interface GatewayTelemetry {
+  readonly metrics: GatewayMetrics;
+  readonly events: EventBuffer<ObservableEvent>;
+  /** Feed an event that did not come from the gateway pump (e.g. share forwarding). Never throws. */
+  publish(event: ObservableEvent): void;
+  /** Where the forwarding queue's numbers come from (adapters/share-forwarding.ts `metrics`). */
+  setForwardQueueSource(source: (() => { readonly queueDepth: number; readonly queueCapacity: number; readonly inFlightShares: number; readonly unsettled: number }) | null): void;
+  status(): StatusDocument;
+  /** Null unless options.http is true (and, with httpOptional, the listener started). */
+  readonly http: { readonly host: string; readonly port: number; readonly url: string } | null;
+  /** Why the HTTP listener did not start (httpOptional only), else null. */
+  readonly httpError: string | null;
 }
 
 export interface GatewayStack {
@@ -67,6 +127,11 @@ export interface GatewayStack {
   readonly sv2Url: string;
   /** Null when eventLog is false. */
   readonly eventLog: EventLog | null;
+  /** What judges templates (gateway.verifier_addr, or gatewayDeps.verifier). */
+  readonly verifier: TemplateVerifier;
+  /** Null when options.shareForwarding is false. */
+  readonly forwarding: ShareForwarding | null;
+  readonly telemetry: GatewayTelemetry;
   /** Graceful stop (see the header). Idempotent; resolves when everything is closed. */
   stop(): Promise<void>;
 }
@@ -82,12 +147,26 @@ export async function startGatewayStack(options: GatewayStackOptions): Promise<G
   const templateSource = options.templateSource ?? templateSourceFromConfig(config, options.readFile ?? ((path) => readFileAsync(path, 'utf8')));
   const identity = responderIdentityFromConfig(config, random);
 
+  // The verifier from gateway.verifier_addr (SPEC §7), in every mode: inline enforces its
+  // verdicts, observe and shadow still audit every template (SPEC §5).
+  const verifierBridge =
+    options.gatewayDeps?.verifier === undefined && config.gateway.verifier_addr !== 'embedded'
+      ? new VerifierBridge({
+          address: parseVerifierAddr(config.gateway.verifier_addr),
+          clock,
+          reconnectMaxMs: config.timing.reconnect_backoff_max_ms,
+          ...(options.onVerifierConnection === undefined ? {} : { onConnection: options.onVerifierConnection }),
+        })
+      : null;
+  const verifier: TemplateVerifier = options.gatewayDeps?.verifier ?? verifierBridge ?? new EmbeddedVerifier(new PolicyEngine(policySettingsFromConfig(config)));
+
   const gateway = createGateway(config, {
     provider,
     random,
     identity,
     nowMs: clock.monotonicMs(),
     ...options.gatewayDeps,
+    verifier,
   });
 
   const eventLog =
@@ -101,8 +180,44 @@ export async function startGatewayStack(options: GatewayStackOptions): Promise<G
         });
   const userOnEvent = options.onEvent;
   let poller: TemplatePoller | undefined;
+  const metrics = new GatewayMetrics({ mode: config.gateway.mode });
+  const eventBuffer = new EventBuffer<ObservableEvent>(config.gateway.event_buffer_size);
+  const publish = (event: ObservableEvent): void => {
+    try {
+      metrics.observe(event);
+      eventBuffer.push(event);
+    } catch {
+      // Observability must never break the pump.
+    }
+  };
+  let forwarding: ShareForwarding | null = null;
+  // Forwarding events are stamped by the pump's sequence and published like the gateway's. One
+  // that surfaces while a gateway event is being handled (a share dropped at accept) waits until
+  // that event is out, so a share_forward_result never precedes its share_accepted in the log.
+  const forwardBacklog: ShareForwardEvent[] = [];
+  let handlingDepth = 0;
+  const flushForwardBacklog = (): void => {
+    while (handlingDepth === 0 && server !== undefined && forwardBacklog.length > 0) onEvent(server.stamp(forwardBacklog.shift()! as GatewayEvent));
+  };
+  const onForwardEvent = (event: ShareForwardEvent): void => {
+    forwardBacklog.push(event);
+    flushForwardBacklog();
+  };
   const onEvent = (event: StampedEvent): void => {
+    handlingDepth++;
+    try {
+      onEventInner(event);
+    } finally {
+      handlingDepth--;
+    }
+    flushForwardBacklog();
+  };
+  const onEventInner = (event: StampedEvent): void => {
+    // Forwarder first (adapters/share-forwarding.ts header): the share is journaled before its
+    // share_accepted line is written.
+    forwarding?.handleEvent(event);
     eventLog?.write(event);
+    publish(event);
     // Our block is the node's new tip: fetch the template on top of it now rather than at the
     // next poll, so miners switch prevhash without waiting up to a poll interval.
     if (event.type === 'block_submit_result' && event.result === 'accepted') void poller?.pollNow();
@@ -115,18 +230,91 @@ export async function startGatewayStack(options: GatewayStackOptions): Promise<G
     }
   };
 
+  // The HTTP app first (cheap to undo if the miner listener then fails). Its handlers read the
+  // objects below lazily.
+  const startedWallMs = clock.wallMs();
+  let forwardQueue: Parameters<GatewayTelemetry['setForwardQueueSource']>[0] = null;
+  metrics.registry.addCollector(() => {
+    if (poller !== undefined) metrics.setUpstreamPolls(poller.stats);
+    if (forwardQueue !== null) metrics.setForwardQueue(forwardQueue());
+  });
+  const status = (): StatusDocument => {
+    const gate = gateway.gate;
+    const holdExpiresAtMs = gate.deadlines.holdExpiresAtMs;
+    const q = forwardQueue?.() ?? null;
+    return buildStatus({
+      observed: metrics.state,
+      gateway: {
+        id: config.gateway.id,
+        mode: config.gateway.mode,
+        state: gateway.state,
+        runtime: 'Deno' in globalThis ? 'deno' : 'Bun' in globalThis ? 'bun' : 'node',
+        started_at: new Date(startedWallMs).toISOString(),
+        uptime_secs: Math.round((clock.wallMs() - startedWallMs) / 1000),
+        sv2_url: sv2UrlText ?? null,
+      },
+      upstream: { url: config.gateway.upstream_url, failure_policy: config.gateway.upstream_failure_policy },
+      verifier: { addr: config.gateway.verifier_addr, pending_requests: gate.pendingRequests },
+      gate: { phase: gate.phase, refusing_miners: gate.refusingMiners, hold_expires_in_ms: holdExpiresAtMs === undefined ? null : Math.max(0, holdExpiresAtMs - clock.monotonicMs()) },
+      forwarding: q === null ? null : { depth: q.queueDepth, capacity: q.queueCapacity, in_flight: q.inFlightShares, unsettled: q.unsettled },
+      eventBuffer: { size: eventBuffer.size, capacity: eventBuffer.capacity, last_id: eventBuffer.lastId, evicted: eventBuffer.evicted, subscribers: eventBuffer.subscriberCount },
+      blocksPending: gateway.stats.blocksPending,
+    });
+  };
+  const httpShutdown = new AbortController();
+  let httpServer: HttpServer | undefined;
+  let httpInfo: GatewayTelemetry['http'] = null;
+  let httpError: string | null = null;
+  if (options.http === true) {
+    const httpListen = parseListenAddr(config.gateway.http_listen_addr);
+    const app = createHttpApp({ apiKey: config.gateway.http_api_key, metrics: () => metrics.registry.render(), status, events: eventBuffer, shutdownSignal: httpShutdown.signal });
+    try {
+      httpServer = await (options.serveHttp ?? serveHttpDefault)(app, { host: httpListen.bindHost, port: httpListen.port });
+      const shownHost = httpListen.wildcard ? '127.0.0.1' : httpListen.urlHost;
+      httpInfo = { host: httpListen.urlHost, port: httpServer.port, url: `http://${shownHost}:${httpServer.port}` };
+    } catch (error) {
+      const message = `gateway.http_listen_addr ${config.gateway.http_listen_addr}: ${error instanceof Error ? error.message : String(error)}`;
+      if (options.httpOptional !== true) throw new Error(`cannot serve HTTP on ${message}`);
+      httpError = message;
+    }
+  }
+  let sv2UrlText: string | undefined;
+
   // The server is created after the executor needs it; `service` forwards to it once it exists.
   let server: GatewayServer | undefined;
   const service = (): void => server?.service();
-  const executor = new BlockExecutor({ source: templateSource, gateway, clock, onGatewayInput: service });
-  server = await serveGateway({
-    gateway,
-    clock,
-    listen: { host: listen.bindHost, port: listen.port },
-    onEvent,
-    onCommand: (command) => executor.execute(command),
-    ...(options.listenTcp === undefined ? {} : { listenTcp: options.listenTcp }),
+  // Verdicts from the network: drain them into the gate, then pump what the gate released.
+  verifierBridge?.attach((nowMs) => {
+    gateway.pollVerifier(nowMs);
+    service();
   });
+  const executor = new BlockExecutor({ source: templateSource, gateway, clock, onGatewayInput: service });
+  try {
+    server = await serveGateway({
+      gateway,
+      clock,
+      listen: { host: listen.bindHost, port: listen.port },
+      onEvent,
+      onCommand: (command) => executor.execute(command),
+      // Shadow mode serves no miners (SPEC §5): the pump runs (templates, verdicts, events) but
+      // nothing listens.
+      ...(config.gateway.mode === 'shadow' ? { listenTcp: shadowListenTcp } : options.listenTcp === undefined ? {} : { listenTcp: options.listenTcp }),
+    });
+  } catch (error) {
+    httpShutdown.abort();
+    await httpServer?.close();
+    executor.stop();
+    verifierBridge?.close();
+    throw error;
+  }
+  if (options.shareForwarding !== false) {
+    const fwd = attachShareForwarding({ config, clock, random, provider, onEvent: onForwardEvent, ...options.shareForwarding });
+    forwarding = fwd;
+    forwardQueue = () => {
+      const m = fwd.metrics;
+      return { queueDepth: m.queueDepth, queueCapacity: m.queueCapacity, inFlightShares: m.inFlightShares, unsettled: m.unsettled };
+    };
+  }
   poller = new TemplatePoller({
     source: templateSource,
     gateway,
@@ -140,6 +328,7 @@ export async function startGatewayStack(options: GatewayStackOptions): Promise<G
 
   const address = { host: listen.urlHost, port: server.port };
   const sv2Url = `stratum2+tcp://${listen.wildcard ? '127.0.0.1' : listen.urlHost}:${server.port}/${config.noise.authority_public_key}`;
+  sv2UrlText = sv2Url;
   let stopping: Promise<void> | undefined;
   const runningServer = server;
   const stop = (): Promise<void> => {
@@ -148,15 +337,34 @@ export async function startGatewayStack(options: GatewayStackOptions): Promise<G
       try {
         await runningServer.shutdown(config.timing.shutdown_drain_timeout_ms + STOP_MARGIN_MS);
       } finally {
+        // After the gateway: no share_accepted can follow. Drains up to
+        // shutdown_drain_timeout_ms and settles the rest (dropped_shutdown), logged below.
+        await forwarding?.stop();
+        verifierBridge?.close();
         executor.stop();
         eventLog?.close();
+        // Last: /events streams see the shutdown events, then end.
+        httpShutdown.abort();
+        await httpServer?.close();
       }
     })();
     return stopping;
   };
   const runningPoller = poller;
-  return { gateway, server: runningServer, poller: runningPoller, executor, templateSource, address, sv2Url, eventLog, stop };
+  const telemetry: GatewayTelemetry = {
+    metrics,
+    events: eventBuffer,
+    publish,
+    setForwardQueueSource: (source) => void (forwardQueue = source),
+    status,
+    http: httpInfo,
+    httpError,
+  };
+  return { gateway, server: runningServer, poller: runningPoller, executor, templateSource, address, sv2Url, eventLog, verifier, forwarding, telemetry, stop };
 }
+
+/** Shadow mode's "listener": binds nothing and never accepts (SPEC §5: no miner listener). */
+const shadowListenTcp: ListenTcp = async () => ({ port: 0, close: async () => {} });
 
 /** BitcoindRpc from gateway.upstream_url and [upstream] (cookie file, else user/password). */
 export function templateSourceFromConfig(config: Config, readFile: (path: string) => Promise<string>): BitcoindRpc {

@@ -197,6 +197,7 @@ async function startInteropGateway(keys: AuthorityKeyPair, provider: CryptoProvi
     random: systemRandom,
     provider,
     eventLog: false,
+    shareForwarding: false,
     onEvent: (event) => {
       if (events.length < 100_000) events.push(event);
     },

@@ -19,12 +19,15 @@ import { EmbeddedTemplateSource, type EmbeddedChange } from '../../adapters/embe
 import { startFleet, type Fleet, type FleetChannelKind } from '../../adapters/fleet.ts';
 import type { StampedEvent } from '../../adapters/gateway-server.ts';
 import { startGatewayStack, type GatewayStack } from '../../adapters/gateway-stack.ts';
+import { startShareSink, type ShareSinkServer } from './share-sink.ts';
 
 const USAGE =
-  'demo [--miners N] [--duration-secs S] [--port P] [--host H] [--block-interval-secs S] [--hashrate H] [--channel standard|extended|mixed] [--report-secs S]';
+  'demo [--miners N] [--duration-secs S] [--port P] [--http-port P] [--host H] [--block-interval-secs S] [--hashrate H] [--channel standard|extended|mixed] [--report-secs S]';
 
 /** The payout of the demo: P2WPKH of the public key of secret key 1 (BIP173's example script). */
 const DEMO_PAYOUT_SCRIPT_HEX = '0014751e76e8199196d454941c45d1b3a323f1433bd6';
+/** The demo's HTTP API port (gateway.http_listen_addr's default port); the next ones if taken. */
+const DEMO_HTTP_PORT = 8080;
 /** Ports tried after the default one when it is taken. */
 const PORT_ATTEMPTS_MAX = 20;
 /** Fleet ticks: hash this often, `hashrate × tick` nonces per miner each time. */
@@ -46,6 +49,8 @@ export interface DemoOptions {
   readonly port: number;
   /** The port was given explicitly: do not fall back to the next free one. */
   readonly portExplicit: boolean;
+  /** The HTTP API (/metrics, /events, /status, /healthz); null = 8080, or 0 when --port is 0. */
+  readonly httpPort: number | null;
   /** Mean block interval the chain's nbits is set for, at the fleet's nominal hash rate. */
   readonly blockIntervalSecs: number;
   /** Nominal hash rate per simulated miner (H/s); null = calibrated on this machine at start. */
@@ -60,6 +65,7 @@ export const DEMO_DEFAULTS: DemoOptions = {
   host: '127.0.0.1',
   port: 3333,
   portExplicit: false,
+  httpPort: null,
   blockIntervalSecs: 5,
   hashRate: null,
   channel: 'mixed',
@@ -99,6 +105,11 @@ export function parseDemoArgs(args: readonly string[]): DemoOptions | string {
         options.port = parsed;
         options.portExplicit = true;
         break;
+      case '--http-port':
+        parsed = number(name, value, 0, 65_535, true);
+        if (typeof parsed === 'string') return parsed;
+        options.httpPort = parsed;
+        break;
       case '--host':
         if (value === undefined || value === '') return `${name} needs a host`;
         options.host = value;
@@ -134,7 +145,16 @@ export function parseDemoArgs(args: readonly string[]): DemoOptions | string {
  * a real gateway would accept). Difficulty bounds are set for CPUs: shares every few seconds at
  * tens of kH/s.
  */
-export function demoConfig(input: { listenAddr: string; authorityPublicKey: string; authoritySecretKey: string; randomHex: (bytes: number) => string }): Config {
+export function demoConfig(input: {
+  listenAddr: string;
+  httpListenAddr?: string;
+  authorityPublicKey: string;
+  authoritySecretKey: string;
+  randomHex: (bytes: number) => string;
+  /** The demo's in-process share sink (`reservegrid share-sink` code) and its secret. */
+  shareUpstreamUrl?: string;
+  shareSecret?: string;
+}): Config {
   const toml = `
 [gateway]
 mode = "observe"
@@ -144,6 +164,7 @@ verifier_addr = "embedded"
 upstream_url = "embedded"
 upstream_failure_policy = "permit_all"
 http_api_key = "${input.randomHex(16)}"
+http_listen_addr = "${input.httpListenAddr ?? '127.0.0.1:0'}"
 max_connections = 1000
 
 [noise]
@@ -156,9 +177,11 @@ job_broadcast_interval_ms = 100
 shutdown_drain_timeout_ms = 1000
 
 [share]
-# Share forwarding to a pool backend is a later issue; the demo's shares stop at the gateway.
-share_upstream_url = "http://127.0.0.1:9/demo-share-sink-not-used"
-share_upstream_secret = "${input.randomHex(16)}"
+# Accepted shares are batched, HMAC-signed and POSTed to the demo's own share sink, which
+# verifies every signature and de-duplicates by share id (docs/share-forwarding.md).
+share_upstream_url = "${input.shareUpstreamUrl ?? 'http://127.0.0.1:9/demo-share-sink-not-used'}"
+share_upstream_secret = "${input.shareSecret ?? input.randomHex(16)}"
+share_batch_interval_ms = 500
 
 [auth]
 mode = "open"
@@ -235,7 +258,7 @@ async function runDemo(options: DemoOptions, io: CliIo): Promise<number> {
     onChange: (change) => onChainChange(change),
   });
 
-  const tally = { accepted: 0, rejected: 0, rejectedByCode: new Map<string, number>(), blocksFound: 0, blocksAccepted: 0, blocksOther: 0, firstBlockSecs: null as number | null };
+  const tally = { accepted: 0, rejected: 0, rejectedByCode: new Map<string, number>(), blocksFound: 0, blocksAccepted: 0, blocksOther: 0, firstBlockSecs: null as number | null, forwarded: new Map<string, number>(), forwardRetries: 0 };
   const blockHeights = new Map<string, number>();
   const onChainChange = (change: EmbeddedChange): void => {
     // Wake the poller: miners get the new work now rather than at the next poll interval.
@@ -249,14 +272,31 @@ async function runDemo(options: DemoOptions, io: CliIo): Promise<number> {
     if (line !== null) say(line);
   };
 
+  // The pool backend of the demo: the reference share sink, in-process on a free loopback port,
+  // with the gateway's secret, so forwarding sends real signed batches that are verified.
+  const shareSecret = randomHex(16);
+  let sink: ShareSinkServer;
+  try {
+    sink = await startShareSink({ host: '127.0.0.1', port: 0, secret: shareSecret, provider, wallMs: () => clock.wallMs() });
+  } catch (error) {
+    removeSignalHook();
+    io.stderr(`reservegrid demo: cannot start the share sink on 127.0.0.1: ${error instanceof Error ? error.message : String(error)}\n`);
+    return 1;
+  }
+
   // Listen on the default port, or the next free one.
-  const attempts = options.portExplicit || options.port === 0 ? 1 : PORT_ATTEMPTS_MAX;
+  const attempts = (options.portExplicit || options.port === 0) && options.httpPort !== null ? 1 : PORT_ATTEMPTS_MAX;
+  const hostText = options.host.includes(':') ? `[${options.host}]` : options.host;
+  const httpPortBase = options.httpPort ?? (options.port === 0 ? 0 : DEMO_HTTP_PORT);
   let lastError: unknown;
+  let apiKey = '';
   for (let i = 0; i < attempts && stack === undefined; i++) {
-    const port = options.port + i;
-    const config = demoConfig({ listenAddr: `${options.host.includes(':') ? `[${options.host}]` : options.host}:${port}`, authorityPublicKey: authority.publicKey, authoritySecretKey: authority.secretKeyText, randomHex });
+    const port = options.portExplicit || options.port === 0 ? options.port : options.port + i;
+    const httpPort = options.httpPort !== null || httpPortBase === 0 ? httpPortBase : httpPortBase + i;
+    const config = demoConfig({ listenAddr: `${hostText}:${port}`, httpListenAddr: `${hostText}:${httpPort}`, authorityPublicKey: authority.publicKey, authoritySecretKey: authority.secretKeyText, randomHex, shareUpstreamUrl: sink.url, shareSecret });
+    apiKey = config.gateway.http_api_key;
     try {
-      stack = await startGatewayStack({ config, templateSource: source, clock, random: io.random, provider, eventLog: false, onEvent });
+      stack = await startGatewayStack({ config, templateSource: source, clock, random: io.random, provider, eventLog: false, onEvent, http: true, shareForwarding: { journal: 'memory' } });
     } catch (error) {
       lastError = error;
     }
@@ -264,6 +304,7 @@ async function runDemo(options: DemoOptions, io: CliIo): Promise<number> {
   authority.secretKey.fill(0);
   if (stack === undefined) {
     removeSignalHook();
+    await sink.close();
     io.stderr(`reservegrid demo: cannot listen on ${options.host}:${options.port}${attempts > 1 ? `..${options.port + attempts - 1}` : ''}: ${lastError instanceof Error ? lastError.message : String(lastError)}\n`);
     return 1;
   }
@@ -276,7 +317,9 @@ async function runDemo(options: DemoOptions, io: CliIo): Promise<number> {
     `                   any SV2 miner can join (auth open: any user_identity; difficulty starts from your nominal hash rate, low enough for a CPU)`,
     `  miners           ${options.miners} × ${_rate(hashRate)} nominal${measuredHashRate === null ? '' : ` (this machine hashes ${_rate(measuredHashRate)} on one core; the miners get about ${Math.round(FLEET_CPU_SHARE * 100)} %)`}, ${options.channel} channels`,
     `  chain            height ${chain.height}, nbits 0x${nbits.toString(16)} (a block every ~${options.blockIntervalSecs} s at ${_rate(Math.max(effectiveHashRate, 20_000))}), subsidy ${_btc(chain.nextSubsidySats)}, ${chain.mempoolSize} transactions waiting`,
-    `  metrics          not yet: the HTTP surface (/metrics, /events, /status, /healthz) comes in a later issue; everything is printed here`,
+    `  HTTP API         ${stack.telemetry.http?.url ?? '(off)'}  (/metrics, /events, /events/history, /status; /healthz open)`,
+    `  API key          ${apiKey}  (header "Authorization: Bearer KEY" or "X-API-Key: KEY")`,
+    `                   try: curl -H 'X-API-Key: ${apiKey}' ${stack.telemetry.http?.url ?? ''}/status`,
     `  crypto           ${provider.name}`,
     `  stop             ${options.durationSecs > 0 ? `after ${options.durationSecs} s, or ` : ''}Ctrl-C`,
   ];
@@ -307,7 +350,7 @@ async function runDemo(options: DemoOptions, io: CliIo): Promise<number> {
   }
 
   // Periodic summary: shares per interval, measured fleet hash rate, chain state.
-  let lastReport = { accepted: 0, rejected: 0, hashes: 0, atMs: clock.monotonicMs() };
+  let lastReport = { accepted: 0, rejected: 0, hashes: 0, atMs: clock.monotonicMs(), forwarded: new Map<string, number>() };
   let reportTimer: number | undefined;
   const report = (): void => {
     const now = clock.monotonicMs();
@@ -319,7 +362,15 @@ async function runDemo(options: DemoOptions, io: CliIo): Promise<number> {
         `(total ${tally.accepted} accepted${tally.rejected > 0 ? `, ${tally.rejected} rejected: ${rejectedCodes}` : ''}); ` +
         `miners hashing ${_rate((hashes - lastReport.hashes) / Math.max(secs, 0.001))}; chain height ${chain.height}, ${chain.mempoolSize} tx waiting`,
     );
-    lastReport = { accepted: tally.accepted, rejected: tally.rejected, hashes, atMs: now };
+    const forwarded = [...tally.forwarded].filter(([, n]) => n > 0);
+    const fwdNow = [...tally.forwarded].map(([status, n]) => [status, n - (lastReport.forwarded.get(status) ?? 0)] as const).filter(([, n]) => n > 0);
+    const s = sink.stats;
+    say(
+      `forwarding: ${fwdNow.length === 0 ? 'no results' : fwdNow.map(([status, n]) => `${n} ${status}`).join(', ')} in the last ${secs.toFixed(1)} s` +
+        ` (total ${forwarded.length === 0 ? '0' : forwarded.map(([status, n]) => `${n} ${status}`).join(', ')}${tally.forwardRetries > 0 ? `, ${tally.forwardRetries} retries` : ''}); ` +
+        `share sink verified ${s.batches} signed batch${s.batches === 1 ? '' : 'es'}, ${s.sharesNew} new shares, ${s.sharesDuplicate} duplicates${Object.keys(s.refused).length > 0 ? `, refused ${JSON.stringify(s.refused)}` : ''}`,
+    );
+    lastReport = { accepted: tally.accepted, rejected: tally.rejected, hashes, atMs: now, forwarded: new Map(tally.forwarded) };
     reportTimer = clock.setTimer(options.reportSecs * 1000, report);
   };
   reportTimer = clock.setTimer(options.reportSecs * 1000, report);
@@ -332,6 +383,7 @@ async function runDemo(options: DemoOptions, io: CliIo): Promise<number> {
   say(`${why}: stopping (simulated miners disconnect; the gateway sends CloseChannel "shutdown" to any other miner and settles blocks in flight)`);
   const fleetStats = fleet === undefined ? undefined : await fleet.stop();
   await stack.stop();
+  await sink.close();
   source.stop();
   const stats = stack.gateway.stats;
   io.stdout(
@@ -341,6 +393,7 @@ async function runDemo(options: DemoOptions, io: CliIo): Promise<number> {
         `${tally.blocksAccepted} accepted by the chain (height ${chain.height})` +
         (tally.firstBlockSecs === null ? ', no block yet' : `, first block after ${tally.firstBlockSecs.toFixed(1)} s`),
       ...(fleetStats === undefined ? [] : [`  simulated miners: ${fleetStats.hashes} hashes, ${fleetStats.sharesSubmitted} shares submitted, ${fleetStats.sharesAccepted} acknowledged`]),
+      `  share forwarding: ${[...tally.forwarded].map(([status, n]) => `${n} ${status}`).join(', ') || 'no shares'}; the share sink verified ${sink.stats.batches} signed batches (${sink.stats.sharesNew} new shares)`,
       '',
     ].join('\n'),
   );
@@ -350,7 +403,7 @@ async function runDemo(options: DemoOptions, io: CliIo): Promise<number> {
 /** One readable line per interesting event (null = summarised elsewhere or not worth a line). */
 function describeEvent(
   event: StampedEvent,
-  tally: { accepted: number; rejected: number; rejectedByCode: Map<string, number>; blocksFound: number; blocksAccepted: number; blocksOther: number; firstBlockSecs: number | null },
+  tally: { accepted: number; rejected: number; rejectedByCode: Map<string, number>; blocksFound: number; blocksAccepted: number; blocksOther: number; firstBlockSecs: number | null; forwarded: Map<string, number>; forwardRetries: number },
   blockHeights: Map<string, number>,
   elapsedMs: number,
 ): string | null {
@@ -372,6 +425,12 @@ function describeEvent(
     case 'share_accepted':
       tally.accepted++;
       return null;
+    case 'share_forward_result':
+      tally.forwarded.set(event.status, (tally.forwarded.get(event.status) ?? 0) + 1);
+      return null;
+    case 'share_forward_retry':
+      tally.forwardRetries++;
+      return `forwarding: batch ${event.batch_id} attempt ${event.attempt} failed (${event.error}${event.http_status === undefined ? '' : ` ${event.http_status}`}: ${event.reason}); retry in ${event.retry_in_ms} ms`;
     case 'share_rejected':
       tally.rejected++;
       tally.rejectedByCode.set(event.reason_code, (tally.rejectedByCode.get(event.reason_code) ?? 0) + 1);

@@ -6,5 +6,6 @@ import { runCommands } from './run.ts';
 import { demoCommands } from './demo.ts';
 import { shareSinkCommands } from './share-sink.ts';
 import { verifierCommands } from './verifier.ts';
+import { replayCommands } from './replay.ts';
 
-export const commands: Command[] = [...keysCommands, ...configCommands, ...runCommands, ...demoCommands, ...shareSinkCommands, ...verifierCommands];
+export const commands: Command[] = [...keysCommands, ...configCommands, ...runCommands, ...demoCommands, ...shareSinkCommands, ...verifierCommands, ...replayCommands];

@@ -69,6 +69,8 @@ export const runCommand: Command = {
         random: io.random,
         stdout: io.stdout,
         readFile: async (path) => io.readFile(path),
+        http: true,
+        httpOptional: true,
       });
     } catch (error) {
       removeHook();
@@ -80,9 +82,11 @@ export const runCommand: Command = {
     io.stdout(
       `${PREFIX} gateway ${g.id} (${g.mode} mode) on ${io.runtime}, listening on ${stack.address.host}:${stack.address.port}\n` +
         `${PREFIX} SV2 address ${stack.sv2Url}\n` +
-        `${PREFIX} templates from ${g.upstream_url} every ${config.timing.upstream_poll_interval_ms} ms; events to ${events}\n`,
+        `${PREFIX} templates from ${g.upstream_url} every ${config.timing.upstream_poll_interval_ms} ms; events to ${events}\n` +
+        `${PREFIX} HTTP ${stack.telemetry.http?.url ?? '(off)'}: /metrics /events /status /healthz (gateway.http_api_key)\n`,
     );
 
+    if (stack.telemetry.httpError !== null) io.stderr(`warning: HTTP API not served (${stack.telemetry.httpError}); serving miners anyway\n`);
     const name = await signal;
     io.stdout(`${PREFIX} ${name} received, shutting down (drain up to ${config.timing.shutdown_drain_timeout_ms} ms)\n`);
     await stack.stop();

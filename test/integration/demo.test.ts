@@ -60,7 +60,8 @@ describe(`demo command (${runtime})`, () => {
     assert.equal(code, 0, `exit code; stderr: ${err()}\n${text}`);
     assert.equal(err(), '');
     assert.match(text, /SV2 address +stratum2\+tcp:\/\/127\.0\.0\.1:\d+\/[1-9A-HJ-NP-Za-km-z]{40,60}\n/, 'standard SV2 address with the authority key');
-    assert.match(text, /metrics +not yet/, 'says where metrics will be');
+    assert.match(text, /HTTP API +http:\/\/127\.0\.0\.1:\d+ /, 'prints the HTTP API address');
+    assert.match(text, /API key +[0-9a-f]{32} /, 'prints the API key');
     assert.equal(count(text, /miner connected from 127\.0\.0\.1/), 3, text);
     assert.equal(count(text, /SetupConnection ok/), 3, text);
     assert.equal(count(text, /(standard|extended) channel \d+ open for demo\.miner\d/), 3, text);

@@ -59,7 +59,7 @@ function until<T>(what: string, timeoutMs: number, poll: () => T | undefined | P
   });
 }
 
-function configToml(node: BtcdNode, authority: AuthorityKeyPair, extra: { eventLogPath?: string } = {}): string {
+function configToml(node: BtcdNode, authority: AuthorityKeyPair, extra: { eventLogPath?: string; dataDir?: string } = {}): string {
   return `
 [gateway]
 mode = "observe"
@@ -70,6 +70,7 @@ upstream_url = "${node.rpcUrl}"
 upstream_failure_policy = "permit_all"
 http_api_key = "test-api-key-0123456789"
 event_log_path = "${extra.eventLogPath ?? '-'}"
+${extra.dataDir === undefined ? '' : `data_dir = "${extra.dataDir}"`}
 
 [noise]
 authority_public_key = "${authority.publicKey}"
@@ -136,6 +137,8 @@ async function startWorld(salt: number): Promise<World> {
       clock: new SystemClock(),
       random,
       eventLog: false,
+      // No pool backend here (share.share_upstream_url is a dead port): shares stop at the gateway.
+      shareForwarding: false,
       onEvent: (event) => events.push(event),
     });
   } catch (error) {
@@ -312,7 +315,8 @@ describe(`gateway with a real btcd (${runtime})`, () => {
     try {
       const authority = generateAuthorityKeyPair(new SeededRandom(seed + 321));
       const file = join(dir, 'gateway.toml');
-      writeFileSync(file, configToml(node, authority));
+      // data_dir: the share journal of `run` goes to the temp dir, not the repository.
+      writeFileSync(file, configToml(node, authority, { dataDir: dir }));
       const g = globalThis as unknown as { Deno?: { execPath(): string }; process?: { execPath: string } };
       const exec = g.Deno?.execPath() ?? g.process!.execPath;
       const args =
