@@ -1,0 +1,376 @@
+// Crash test of the REAL gateway (issue 5 acceptance): `reservegrid run --config <file>` as a
+// child process of this runtime's own entry point, templates from a real btcd on regtest, shares
+// from simulated SV2 miners (standard and extended channels) forwarded to an in-process, slow
+// share-sink. Run 1 is killed with SIGKILL while batches are in flight; run 2 starts on the same
+// config and gateway.data_dir, forwards the journal's unsettled shares (results `recovered: true`)
+// and some new ones, and stops on SIGTERM with exit 0. Over both runs' event log (one file,
+// appended by both; split at the length it had at the kill) and the sink:
+//   - every share_accepted share_id has exactly one share_forward_result (run 1, or run 2 recovered);
+//   - no share_forward_result without a share_accepted;
+//   - run 2 recovered exactly the journal's unsettled shares, and those are the shares run 1
+//     logged as accepted and never settled;
+//   - every forwarded share is known to the sink and counted new exactly once (sharesNew equals
+//     their number); the batch held in flight at the kill came back as duplicates.
+//
+// The documented gap (docs/share-forwarding.md "Durability"): a kill between a share's ack to the
+// miner and the end of that event-loop turn loses the share. When the journal is written before
+// the log in that turn, the share leaves no trace in either and the log-based invariant cannot
+// see it; the test prints how many acks the miners counted beyond the logged shares (`unlogged
+// acks`, normally 0 since acks trail the log). When the kill lands between the turn's two writes
+// (journal and log, microseconds apart), the log and the journal disagree about that last turn's
+// shares; assertOnlyLastTurn tolerates exactly that and nothing else, and the count is printed
+// (`end-of-turn window`). Nothing else is tolerated: a duplicate result, a result without a
+// logged or journaled share, a recovered share that was not in the journal, or a share the sink
+// counted twice fails the test.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, readEnv, runtime, seed } from '../harness.ts';
+import { assert } from '../assert.ts';
+import { BtcdNode, TEST_MINING_KEY, sleep, testWithBtcd } from '../support/btcd.ts';
+import { bytesToHex } from '../../core/bytes.ts';
+import { loadConfig } from '../../core/config/index.ts';
+import { SeededRandom } from '../../core/random.ts';
+import { nobleProvider } from '../../core/crypto/provider.ts';
+import { decodeAuthorityPublicKey, generateAuthorityKeyPair, type AuthorityKeyPair } from '../../core/noise/keys.ts';
+import { startFleet, type Fleet } from '../../adapters/fleet.ts';
+import { startShareSink } from '../../runtimes/commands/share-sink.ts';
+
+const HOST = '127.0.0.1';
+const SECRET = 'gateway-crash-secret-0123456789';
+const STEP_MS = 20_000;
+const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
+
+/** Poll `poll` every 20 ms until it returns a value; bounded. */
+async function until<T>(what: string, timeoutMs: number, poll: () => T | undefined): Promise<T> {
+  const started = Date.now();
+  for (;;) {
+    const value = poll();
+    if (value !== undefined) return value;
+    if (Date.now() - started > timeoutMs) throw new Error(`timeout after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+function configToml(node: BtcdNode, authority: AuthorityKeyPair, dir: string, sinkUrl: string): string {
+  return `
+[gateway]
+mode = "observe"
+id = 9
+listen_addr = "127.0.0.1:0"
+http_listen_addr = "127.0.0.1:0"
+verifier_addr = "embedded"
+upstream_url = "${node.rpcUrl}"
+upstream_failure_policy = "permit_all"
+http_api_key = "test-api-key-0123456789"
+# Both runs append to one file; never rotated, so the test reads everything back.
+event_log_path = "${join(dir, 'events.jsonl')}"
+event_log_max_bytes = 0
+data_dir = "${join(dir, 'data')}"
+
+[noise]
+authority_public_key = "${authority.publicKey}"
+authority_secret_key = "${authority.secretKeyText}"
+
+[timing]
+upstream_poll_interval_ms = 200
+job_broadcast_interval_ms = 50
+reconnect_backoff_max_ms = 1000
+shutdown_drain_timeout_ms = 2000
+
+[share]
+share_upstream_url = "${sinkUrl}"
+share_upstream_secret = "${SECRET}"
+# Small batches, often: many batches in flight behind the slow sink at the kill.
+share_batch_interval_ms = 50
+share_batch_max_shares = 20
+# Well above the sink's delay: no timeout or retry muddles the count of results.
+share_forward_timeout_ms = 20000
+
+[auth]
+mode = "open"
+
+[mining]
+payout = [ { script_hex = "${bytesToHex(TEST_MINING_KEY.scriptPubKey)}", weight = 1 } ]
+pool_tag = "RG-crash-test"
+# As in gateway-btcd.test.ts: every hash is a share (and about half are regtest blocks).
+min_difficulty = 1e-12
+shares_per_minute = 600
+vardiff_enabled = false
+share_ack_batch_size = 4
+
+[upstream]
+rpc_user = "${node.rpcUser}"
+rpc_password = "${node.rpcPassword}"
+request_timeout_ms = 2000
+retry_backoff_initial_ms = 100
+`;
+}
+
+interface Run {
+  readonly child: ChildProcess;
+  readonly exited: Promise<{ code: number | null; signal: string | null }>;
+  stdout(): string;
+  stderr(): string;
+}
+
+function startRun(file: string): Run {
+  const g = globalThis as unknown as { Deno?: { execPath(): string }; process?: { execPath: string } };
+  const exec = g.Deno?.execPath() ?? g.process!.execPath;
+  const args = runtime === 'deno' ? ['run', '-A', 'runtimes/deno.ts'] : runtime === 'bun' ? ['runtimes/bun.ts'] : ['--import', 'tsx', 'runtimes/node.ts'];
+  const child = spawn(exec, [...args, 'run', '--config', file], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let errText = '';
+  child.stdout!.on('data', (chunk: Uint8Array | string) => (out += String(chunk)));
+  child.stderr!.on('data', (chunk: Uint8Array | string) => (errText += String(chunk)));
+  const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  return { child, exited, stdout: () => out, stderr: () => errText };
+}
+
+/** The SV2 address `run` prints, as host/port/pinned key. */
+async function addressOf(run: Run): Promise<{ host: string; port: number; authorityXOnly: Uint8Array }> {
+  const url = await until('the SV2 address line', STEP_MS, () => {
+    if (run.child.exitCode !== null) throw new Error(`run exited early (${run.child.exitCode}): ${run.stderr()}`);
+    return /SV2 address (stratum2\+tcp:\/\/\S+)/.exec(run.stdout())?.[1];
+  });
+  const m = /^stratum2\+tcp:\/\/([^/]+):(\d+)\/(\S+)$/.exec(url);
+  assert.ok(m !== null, `address ${url}`);
+  const key = decodeAuthorityPublicKey(m[3]!);
+  assert.ok(key.ok, `authority key in ${url}`);
+  return { host: m[1]!, port: Number(m[2]), authorityXOnly: key.value };
+}
+
+interface Event {
+  readonly type: string;
+  readonly share_id?: string;
+  readonly status?: string;
+  readonly recovered?: boolean;
+  readonly conn_id?: number;
+}
+
+/** JSON lines of `text`; every line must parse (a torn line would hide an event). */
+function parseLines(text: string, what: string): Event[] {
+  return text
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l, i) => {
+      try {
+        return JSON.parse(l) as Event;
+      } catch {
+        throw new Error(`${what}: line ${i + 1} is not JSON: ${l.slice(0, 200)}`);
+      }
+    });
+}
+
+const idsOf = (events: readonly Event[], type: string): string[] => events.filter((e) => e.type === type).map((e) => e.share_id!);
+
+/** Share ids the journal holds as accepted and not settled; a torn last line is skipped, as the journal does. */
+function journalUnsettled(path: string): Set<string> {
+  const open = new Set<string>();
+  for (const line of readFileSync(path, 'utf8').split('\n')) {
+    let record: { a?: { share_id?: string }; s?: string };
+    try {
+      record = JSON.parse(line) as typeof record;
+    } catch {
+      continue;
+    }
+    if (typeof record.a?.share_id === 'string') open.add(record.a.share_id);
+    if (typeof record.s === 'string') open.delete(record.s);
+  }
+  return open;
+}
+
+/** `<gateway.id>-<boot id>-<counter>` → [prefix, counter]. */
+function splitShareId(id: string): [string, number] {
+  const dash = id.lastIndexOf('-');
+  return [id.slice(0, dash + 1), Number(id.slice(dash + 1))];
+}
+
+/**
+ * The kill may land between the two writes that end a turn: the journal's and the event log's
+ * (both queued as microtasks; which goes first depends on which was queued first in that turn).
+ *  - log first (a turn whose first logged event precedes its first share, e.g. block_found is
+ *    emitted before its share's share_accepted): share_accepted is logged, the share never
+ *    journaled, never sent: `lost`. This is the documented gap made visible.
+ *  - journal first (the usual order): the share is journaled and forwarded by run 2, but its
+ *    share_accepted line was never written: `unlogged`.
+ * Either way only the shares of the very last turn before the kill can be affected: anything
+ * logged after them proves a later write of both. Anything else fails the test.
+ */
+function assertOnlyLastTurn(events1: readonly Event[], lost: ReadonlySet<string>, unlogged: ReadonlySet<string>): void {
+  if (lost.size > 0) {
+    const first = events1.findIndex((e) => e.type === 'share_accepted' && lost.has(e.share_id!));
+    for (const e of events1.slice(first)) {
+      assert.ok(e.type !== 'share_forward_result', `lost shares are followed by a result line (${e.share_id}): not the last turn`);
+      if (e.type === 'share_accepted') assert.ok(lost.has(e.share_id!), `share ${e.share_id} logged after a lost share was journaled: not the last turn`);
+    }
+  }
+  if (unlogged.size > 0) {
+    const logged = events1.filter((e) => e.type === 'share_accepted').map((e) => splitShareId(e.share_id!));
+    const [prefix] = logged[0]!;
+    const lastCounter = Math.max(...logged.map(([, n]) => n));
+    for (const id of unlogged) {
+      const [p, n] = splitShareId(id);
+      assert.ok(p === prefix && n > lastCounter, `journaled share ${id} without share_accepted is not from run 1's last turn (last logged counter ${lastCounter})`);
+    }
+  }
+}
+
+async function fleetFor(address: { host: string; port: number; authorityXOnly: Uint8Array }, miners: number, salt: number): Promise<Fleet> {
+  return startFleet({
+    host: address.host,
+    port: address.port,
+    certificatePolicy: { kind: 'pinned', authorityXOnly: address.authorityXOnly },
+    miners,
+    channel: 'mixed',
+    attemptsPerTick: 1,
+    tickMs: 100,
+    durationMs: 45_000,
+    random: new SeededRandom(seed + salt),
+  });
+}
+
+describe(`gateway crash (${runtime})`, () => {
+  testWithBtcd(`reservegrid run on ${runtime}: kill -9 with shares in flight, restart on the same data_dir: exactly one result per accepted share, none counted twice`, async () => {
+    const started = Date.now();
+    const node = await BtcdNode.start();
+    const dir = mkdtempSync(join(readEnv('TMPDIR') || '/tmp', `rg-gateway-crash-${runtime}-`));
+    // Batches are recorded by the sink at once and answered 400 ms later: several in flight.
+    const sink = await startShareSink({ host: HOST, port: 0, secret: SECRET, provider: nobleProvider, delayMs: 400 });
+    const runs: Run[] = [];
+    const fleets: Fleet[] = [];
+    try {
+      const authority = generateAuthorityKeyPair(new SeededRandom(seed + 501));
+      const toml = configToml(node, authority, dir, sink.url);
+      const loaded = loadConfig({ tomlText: toml, fileName: 'gateway-crash.toml', env: {} });
+      assert.ok(loaded.ok, `test config loads: ${loaded.ok ? '' : loaded.problems.map((p) => p.message).join('; ')}`);
+      const file = join(dir, 'gateway.toml');
+      writeFileSync(file, toml);
+      const logPath = join(dir, 'events.jsonl');
+      const logText = (): string => (existsSync(logPath) ? readFileSync(logPath, 'utf8') : '');
+      // While a run is alive, its last line may be half written when we read: whole lines only.
+      const wholeLines = (text: string): string => text.slice(0, text.lastIndexOf('\n') + 1);
+
+      // ---- run 1: shares flowing, then SIGKILL with batches in flight --------------------------
+      const run1 = startRun(file);
+      runs.push(run1);
+      const fleet1 = await fleetFor(await addressOf(run1), 4, 502);
+      fleets.push(fleet1);
+      await until('run 1: results, unsettled shares and the sink holding shares', STEP_MS, () => {
+        const events = parseLines(wholeLines(logText()), 'run 1 log');
+        const accepted = idsOf(events, 'share_accepted').length;
+        const results = idsOf(events, 'share_forward_result').length;
+        const channels = new Set(events.filter((e) => e.type === 'share_accepted').map((e) => e.conn_id)).size;
+        return results >= 20 && accepted > results && sink.stats.sharesNew > results && channels >= 2 ? true : undefined;
+      });
+      // Hold every batch that arrives from now on: at least one is certainly in flight at the kill
+      // (recorded by the sink, unanswered), so run 2 must re-send it and the sink must see duplicates.
+      sink.setDelayMs(60_000);
+      const batchesBefore = sink.stats.batches;
+      await until('a batch held by the sink', STEP_MS, () => (sink.stats.batches > batchesBefore ? true : undefined));
+      run1.child.kill('SIGKILL');
+      const exit1 = await Promise.race([run1.exited, sleep(10_000).then(() => undefined)]);
+      assert.ok(exit1 !== undefined, 'run 1 died after SIGKILL');
+      assert.equal(exit1.signal, 'SIGKILL', `run 1 was killed (${JSON.stringify(exit1)})`);
+      const fleet1Stats = await fleet1.stop();
+      const text1 = logText();
+      // A kill in the middle of a log write would leave a torn line (and hide an event).
+      assert.ok(text1.endsWith('\n'), 'run 1 log ends with a whole line');
+      const events1 = parseLines(text1, 'run 1 log');
+      const accepted1 = idsOf(events1, 'share_accepted');
+      const results1 = idsOf(events1, 'share_forward_result');
+      const unsettled1 = new Set(accepted1);
+      for (const id of results1) unsettled1.delete(id);
+      assert.ok(unsettled1.size > 0, 'some shares were unsettled at the kill');
+      assert.ok(results1.length > 0, 'some shares settled in run 1');
+      assert.ok(!events1.some((e) => e.type === 'gateway_shutdown'), 'run 1 did not shut down gracefully');
+      // What run 2 will recover: the journal's accepted-and-never-settled records
+      // (docs/share-forwarding.md "Durability": {"a":{share}} accepted, {"s":"<id>"} settled).
+      const journaled = journalUnsettled(join(dir, 'data', 'share-journal.jsonl'));
+      // The two end-of-turn windows (header): log ahead of the journal (lost) or behind it (unlogged).
+      const lost = new Set([...unsettled1].filter((id) => !journaled.has(id)));
+      const unlogged = new Set([...journaled].filter((id) => !unsettled1.has(id)));
+      assertOnlyLastTurn(events1, lost, unlogged);
+      const newAtKill = sink.stats.sharesNew;
+
+      // ---- run 2: same config and data_dir; recovers, forwards new shares, stops on SIGTERM ----
+      sink.setDelayMs(0);
+      const run2 = startRun(file);
+      runs.push(run2);
+      const events2 = (): Event[] => parseLines(wholeLines(logText().slice(text1.length)), 'run 2 log');
+      const fleet2 = await fleetFor(await addressOf(run2), 2, 503);
+      fleets.push(fleet2);
+      await until('run 2: every unsettled share recovered and new shares on both channel kinds forwarded', STEP_MS, () => {
+        const events = events2();
+        const recovered = events.filter((e) => e.type === 'share_forward_result' && e.recovered === true).length;
+        const fresh = events.filter((e) => e.type === 'share_forward_result' && e.recovered !== true).length;
+        const channels = new Set(events.filter((e) => e.type === 'share_accepted').map((e) => e.conn_id)).size;
+        return recovered >= journaled.size && fresh >= 4 && channels >= 2 ? true : undefined;
+      });
+      const fleet2Stats = await fleet2.stop();
+      // No miner any more: let every share run 2 accepted settle before the graceful stop, so the
+      // drain has nothing left and every result is `ok` (none dropped_shutdown).
+      await until('run 2: every share settled', STEP_MS, () => {
+        const events = events2();
+        const open = new Set(idsOf(events, 'share_accepted'));
+        for (const id of idsOf(events, 'share_forward_result')) open.delete(id);
+        return open.size === 0 ? true : undefined;
+      });
+      // SIGTERM from outside, as in gateway-btcd.test.ts (Deno's child.kill reports the signal,
+      // hiding the exit code).
+      spawn('kill', ['-TERM', String(run2.child.pid)], { stdio: 'ignore' });
+      const exit2 = await Promise.race([run2.exited, sleep(15_000).then(() => undefined)]);
+      assert.ok(exit2 !== undefined, `run 2 stopped within 15 s of SIGTERM; stderr: ${run2.stderr()}`);
+      assert.equal(exit2.code, 0, `run 2 exit (${JSON.stringify(exit2)}); stderr: ${run2.stderr()}`);
+      assert.match(run2.stdout(), /SIGTERM received, shutting down/);
+
+      // ---- the invariant across both runs ----------------------------------------------------
+      const all2 = events2();
+      assert.ok(all2.some((e) => e.type === 'gateway_shutdown'), 'run 2 logged gateway_shutdown');
+      const accepted2 = idsOf(all2, 'share_accepted');
+      const results2 = all2.filter((e) => e.type === 'share_forward_result');
+      const recovered2 = results2.filter((e) => e.recovered === true).map((e) => e.share_id!);
+      assert.deepEqual(new Set(recovered2), journaled, 'run 2 recovered exactly the journal\'s unsettled shares');
+      assert.equal(recovered2.length, journaled.size, 'each recovered share has one result');
+      const acceptedIds = [...accepted1, ...accepted2];
+      const accepted = new Set(acceptedIds);
+      assert.equal(accepted.size, acceptedIds.length, 'share ids are unique across runs');
+      const resultCount = new Map<string, number>();
+      for (const id of [...results1, ...results2.map((e) => e.share_id!)]) resultCount.set(id, (resultCount.get(id) ?? 0) + 1);
+      for (const id of accepted) {
+        // The one tolerated exception, checked by assertOnlyLastTurn: lost in the kill's last turn.
+        const expected = lost.has(id) ? 0 : 1;
+        assert.equal(resultCount.get(id) ?? 0, expected, `share ${id}: ${resultCount.get(id) ?? 0} results`);
+      }
+      for (const id of resultCount.keys()) assert.ok(accepted.has(id) || unlogged.has(id), `result for ${id} without share_accepted`);
+      const statuses = new Set([...events1, ...all2].filter((e) => e.type === 'share_forward_result').map((e) => e.status));
+      assert.deepEqual([...statuses], ['ok'], 'every share reached the sink');
+      // The sink: every forwarded share once as new, none twice; the batch held at the kill was re-sent.
+      const stats = sink.stats;
+      const forwarded = new Set([...[...accepted].filter((id) => !lost.has(id)), ...unlogged]);
+      for (const id of forwarded) assert.ok(sink.sink.has(id), `the sink has ${id}`);
+      for (const id of lost) assert.ok(!sink.sink.has(id), `lost share ${id} never reached the sink`);
+      assert.equal(stats.sharesNew, forwarded.size, `sink new ${stats.sharesNew} vs forwarded ${forwarded.size}`);
+      assert.ok(stats.sharesDuplicate > 0, 'shares in flight at the kill were re-sent and de-duplicated');
+      assert.deepEqual(stats.refused, {});
+
+      // The documented gap, observed not asserted (header): acks the run-1 miners counted beyond
+      // the shares run 1 logged. Acks trail the log (share_ack_batch_size 4), so 0 is normal.
+      const unloggedAcks = Math.max(0, fleet1Stats.sharesAccepted - accepted1.length);
+      console.log(
+        `    [${runtime}] run 1: ${accepted1.length} accepted, ${results1.length} settled, ${unsettled1.size} unsettled at the kill ` +
+          `(sink had ${newAtKill} new); miners acked ${fleet1Stats.sharesAccepted} (unlogged acks ${unloggedAcks}); ` +
+          `end-of-turn window: ${lost.size} lost, ${unlogged.size} unlogged; run 2: ${recovered2.length} recovered, ${accepted2.length} new (miners acked ${fleet2Stats.sharesAccepted}); ` +
+          `sink ${stats.sharesNew} new, ${stats.sharesDuplicate} duplicate in ${stats.batches} batches; ${Date.now() - started} ms`,
+      );
+    } finally {
+      for (const fleet of fleets) await fleet.stop().catch(() => undefined);
+      for (const run of runs) if (run.child.exitCode === null && run.child.signalCode === null) run.child.kill('SIGKILL');
+      await Promise.all(runs.map((run) => Promise.race([run.exited, sleep(5_000)])));
+      await sink.close();
+      rmSync(dir, { recursive: true, force: true });
+      await node.dispose();
+    }
+  }, { timeoutMs: 90_000 });
+});
