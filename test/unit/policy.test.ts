@@ -122,6 +122,27 @@ describe('policy: checks accept and reject', () => {
     rejects(verdict({ subsidyHalvingInterval: 150 }, { ...t, coinbaseValue: t.coinbaseValue + 1n }, chain), 'coinbase_value_too_high');
   });
 
+  test('duplicate txids across a 48-bit prefix collision; fees above MAX_MONEY are malformed', () => {
+    const t = makeTemplate({ fees: [1n, 2n, 3n] });
+    const [a, , c] = t.transactions;
+    // b shares a's first 6 txid bytes (the index key) but is a different transaction.
+    const collision = { ...t.transactions[1]!, txid: Uint8Array.from([...a!.txid.subarray(0, 6), ...t.transactions[1]!.txid.subarray(6)]) };
+    const withTxs = (txs: (typeof t.transactions)[number][]) => ({ ...t, transactions: txs, merklePath: [txs[0]!.txid, ...t.merklePath.slice(1)] });
+    // One engine for every verdict: its duplicate index is reused (a new generation per verdict).
+    const policy = engine({});
+    const judge = (tpl: BlockTemplate): Verdict => policy.evaluate(tpl, CHAIN);
+    accepts(judge(withTxs([a!, collision, c!])));
+    assert.equal(judge(withTxs([a!, collision, a!])).reason_code, 'template_malformed', 'duplicate of the first holder of the prefix');
+    const v = judge(withTxs([a!, collision, collision]));
+    assert.equal(v.reason_code, 'template_malformed', 'duplicate of the colliding transaction');
+    assert.match(v.reason_detail, /duplicate txid/);
+    // Reused after rejections: no stale entries from earlier verdicts.
+    accepts(judge(withTxs([a!, collision, c!])));
+    const maxMoney = 2_100_000_000_000_000n;
+    assert.match(judge(withTxs([{ ...a!, fee: maxMoney + 1n }, collision, c!])).reason_detail, /exceeds MAX_MONEY/);
+    assert.match(judge(withTxs([{ ...a!, fee: maxMoney }, { ...collision, fee: 1n }, c!])).reason_detail, /total fees exceed MAX_MONEY/);
+  });
+
   test('structure: malformed templates are template_malformed, never a throw', () => {
     const t = makeTemplate({ fees: [1n, 2n, 3n] });
     const cases: [string, BlockTemplate][] = [
