@@ -87,6 +87,20 @@ function _aeadEncrypt(key: Uint8Array, nonce: Uint8Array, ad: Uint8Array, plaint
   return out;
 }
 
+/** _aeadEncrypt written into `out` at `offset` (CryptoProvider.aeadEncryptInto): no result array. */
+function _aeadEncryptInto(key: Uint8Array, nonce: Uint8Array, ad: Uint8Array, plaintext: Uint8Array, out: Uint8Array, offset: number): void {
+  checkAeadArgs('aeadEncryptInto', key, nonce);
+  if (!(Number.isInteger(offset) && offset >= 0 && offset + plaintext.length + AEAD_TAG_BYTES <= out.length)) {
+    throw new RangeError(`aeadEncryptInto: out needs ${plaintext.length + AEAD_TAG_BYTES} bytes at offset ${offset}, has ${out.length}`);
+  }
+  const cipher = nodeCrypto.createCipheriv('chacha20-poly1305', key, nonce, AEAD_OPTIONS);
+  if (ad.length > 0) cipher.setAAD(ad, { plaintextLength: plaintext.length });
+  // node:crypto has no update-into-buffer; the one copy of each piece goes straight into place.
+  out.set(cipher.update(plaintext), offset);
+  cipher.final();
+  out.set(cipher.getAuthTag(), offset + plaintext.length);
+}
+
 function _aeadDecrypt(key: Uint8Array, nonce: Uint8Array, ad: Uint8Array, ciphertextAndTag: Uint8Array): Uint8Array | null {
   checkAeadArgs('aeadDecrypt', key, nonce);
   if (!(ciphertextAndTag instanceof Uint8Array) || ciphertextAndTag.length < AEAD_TAG_BYTES) return null;
@@ -201,6 +215,9 @@ function _aeadSelfTest(): boolean {
   const ad = hexToBytes(v.ad);
   const sealed = _aeadEncrypt(key, nonce, ad, utf8(v.plaintext));
   if (bytesToHex(sealed) !== v.ciphertext + v.tag) return false;
+  const placed = new Uint8Array(sealed.length + 3);
+  _aeadEncryptInto(key, nonce, ad, utf8(v.plaintext), placed, 3);
+  if (bytesToHex(placed.subarray(3)) !== v.ciphertext + v.tag) return false;
   const opened = _aeadDecrypt(key, nonce, ad, sealed);
   if (opened === null || bytesToHex(opened) !== bytesToHex(utf8(v.plaintext))) return false;
   sealed[sealed.length - 1]! ^= 1;
@@ -241,6 +258,7 @@ function _buildNative(): CryptoProvider & { readonly nativePrimitives: readonly 
     sha256: sha256 ?? nobleProvider.sha256,
     hmacSha256: hmac ?? nobleProvider.hmacSha256,
     aeadEncrypt: aead ? _aeadEncrypt : nobleProvider.aeadEncrypt,
+    ...(aead ? { aeadEncryptInto: _aeadEncryptInto } : {}),
     aeadDecrypt: aead ? _aeadDecrypt : nobleProvider.aeadDecrypt,
     ecdhXOnly: ecdh ? _ecdhXOnly : nobleProvider.ecdhXOnly,
     ...(ecdh ? { publicKeyX: _publicKeyX } : {}),

@@ -18,6 +18,12 @@ export interface CryptoProvider {
   hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array;
   /** ChaCha20-Poly1305 (RFC 8439, 12-byte nonce). Returns ciphertext ‖ 16-byte tag. */
   aeadEncrypt(key: Uint8Array, nonce: Uint8Array, ad: Uint8Array, plaintext: Uint8Array): Uint8Array;
+  /**
+   * Optional: the same as aeadEncrypt, written into `out` at `offset` (plaintext.length + 16
+   * bytes) instead of a fresh array. The transport seals whole frames into one buffer with it
+   * (core/noise/transport.ts); callers fall back to aeadEncrypt + copy when it is absent.
+   */
+  readonly aeadEncryptInto?: (key: Uint8Array, nonce: Uint8Array, ad: Uint8Array, plaintext: Uint8Array, out: Uint8Array, offset: number) => void;
   /** Returns the plaintext, or null when the tag does not verify. Never throws on bad input. */
   aeadDecrypt(key: Uint8Array, nonce: Uint8Array, ad: Uint8Array, ciphertextAndTag: Uint8Array): Uint8Array | null;
   /** 32-byte big-endian x of secretKey·lift_x(x) (the even-y point with that x). */

@@ -44,6 +44,7 @@ import type { RandomSource } from '../random.ts';
 import type { ReasonCode } from '../reason-codes.ts';
 import type { BlockTemplate } from '../template/template.ts';
 import { doubleHashOf } from '../mining/hash.ts';
+import { BroadcastEncoder } from './broadcast-encoder.ts';
 import {
   ExtranonceAllocator,
   JobFactory,
@@ -605,9 +606,10 @@ export class Gateway {
   #broadcast(job: JobTemplate, kind: 'future_prevhash' | 'update', aggregated: number, nowMs: number): void {
     let connections = 0;
     let messages = 0;
+    const encoder = new BroadcastEncoder(); // one per broadcast (broadcast-encoder.ts)
     for (const session of this.#sessions.values()) {
       if (session.state !== 'ready') continue;
-      const sent = session.setTemplate(job, nowMs);
+      const sent = session.setTemplate(job, nowMs, encoder);
       if (sent > 0) connections += 1;
       messages += sent;
       this.#after(session);

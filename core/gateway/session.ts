@@ -32,6 +32,7 @@ import { bytesToHex, utf8 } from '../bytes.ts';
 import { Deadlines } from '../clock.ts';
 import { decodeMessage, encodeMessage, type DecodeOptions, type Frame, type Sv2Message } from '../codec/index.ts';
 import { MiningSetupFlags } from '../codec/messages/common.ts';
+import type { BroadcastEncoder } from './broadcast-encoder.ts';
 import type {
   OpenExtendedMiningChannel,
   OpenStandardMiningChannel,
@@ -254,10 +255,12 @@ export class Session {
   }
 
   /** New work for every channel on this connection (future job + SetNewPrevHash, or an update). */
-  setTemplate(job: JobTemplate, nowMs: number): number {
+  setTemplate(job: JobTemplate, nowMs: number, encoder?: BroadcastEncoder): number {
     if (this.#state !== 'ready' || this.#channels === undefined) return 0;
     const messages = this.#channels.setTemplate(job, nowMs);
-    this.#sendAll(messages);
+    if (encoder === undefined) this.#sendAll(messages);
+    // The broadcast's shared encoder: one encode per distinct job, 8 bytes patched per channel.
+    else for (const message of messages) this.#sendFrame(encoder.encode(message));
     return messages.length;
   }
 
@@ -566,7 +569,12 @@ export class Session {
 
   #send(message: Sv2Message): void {
     if (this.#state === 'closed') return;
-    const sent = this.noise.send(encodeMessage(message));
+    this.#sendFrame(encodeMessage(message));
+  }
+
+  #sendFrame(plaintextFrame: Uint8Array): void {
+    if (this.#state === 'closed') return;
+    const sent = this.noise.send(plaintextFrame);
     if (!sent.ok) this.#closeFromNoise(sent.error, this.#nowMs);
   }
 

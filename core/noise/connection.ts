@@ -19,7 +19,7 @@ import type { RandomSource } from '../random.ts';
 import type { Clock } from '../clock.ts';
 import { Deadlines } from '../clock.ts';
 import { err, ok, protocolError, type ProtocolError, type Result } from '../errors.ts';
-import { PAYLOAD_BYTES_LIMIT, type Frame } from '../codec/frame.ts';
+import { FRAME_HEADER_BYTES, PAYLOAD_BYTES_LIMIT, type Frame } from '../codec/frame.ts';
 import {
   ExpectInitiatorHello,
   ExpectResponderHello,
@@ -30,7 +30,7 @@ import {
   type HandshakeResult,
 } from './handshake.ts';
 import type { CertificateFields } from './certificate.ts';
-import { createTransport, type NoiseRole, type NoiseTransport } from './transport.ts';
+import { createTransport, encryptedFrameBytes, type NoiseRole, type NoiseTransport } from './transport.ts';
 
 /** Default time for the whole handshake, from construction to Split. */
 export const HANDSHAKE_TIMEOUT_MS_DEFAULT = 10_000;
@@ -89,7 +89,12 @@ abstract class _NoiseConnection {
   readonly #payloadBytesMax: number;
   readonly #deadlines = new Deadlines<_DeadlineName>();
   readonly #events: NoiseEvent[] = [];
-  readonly #transmit: Uint8Array[] = [];
+  // Bytes for the socket, appended in place: frames are sealed straight into this buffer
+  // (FrameEncryptor.encryptFrameInto) and pollTransmit hands it over whole. It starts at the
+  // first piece's exact size (small frames stay cheap on-heap arrays) and doubles, so a burst
+  // (the prevhash fan-out: 2 frames per channel) costs a few allocations, not one per seal.
+  #transmit: Uint8Array | undefined;
+  #transmitLength = 0;
   #transport: NoiseTransport | undefined;
   #error: ProtocolError | undefined;
 
@@ -153,30 +158,39 @@ abstract class _NoiseConnection {
   send(plaintextFrame: Uint8Array): Result<void> {
     if (this.#error !== undefined) return err(this.#error);
     if (this.#transport === undefined) throw new TypeError('send: the Noise handshake has not completed; wait for handshake-complete');
-    const sealed = this.#transport.encryptor.encryptFrame(plaintextFrame);
+    if (!(plaintextFrame instanceof Uint8Array) || plaintextFrame.length < FRAME_HEADER_BYTES || plaintextFrame.length - FRAME_HEADER_BYTES > PAYLOAD_BYTES_LIMIT) {
+      this.#transport.encryptor.encryptFrame(plaintextFrame); // throws the misuse RangeError
+    }
+    const frameBytes = encryptedFrameBytes(plaintextFrame.length - FRAME_HEADER_BYTES);
+    const buffer = this.#reserveTransmit(frameBytes);
+    const sealed = this.#transport.encryptor.encryptFrameInto(plaintextFrame, buffer, this.#transmitLength);
     if (!sealed.ok) {
       this._fail(sealed.error);
       return sealed;
     }
-    this.#transmit.push(sealed.value);
+    this.#transmitLength += sealed.value;
     return ok(undefined);
   }
 
   /** All bytes queued for the socket, joined, or undefined when nothing is pending. */
   pollTransmit(): Uint8Array | undefined {
-    const pending = this.#transmit;
-    if (pending.length === 0) return undefined;
-    if (pending.length === 1) return pending.pop();
-    let total = 0;
-    for (const chunk of pending) total += chunk.length;
-    const out = new Uint8Array(total);
-    let offset = 0;
-    for (const chunk of pending) {
-      out.set(chunk, offset);
-      offset += chunk.length;
-    }
-    pending.length = 0;
-    return out;
+    const length = this.#transmitLength;
+    if (length === 0) return undefined;
+    const buffer = this.#transmit!;
+    this.#transmit = undefined;
+    this.#transmitLength = 0;
+    return length === buffer.length ? buffer : buffer.subarray(0, length);
+  }
+
+  /** The transmit buffer with room for `bytes` more at #transmitLength. */
+  #reserveTransmit(bytes: number): Uint8Array {
+    const needed = this.#transmitLength + bytes;
+    const current = this.#transmit;
+    if (current !== undefined && current.length >= needed) return current;
+    const grown = new Uint8Array(current === undefined ? needed : Math.max(needed, 2 * current.length));
+    if (current !== undefined) grown.set(current.subarray(0, this.#transmitLength), 0);
+    this.#transmit = grown;
+    return grown;
   }
 
   pollEvent(): NoiseEvent | undefined {
@@ -208,7 +222,8 @@ abstract class _NoiseConnection {
   protected abstract _receiveHandshake(bytes: Uint8Array, nowMs: number): Uint8Array;
 
   protected _queueTransmit(bytes: Uint8Array): void {
-    this.#transmit.push(bytes);
+    this.#reserveTransmit(bytes.length).set(bytes, this.#transmitLength);
+    this.#transmitLength += bytes.length;
   }
 
   protected _completeHandshake(result: HandshakeResult, event: NoiseEvent & { type: 'handshake-complete' }): void {

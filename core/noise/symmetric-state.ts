@@ -122,6 +122,20 @@ export class CipherState {
   }
 
   /**
+   * encryptWithAd into `out` at `offset` (plaintext.length + 16 bytes): no intermediate array
+   * when the provider has aeadEncryptInto. Returns the bytes written.
+   */
+  encryptWithAdInto(ad: Uint8Array, plaintext: Uint8Array, out: Uint8Array, offset: number): number {
+    if (!this.hasNoncesFor(1)) throw new RangeError('CipherState: nonce 2^64-1 is reserved (SV2.md §3.7, no rekey)');
+    const nonce = writeNonce(this.#nonce, this.#low, this.#high);
+    const into = this.#provider.aeadEncryptInto;
+    if (into !== undefined) into(this.#key, nonce, ad, plaintext, out, offset);
+    else out.set(this.#provider.aeadEncrypt(this.#key, nonce, ad, plaintext), offset);
+    this.#advance();
+    return plaintext.length + MAC_BYTES;
+  }
+
+  /**
    * AEAD-decrypt at the current nonce; advance only on success (SV2.md §3.2: a failed decrypt
    * leaves n untouched). Returns null on a bad MAC or when the nonce is exhausted.
    */

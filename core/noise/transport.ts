@@ -86,32 +86,50 @@ export class FrameEncryptor {
    * partial frame ever reaches the wire and the counter is unchanged.
    */
   encryptFrame(plaintextFrame: Uint8Array): Result<Uint8Array> {
-    if (!(plaintextFrame instanceof Uint8Array) || plaintextFrame.length < FRAME_HEADER_BYTES) {
-      throw new RangeError(
-        `encryptFrame: plaintextFrame must be a Uint8Array of at least ${FRAME_HEADER_BYTES} bytes, got ${
-          plaintextFrame instanceof Uint8Array ? `${plaintextFrame.length} bytes` : typeof plaintextFrame
-        }`,
-      );
-    }
+    _checkPlaintextFrame('encryptFrame', plaintextFrame);
+    const out = new Uint8Array(encryptedFrameBytes(plaintextFrame.length - FRAME_HEADER_BYTES));
+    const written = this.encryptFrameInto(plaintextFrame, out, 0);
+    return written.ok ? ok(out) : written;
+  }
+
+  /**
+   * encryptFrame written into `out` at `offset`, which must have room for
+   * `encryptedFrameBytes(payload length)` bytes (RangeError otherwise). Returns the bytes
+   * written. One output buffer for header and payload seals: no per-seal arrays (with a provider
+   * that has aeadEncryptInto) and no concatenation (the prevhash fan-out seals 20,000 frames).
+   */
+  encryptFrameInto(plaintextFrame: Uint8Array, out: Uint8Array, offset: number): Result<number> {
+    _checkPlaintextFrame('encryptFrameInto', plaintextFrame);
     const payloadBytes = plaintextFrame.length - FRAME_HEADER_BYTES;
-    const header = decodeHeader(plaintextFrame);
-    if (header.msgLength !== payloadBytes) {
-      throw new RangeError(`encryptFrame: header msg_length ${header.msgLength} != payload length ${payloadBytes}`);
+    // msg_length is U24 LE at header bytes 3..5 (codec/frame.ts).
+    const msgLength = plaintextFrame[3]! | (plaintextFrame[4]! << 8) | (plaintextFrame[5]! << 16);
+    if (msgLength !== payloadBytes) {
+      throw new RangeError(`encryptFrame: header msg_length ${msgLength} != payload length ${payloadBytes}`);
+    }
+    const frameBytes = encryptedFrameBytes(payloadBytes);
+    if (!(out instanceof Uint8Array) || !Number.isInteger(offset) || offset < 0 || offset + frameBytes > out.length) {
+      throw new RangeError(`encryptFrameInto: out needs ${frameBytes} bytes at offset ${offset}, has ${out instanceof Uint8Array ? out.length : typeof out}`);
     }
     const chunks = payloadChunkCount(payloadBytes);
     if (!this.#cipher.hasNoncesFor(1 + chunks)) {
       return err(protocolError('nonce-exhausted', 'local', 'send nonce would reach 2^64-1; SV2 has no rekey, the session must end'));
     }
-    const out = new Uint8Array(encryptedFrameBytes(payloadBytes));
-    out.set(this.#cipher.encryptWithAd(EMPTY, plaintextFrame.subarray(0, FRAME_HEADER_BYTES)), 0);
-    let written = ENCRYPTED_HEADER_BYTES;
+    let written = offset + this.#cipher.encryptWithAdInto(EMPTY, plaintextFrame.subarray(0, FRAME_HEADER_BYTES), out, offset);
     for (let start = FRAME_HEADER_BYTES; start < plaintextFrame.length; start += CHUNK_PLAINTEXT_BYTES_MAX) {
       const end = Math.min(start + CHUNK_PLAINTEXT_BYTES_MAX, plaintextFrame.length);
-      const sealed = this.#cipher.encryptWithAd(EMPTY, plaintextFrame.subarray(start, end));
-      out.set(sealed, written);
-      written += sealed.length;
+      written += this.#cipher.encryptWithAdInto(EMPTY, plaintextFrame.subarray(start, end), out, written);
     }
-    return ok(out);
+    return ok(written - offset);
+  }
+}
+
+function _checkPlaintextFrame(where: string, plaintextFrame: Uint8Array): void {
+  if (!(plaintextFrame instanceof Uint8Array) || plaintextFrame.length < FRAME_HEADER_BYTES) {
+    throw new RangeError(
+      `${where}: plaintextFrame must be a Uint8Array of at least ${FRAME_HEADER_BYTES} bytes, got ${
+        plaintextFrame instanceof Uint8Array ? `${plaintextFrame.length} bytes` : typeof plaintextFrame
+      }`,
+    );
   }
 }
 
