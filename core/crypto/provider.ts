@@ -37,7 +37,7 @@ export interface CryptoProvider {
   /**
    * Optional: SHA256(SHA256(data)) of any length, into `out` when given (32 bytes). Offered ONLY
    * where it is faster than core's pure-TS double hash (core/mining/sha256d64.ts), which is the
-   * case for Bun.SHA256 on Bun and not for node:crypto on Node or Deno (per-call object cost;
+   * case for Bun's native SHA-256 on Bun and not for node:crypto on Node or Deno (per-call object cost;
    * docs/performance.md). Hot paths pick it with `doubleHashOf(provider)` (core/mining/hash.ts).
    */
   readonly sha256d?: (data: Uint8Array, out?: Uint8Array) => Uint8Array;

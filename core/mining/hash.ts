@@ -1,6 +1,6 @@
 // Double SHA-256, the one hash of Bitcoin headers, txids and merkle nodes (SV2.md §5.4, §5.5).
 // The single-SHA-256 function is a parameter so an adapter can inject a faster native one
-// (SPEC §2: Bun.SHA256 is ~7× faster than anything else); the default single hash is
+// (SPEC §2: Bun's native SHA-256 is ~7× faster than anything else); the default single hash is
 // @noble/hashes, and every default DOUBLE hash runs on the pure-TS sha256d64.ts.
 import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
 import { sha256dAny } from './sha256d64.ts';
@@ -57,7 +57,7 @@ export function resolveSha256d(options: { readonly sha256d?: Sha256d | undefined
 
 /**
  * The double SHA-256 for holders of a crypto provider (core/crypto/provider.ts): the provider's
- * optional native `sha256d` — offered only where it beats the pure-TS one, i.e. Bun.SHA256 on
+ * optional native `sha256d` — offered only where it beats the pure-TS one, i.e. Bun's native SHA-256 on
  * Bun (adapters/crypto-native.ts) — else `fastSha256d`. Structural, so core/mining does not
  * depend on core/crypto.
  */

@@ -24,7 +24,7 @@ export function coinbaseTxid(
  * With the default hash this runs on the allocation-free 64-byte double SHA-256
  * (sha256d64.ts: ~1.8× noble's sha256d on Node, ~2.8× on Deno, and faster than node:crypto's
  * createHash, whose per-call cost dominates at 64 bytes; docs/performance.md). An injected
- * hash (e.g. Bun.SHA256, faster still) is used as given.
+ * hash (e.g. Bun's native SHA-256, faster still) is used as given.
  */
 export function merkleRootFromPath(coinbaseTxid: Uint8Array, merklePath: readonly Uint8Array[], sha256: Sha256 = defaultSha256): Uint8Array {
   if (coinbaseTxid.length !== 32) throw new RangeError(`merkleRootFromPath: coinbaseTxid must be 32 bytes, got ${coinbaseTxid.length}`);
@@ -74,7 +74,7 @@ export function merkleRootWith(coinbaseTxid: Uint8Array, merklePath: readonly Ui
  */
 export function coinbaseMerklePath(txids: readonly Uint8Array[], sha256: Sha256 = defaultSha256): Uint8Array[] {
   const path: Uint8Array[] = [];
-  // Level 0 = [coinbase placeholder, ...txids]; the coinbase's running hash is never needed
+  // Level 0 = [coinbase slot, ...txids]; the coinbase's running hash is never needed
   // because the path only holds siblings, so track the level without it.
   let level = txids.slice();
   while (level.length > 0) {
