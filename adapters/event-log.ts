@@ -28,6 +28,13 @@ export interface EventLogOptions {
   readonly stdout?: (text: string) => void;
   /** Unwritten bytes held at most; default 8 MiB. */
   readonly bufferBytesMax?: number;
+  /**
+   * Runs before buffered lines are written. The gateway stack passes the share journal's flush,
+   * so a share_accepted line never reaches the log before the share reaches the journal, whatever
+   * order the two were queued in (docs/share-forwarding.md, "Durability"). Must not throw; if it
+   * does, the lines are still written and the error is counted.
+   */
+  readonly beforeFlush?: () => void;
 }
 
 export interface EventLogStats {
@@ -78,6 +85,7 @@ class _EventLog implements EventLog {
   readonly #maxBytes: number;
   readonly #maxFiles: number;
   readonly #bufferBytesMax: number;
+  readonly #beforeFlush: (() => void) | undefined;
   #lines: string[] = [];
   #bufferedChars = 0;
   #flushScheduled = false;
@@ -98,6 +106,7 @@ class _EventLog implements EventLog {
     this.#maxBytes = options.maxBytes;
     this.#maxFiles = options.maxFiles;
     this.#bufferBytesMax = bufferBytesMax;
+    this.#beforeFlush = options.beforeFlush;
   }
 
   get stats(): EventLogStats {
@@ -140,6 +149,13 @@ class _EventLog implements EventLog {
   flush(): void {
     this.#flushScheduled = false;
     if (this.#lines.length === 0) return;
+    if (this.#beforeFlush !== undefined) {
+      try {
+        this.#beforeFlush();
+      } catch (error) {
+        this.#fail('beforeFlush', error);
+      }
+    }
     const lines = this.#lines;
     this.#lines = [];
     this.#bufferedChars = 0;

@@ -177,6 +177,9 @@ export async function startGatewayStack(options: GatewayStackOptions): Promise<G
           maxBytes: config.gateway.event_log_max_bytes,
           maxFiles: config.gateway.event_log_max_files,
           ...(options.stdout === undefined ? {} : { stdout: options.stdout }),
+          // Journal before log, always: events of one turn (block_found, then share_accepted) may
+          // queue the log's flush before the journal's, so the log flush writes the journal first.
+          beforeFlush: () => forwarding?.flush(),
         });
   const userOnEvent = options.onEvent;
   let poller: TemplatePoller | undefined;
