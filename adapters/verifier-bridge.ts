@@ -1,7 +1,8 @@
 // The gateway's TCP verifier (SPEC §7, `gateway.verifier_addr = "host:port"`), as the SANS-IO
-// TemplateVerifier the Gateway wants (core/gateway/gateway.ts `GatewayOptions.verifier`). Why not
-// adapters/verifier-client.ts: its VerifierClient owns its own timer and resolves promises, while
-// the gateway's verdict gate must see outcomes on the pump's clock, drained by
+// TemplateVerifier the Gateway wants (core/gateway/gateway.ts `GatewayOptions.verifier`). It is the
+// one socket driver for the verifier protocol; adapters/verifier-client.ts adds a timer and promises
+// on top of it for callers outside the gateway. The gateway's verdict gate must see outcomes on the
+// pump's clock, drained by
 // `gateway.pollVerifier(now)` and ordered with its own deadlines (a verdict at exactly
 // t0 + verdict timeout counts, SPEC §6). So the Gateway drives core's VerifierClientSession
 // directly (request / pollOutcome / nextDeadlineMs / onTimeout), and this bridge only does the
