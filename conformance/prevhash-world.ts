@@ -6,6 +6,7 @@
 // verdict_timeout, as the TemplateVerifier contract in core/policy/types.ts requires).
 import { readFileSync } from 'node:fs';
 import { assert } from '../test/assert.ts';
+import { pumpGateway } from '../test/support/memory-pump.ts';
 import { FakeClock } from '../core/clock.ts';
 import { SeededRandom } from '../core/random.ts';
 import { bytesToHex, hexToBytes } from '../core/bytes.ts';
@@ -284,31 +285,11 @@ export class PrevhashWorld {
   }
 
   pump(): void {
-    for (let round = 0; round < 1000; round++) {
-      let moved = false;
-      for (const miner of this.miners.values()) {
-        if (miner.closedByServer) continue;
-        const out = miner.noise.pollTransmit();
-        if (out !== undefined) {
-          this.gateway.receive(miner.connId, out, this.now);
-          moved = true;
-        }
-      }
-      for (let item = this.gateway.pollTransmit(); item !== undefined; item = this.gateway.pollTransmit()) {
-        moved = true;
-        const miner = this.miners.get(item.conn_id);
-        if (miner === undefined) continue;
-        if ('bytes' in item) miner.noise.receive(item.bytes, this.now);
-        else miner.closedByServer = true;
-      }
-      for (const miner of this.miners.values()) miner.drain();
-      for (let c = this.gateway.pollCommand(); c !== undefined; c = this.gateway.pollCommand()) {
-        // No blocks in these worlds (hard bits).
-      }
-      for (let e = this.gateway.pollEvent(); e !== undefined; e = this.gateway.pollEvent()) this.events.push({ atMs: this.now, event: e });
-      if (!moved) return;
-    }
-    throw new Error('pump did not settle');
+    pumpGateway(this.gateway, this.miners, this.now, {
+      skipClosedMiners: true,
+      command: () => {}, // no blocks in these worlds (hard bits)
+      event: (e) => this.events.push({ atMs: this.now, event: e }),
+    });
   }
 
   /** Advance to `now + deltaMs`, firing every gateway deadline on the way at its exact time. */

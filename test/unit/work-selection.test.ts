@@ -7,6 +7,7 @@
 // the flag refused when work selection is off, and createGateway's mining.allow_work_selection.
 import { readFileSync } from 'node:fs';
 import { describe, seed, test } from '../harness.ts';
+import { pumpGateway } from '../support/memory-pump.ts';
 import { assert } from '../assert.ts';
 import { FakeClock } from '../../core/clock.ts';
 import { SeededRandom } from '../../core/random.ts';
@@ -172,28 +173,7 @@ class World {
   }
 
   pump(): void {
-    for (let round = 0; round < 1000; round++) {
-      let moved = false;
-      for (const miner of this.miners.values()) {
-        const out = miner.noise.pollTransmit();
-        if (out !== undefined) {
-          this.gateway.receive(miner.connId, out, this.now);
-          moved = true;
-        }
-      }
-      for (let item = this.gateway.pollTransmit(); item !== undefined; item = this.gateway.pollTransmit()) {
-        moved = true;
-        const miner = this.miners.get(item.conn_id);
-        if (miner === undefined) continue;
-        if ('bytes' in item) miner.noise.receive(item.bytes, this.now);
-        else miner.closedByServer = true;
-      }
-      for (const miner of this.miners.values()) miner.drain();
-      for (let c = this.gateway.pollCommand(); c !== undefined; c = this.gateway.pollCommand()) this.commands.push(c);
-      for (let e = this.gateway.pollEvent(); e !== undefined; e = this.gateway.pollEvent()) this.events.push(e);
-      if (!moved) return;
-    }
-    throw new Error('pump did not settle');
+    pumpGateway(this.gateway, this.miners, this.now, { command: (c) => this.commands.push(c), event: (e) => this.events.push(e) });
   }
 
   connect(): Miner {
