@@ -327,7 +327,7 @@ describe(`gateway with a real btcd (${runtime})`, () => {
       let stderr = '';
       child.stdout!.on('data', (chunk: Uint8Array | string) => (stdout += String(chunk)));
       child.stderr!.on('data', (chunk: Uint8Array | string) => (stderr += String(chunk)));
-      const exited = new Promise<number | null>((resolve) => child!.once('exit', (code) => resolve(code)));
+      const exited = new Promise<number | null>((resolve) => child!.once('close', (code) => resolve(code)));
 
       const url = await until('the SV2 address line', 20_000, () => {
         if (child!.exitCode !== null) throw new Error(`run exited early (${child!.exitCode}): ${stderr}`);

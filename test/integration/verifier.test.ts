@@ -172,7 +172,7 @@ describe(`verifier over TCP (${runtime})`, () => {
       const out = { stdout: '', stderr: '' };
       child.stdout!.on('data', (c: Uint8Array | string) => (out.stdout += String(c)));
       child.stderr!.on('data', (c: Uint8Array | string) => (out.stderr += String(c)));
-      const exited = new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+      const exited = new Promise<number | null>((resolve) => child.once('close', (c) => resolve(c)));
       return { child, out, exited };
     };
     const client = new VerifierClient({ address: { host: HOST, port }, clock, reconnectInitialMs: 50, reconnectMaxMs: 250 });

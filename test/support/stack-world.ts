@@ -260,7 +260,7 @@ export async function startVerifierProcess(configFile: string): Promise<Verifier
   const out = { stdout: '', stderr: '' };
   child.stdout!.on('data', (c: Uint8Array | string) => (out.stdout += String(c)));
   child.stderr!.on('data', (c: Uint8Array | string) => (out.stderr += String(c)));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+  const exited = new Promise<number | null>((resolve) => child.once('close', (c) => resolve(c)));
   const proc: VerifierProcess = {
     child,
     out,
