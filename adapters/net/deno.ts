@@ -15,7 +15,16 @@ import {
   type TcpSocket,
 } from './types.ts';
 
-const READ_BUFFER_BYTES = 64 * 1024;
+/**
+ * Each connection keeps one read pending, into its own buffer, for as long as it is open: the
+ * buffer is the dominant per-connection cost on Deno (a fixed 64 KiB made an idle miner cost
+ * ~62 KiB of RSS). Miners send a few hundred bytes at a time, so a connection starts small,
+ * doubles its buffer when a read fills it (a peer sending in bulk), and drops back to the small
+ * one after READ_SHRINK_AFTER reads that would have fit in it (docs/performance.md).
+ */
+const READ_BUFFER_MIN_BYTES = 2 * 1024;
+const READ_BUFFER_MAX_BYTES = 64 * 1024;
+const READ_SHRINK_AFTER = 16;
 /** Queued chunks are joined into writes of at most this many bytes (fewer ops per frame burst). */
 const WRITE_COALESCE_BYTES_MAX = 256 * 1024;
 /** Back-off after a failed accept (EMFILE and the like) so the loop does not spin. */
@@ -110,7 +119,8 @@ class DenoTcpSocket implements TcpSocket {
   }
 
   async #readLoop(): Promise<void> {
-    const buffer = new Uint8Array(READ_BUFFER_BYTES);
+    let buffer = new Uint8Array(READ_BUFFER_MIN_BYTES);
+    let smallReads = 0;
     while (!this.#callbacks.isClosed) {
       // Paused: issue no read, so the kernel buffer fills and TCP pushes back on the peer.
       if (this.#paused) await new Promise<void>((resolve) => (this.#resumeWaiter = resolve));
@@ -131,7 +141,18 @@ class DenoTcpSocket implements TcpSocket {
       if (this.#paused) await new Promise<void>((resolve) => (this.#resumeWaiter = resolve));
       if (this.#callbacks.isClosed) return;
       // The read buffer is reused: hand out a copy the receiver owns.
-      this.#callbacks.emitData(buffer.slice(0, count));
+      const data = buffer.slice(0, count);
+      if (count === buffer.length && buffer.length < READ_BUFFER_MAX_BYTES) {
+        buffer = new Uint8Array(buffer.length * 2);
+        smallReads = 0;
+      } else if (buffer.length > READ_BUFFER_MIN_BYTES) {
+        smallReads = count <= READ_BUFFER_MIN_BYTES ? smallReads + 1 : 0;
+        if (smallReads >= READ_SHRINK_AFTER) {
+          buffer = new Uint8Array(READ_BUFFER_MIN_BYTES);
+          smallReads = 0;
+        }
+      }
+      this.#callbacks.emitData(data);
     }
   }
 

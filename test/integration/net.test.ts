@@ -108,6 +108,29 @@ describe(`net adapter (${runtime})`, () => {
     }
   });
 
+  test('bulk, then one small read at a time, then bulk again: intact (Deno read buffer grows, shrinks and grows)', async () => {
+    const { listener, server, client } = await pair();
+    try {
+      let offset = 0;
+      const send = async (length: number): Promise<void> => {
+        client.socket.write(pattern(offset, length));
+        offset += length;
+        await until(`${offset} bytes`, 15_000, () => (server.bytes >= offset ? true : undefined));
+      };
+      await send(1 << 20);
+      // One write at a time, each waited for: every read is small (deno.ts shrinks after 16).
+      for (let i = 0; i < 40; i++) await send(50 + i);
+      const chunksBefore = server.chunks.length;
+      await send(1 << 20);
+      assert.ok(server.chunks.length > chunksBefore, 'the second megabyte arrived');
+      assertPattern(server.joined(), offset);
+    } finally {
+      client.socket.abort();
+      server.socket.abort();
+      await listener.close();
+    }
+  });
+
   for (const side of ['client', 'server'] as const) {
     test(`close from the ${side} side is reported exactly once on both ends`, async () => {
       const { listener, server, client } = await pair();
