@@ -12,7 +12,9 @@
 //   ack_{p50,p99}_ms_saturated_*         miner-side submit → SubmitShares.Success at that load
 //   ack_{p50,p99}_ms_paced_5k            same at a fixed 5,000 shares/s, share_ack_batch_size = 1
 //   idle_conn_{rss,heap}_bytes           per handshaked idle connection with one extended
-//                                        channel and its job (GC'd before both readings)
+//                                        channel and its job: slope over batches of 1,000 after
+//                                        the first two (GC'd before every reading)
+//   idle_conn_rss_all_in_bytes           RSS growth from 0 to all batches' connections / count
 //   prevhash_switch_core_ms              10,000 extended channels (1,000 connections × 10): from
 //                                        templateUpdated(new prevhash) until every encrypted
 //                                        job + SetNewPrevHash is out of the core (no sockets)
@@ -44,11 +46,13 @@ const SWITCH_CHANNELS_PER_CONNECTION = 10; // × CONNECTIONS = 10,000 extended c
 const SATURATE_MS = QUICK ? 2_000 : 5_000;
 const PACED_MS = QUICK ? 2_000 : 4_000;
 const PACED_RATE_PER_S = 5_000;
+const MEMORY_BATCHES = Number((globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env['RG_BENCH_MEMORY_BATCHES'] ?? (QUICK ? 3 : 4));
+if (!(MEMORY_BATCHES >= 3)) throw new RangeError(`RG_BENCH_MEMORY_BATCHES must be >= 3 (two batches before the steady state, one more to measure), got ${MEMORY_BATCHES}`);
 const SWITCH_REPEATS = Number((globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env['RG_BENCH_SWITCH_REPEATS'] ?? (QUICK ? 2 : 5));
 const ACK_BATCH = 10; // mining.share_ack_batch_size default
 const HOST = '127.0.0.1';
 
-const provider = selectCryptoProvider('auto');
+const provider = selectCryptoProvider(((globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env['RG_BENCH_PROVIDER'] ?? 'auto') as 'auto' | 'noble' | 'native');
 const clock = new SystemClock();
 const wallNowMs = (): number => performance.timeOrigin + performance.now();
 
@@ -156,7 +160,8 @@ function startLoad(): Load {
       return answer;
     },
     async close() {
-      child.stdin!.write(`${JSON.stringify({ cmd: 'close' })}\n`);
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      if (child.stdin!.writable) child.stdin!.write(`${JSON.stringify({ cmd: 'close' })}\n`);
       await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
       if (child.exitCode === null) child.kill();
     },
@@ -193,13 +198,55 @@ async function findGc(): Promise<Gc | undefined> {
   return undefined;
 }
 
-async function settle(gc: Gc | undefined): Promise<{ rss: number; heap: number }> {
+interface MemoryReading {
+  readonly rss: number;
+  readonly heap: number;
+  /** V8's young generation (new space), physical bytes; NaN where the runtime does not say (Bun). */
+  readonly young: number;
+}
+
+async function settle(gc: Gc | undefined): Promise<MemoryReading> {
   for (let i = 0; i < 3; i++) {
     gc?.();
     await sleep(50);
   }
   const usage = process.memoryUsage();
-  return { rss: usage.rss, heap: usage.heapUsed };
+  return { rss: usage.rss, heap: usage.heapUsed, young: await youngGenerationBytes() };
+}
+
+/** V8's new space, physical bytes; NaN on JavaScriptCore (Bun: its node:v8 shim answers zeros). */
+async function youngGenerationBytes(): Promise<number> {
+  if (runtime === 'bun') return Number.NaN;
+  try {
+    const v8 = await import('node:v8');
+    return v8.getHeapSpaceStatistics().find((x) => x.space_name === 'new_space')?.space_size ?? Number.NaN;
+  } catch {
+    return Number.NaN; // no heap-space statistics on this runtime
+  }
+}
+
+/** Least-squares slope of equally spaced readings (per step). */
+function slope(ys: readonly number[]): number {
+  const n = ys.length;
+  const meanX = (n - 1) / 2;
+  const meanY = ys.reduce((a, b) => a + b, 0) / n;
+  let num = 0;
+  let den = 0;
+  ys.forEach((y, x) => {
+    num += (x - meanX) * (y - meanY);
+    den += (x - meanX) ** 2;
+  });
+  return num / den;
+}
+
+const mib = (bytes: number): string => (Number.isNaN(bytes) ? 'n/a' : (bytes / 1048576).toFixed(1));
+
+async function waitFor(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    check(Date.now() < deadline, `${what} within ${timeoutMs} ms`);
+    await sleep(20);
+  }
 }
 
 // ---- phases -----------------------------------------------------------------------------------
@@ -207,15 +254,39 @@ async function settle(gc: Gc | undefined): Promise<{ rss: number; heap: number }
 async function memoryAndSwitch(gc: Gc | undefined): Promise<void> {
   const served = await serve();
   const load = startLoad();
+  const extra: Load[] = [];
   try {
-    const before = await settle(gc);
-    const connected = await load.request(connectCmd(served, 'extended', 1));
-    check(connected['channelsActive'] === CONNECTIONS, `all ${CONNECTIONS} channels active (${JSON.stringify(connected)})`);
-    await sleep(300);
-    const after = await settle(gc);
-    console.log(`  ${CONNECTIONS} connections handshaked + 1 extended channel each in ${Math.round(connected['connectMs'] as number)} ms; gc: ${gc === undefined ? 'unavailable' : 'forced'}`);
-    report({ provider: provider.name, name: 'idle_conn_rss_bytes', value: (after.rss - before.rss) / CONNECTIONS, unit: 'B/conn' });
-    report({ provider: provider.name, name: 'idle_conn_heap_bytes', value: (after.heap - before.heap) / CONNECTIONS, unit: 'B/conn' });
+    // MEMORY_BATCHES batches of CONNECTIONS idle connections, each from its own load process;
+    // the last batch is the one the switch below runs on. Readings after each batch (GC'd).
+    // The first batch includes one-off growth (V8's young generation sizing itself up to
+    // 2 × semi-space, allocator pools, compiled code) and leaves the slack of its handshakes'
+    // peak, which the second batch partly fills; from the second batch on, RSS grows by the
+    // same amount per batch. So: per-connection = least-squares slope of RSS over the readings
+    // from the end of batch 2 on (the steady state), and all-in = RSS growth from no connection
+    // to all of them, divided by their number (docs/performance.md, "Memory per idle connection").
+    const readings: MemoryReading[] = [await settle(gc)];
+    let lastConnectMs = 0;
+    for (let b = 0; b < MEMORY_BATCHES; b++) {
+      const batch = b === MEMORY_BATCHES - 1 ? load : startLoad();
+      if (batch !== load) extra.push(batch);
+      const connected = await batch.request(connectCmd(served, 'extended', 1));
+      check(connected['channelsActive'] === CONNECTIONS, `batch ${b + 1}: all ${CONNECTIONS} channels active (${JSON.stringify(connected)})`);
+      lastConnectMs = connected['connectMs'] as number;
+      await sleep(300);
+      readings.push(await settle(gc));
+    }
+    console.log(`  ${MEMORY_BATCHES} × ${CONNECTIONS} connections handshaked + 1 extended channel each (last batch in ${Math.round(lastConnectMs)} ms); gc: ${gc === undefined ? 'unavailable' : 'forced'}`);
+    console.log(`  RSS MiB:  ${readings.map((r) => mib(r.rss)).join(' → ')}`);
+    console.log(`  heap MiB: ${readings.map((r) => mib(r.heap)).join(' → ')}`);
+    console.log(`  young generation MiB: ${readings.map((r) => mib(r.young)).join(' → ')}`);
+    const steady = readings.slice(2);
+    const total = CONNECTIONS * MEMORY_BATCHES;
+    const per = `B/conn (slope over ${CONNECTIONS * (steady.length - 1)} connections after the first ${2 * CONNECTIONS})`;
+    report({ provider: provider.name, name: 'idle_conn_rss_bytes', value: slope(steady.map((r) => r.rss)) / CONNECTIONS, unit: per });
+    report({ provider: provider.name, name: 'idle_conn_heap_bytes', value: slope(steady.map((r) => r.heap)) / CONNECTIONS, unit: per });
+    report({ provider: provider.name, name: 'idle_conn_rss_all_in_bytes', value: (readings[readings.length - 1]!.rss - readings[0]!.rss) / total, unit: `B/conn (RSS growth 0 → ${total} connections)` });
+    for (const batch of extra) await batch.close();
+    await waitFor(() => served.gateway.connectionIds().length === CONNECTIONS, 30_000, 'the other batches closed');
 
     // 9 more extended channels per connection: 10,000 channels in all.
     const more = await load.request({ cmd: 'open', kind: 'extended', channelsPerConnection: SWITCH_CHANNELS_PER_CONNECTION - 1 });
@@ -244,6 +315,7 @@ async function memoryAndSwitch(gc: Gc | undefined): Promise<void> {
     report({ provider: provider.name, name: 'prevhash_switch_sockets_ms', value: median(socketsMs), unit: `ms (median, ${CONNECTIONS * SWITCH_CHANNELS_PER_CONNECTION} ext channels)` });
     report({ provider: provider.name, name: 'prevhash_switch_delivered_ms', value: median(deliveredMs), unit: `ms (median, ${CONNECTIONS * SWITCH_CHANNELS_PER_CONNECTION} ext channels)` });
   } finally {
+    for (const batch of extra) await batch.close();
     await load.close();
     await served.server.close();
   }
