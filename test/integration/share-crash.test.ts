@@ -104,9 +104,7 @@ async function crashAndRecover(mode: KillMode): Promise<void> {
     const resultIds1 = run1.filter((l) => l.type === 'share_forward_result').map((l) => l.share_id!);
     assert.ok(acceptedIds.length - resultIds1.length > 0, 'some shares were unsettled at the kill');
     const journal = readJournal(join(dir, 'share-journal.jsonl'));
-    const { lost, unlogged, resultUnlogged } = killWindows(run1, journal);
-    // The log is flushed after the journal in every turn (beforeFlush), so it is never ahead.
-    assert.equal(lost.size, 0, `shares logged but never journaled: ${[...lost].join(', ')}`);
+    const { unlogged, resultUnlogged } = killWindows(run1, journal);
     if (mode === 'window:accepted') assert.ok(unlogged.size > 0 && resultUnlogged.size === 0, `the kill left journaled shares without share_accepted (${unlogged.size}, ${resultUnlogged.size})`);
     if (mode === 'window:results') assert.ok(resultUnlogged.size > 0 && unlogged.size === 0, `the kill left settled shares without a result line (${resultUnlogged.size}, ${unlogged.size})`);
     const newAtKill = sink.stats.sharesNew;

@@ -2,13 +2,12 @@
 // two crash tests (test/integration/share-crash.test.ts, gateway-crash.test.ts).
 //
 // The journal (share-journal.jsonl) and the event log are two files, each written once per
-// event-loop turn; nothing makes the pair atomic. docs/share-forwarding.md ("Durability") lists
-// what a kill between a turn's two writes does, and these helpers tolerate exactly that, in the
-// very last turn before the kill, and nothing else:
-//   - `lost`: log first, then the kill: a share_accepted line for a share the journal never
-//     saw. The share was never sent (the sink must not have it).
-//   - `unlogged`: journal first, then the kill: a journaled share without a share_accepted
-//     line. Run 2 recovers and forwards it.
+// event-loop turn, the journal first (the event log's beforeFlush); nothing makes the pair
+// atomic. docs/share-forwarding.md ("Durability") lists what a kill between a turn's two writes
+// does, and these helpers tolerate exactly that, in the very last turn before the kill, and
+// nothing else:
+//   - `unlogged`: a journaled share without a share_accepted line. Run 2 recovers and forwards
+//     it.
 //   - `resultUnlogged`: the settle records of a pass were journaled (always before its results
 //     are published, so a published result is never re-sent), then the kill: the sink holds
 //     these shares exactly once, but their share_forward_result lines were never written.
@@ -55,19 +54,18 @@ export interface LoggedEvent {
 }
 
 export interface KillWindows {
-  readonly lost: ReadonlySet<string>;
   readonly unlogged: ReadonlySet<string>;
   readonly resultUnlogged: ReadonlySet<string>;
 }
 
 /** `<gateway.id>-<boot id>-<counter>` → [prefix, counter]. */
-export function splitShareId(id: string): [string, number] {
+function splitShareId(id: string): [string, number] {
   const dash = id.lastIndexOf('-');
   return [id.slice(0, dash + 1), Number(id.slice(dash + 1))];
 }
 
 /**
- * Compares run 1's log with the journal it left, classifies every disagreement into the three
+ * Compares run 1's log with the journal it left, classifies every disagreement into the two
  * windows above, and fails unless each is confined to the last turn before the kill.
  */
 export function killWindows(events1: readonly LoggedEvent[], journal: JournalContents): KillWindows {
@@ -80,18 +78,11 @@ export function killWindows(events1: readonly LoggedEvent[], journal: JournalCon
   // A published result must be journaled as settled (otherwise run 2 would re-send it).
   for (const id of withResult) assert.ok(settled.has(id), `share ${id} has a result line but no settle record in the journal`);
 
-  const lost = new Set(logged.filter((id) => !withResult.has(id) && !journaled.has(id)));
+  // The log is never ahead of the journal (beforeFlush writes the journal first).
+  for (const id of logged) assert.ok(journaled.has(id) || settled.has(id), `share ${id} logged as accepted but never journaled`);
   const unlogged = new Set([...journal.unsettled].filter((id) => !loggedSet.has(id)));
   const resultUnlogged = new Set(journal.settled.filter((id) => !withResult.has(id)));
 
-  if (lost.size > 0) {
-    // Nothing may follow the first lost share in the log but more of that turn's lost shares.
-    const first = events1.findIndex((e) => e.type === 'share_accepted' && lost.has(e.share_id!));
-    for (const e of events1.slice(first)) {
-      assert.ok(e.type !== 'share_forward_result', `lost shares are followed by a result line (${e.share_id}): not the last turn`);
-      if (e.type === 'share_accepted') assert.ok(lost.has(e.share_id!), `share ${e.share_id} logged after a lost share was journaled: not the last turn`);
-    }
-  }
   if (unlogged.size > 0) {
     // Journaled without a log line: only shares accepted after every logged one.
     const counters = logged.map((id) => splitShareId(id));
@@ -112,5 +103,5 @@ export function killWindows(events1: readonly LoggedEvent[], journal: JournalCon
     // And the log must have taken each such share in: a result never precedes its acceptance.
     for (const id of resultUnlogged) assert.ok(loggedSet.has(id), `share ${id} settled without a share_accepted line`);
   }
-  return { lost, unlogged, resultUnlogged };
+  return { unlogged, resultUnlogged };
 }

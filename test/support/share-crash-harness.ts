@@ -10,6 +10,13 @@
 // so the test sees the same two writes per turn a gateway makes, and a kill -9 can land between
 // them (test/support/crash-windows.ts says what that may leave behind).
 //
+//   node --import tsx test/support/share-crash-harness.ts --url U --secret S --dir D
+//        [--count N] [--per-tick K] [--tick-ms T]
+//        [--kill-in-window accepted|results --kill-after-results R --kill-after-accepted A]
+// With --count 0 it only recovers, drains and exits. With --kill-in-window it kills itself with
+// SIGKILL between a turn's journal write and its log write, on the first turn that is about to
+// log share_accepted (`accepted`) or share_forward_result (`results`) lines once at least R
+// results and A acceptances have been or are about to be logged.
 import process from 'node:process';
 import { SystemClock } from '../../adapters/clock.ts';
 import { systemRandom } from '../../adapters/random.ts';
