@@ -14,7 +14,6 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, readEnv, runtime, seed, test } from '../harness.ts';
 import { assert } from '../assert.ts';
 import { BtcdNode, TEST_MINING_KEY, sleep, testWithBtcd } from '../support/btcd.ts';
@@ -37,10 +36,10 @@ import { BlockExecutor } from '../../adapters/block-executor.ts';
 import { createEventLog, type LoggableEvent } from '../../adapters/event-log.ts';
 import { TemplatePoller } from '../../adapters/template-poller.ts';
 import { upstreamError, type SubmitBlockOutcome, type TemplateSource, type UpstreamError } from '../../adapters/template-source.ts';
+import { spawnCli, type RuntimeChild } from '../support/child.ts';
 
 const HOST = '127.0.0.1';
 const STEP_MS = 15_000;
-const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 
 function until<T>(what: string, timeoutMs: number, poll: () => T | undefined | Promise<T | undefined>): Promise<T> {
   const started = Date.now();
@@ -310,28 +309,19 @@ describe(`gateway with a real btcd (${runtime})`, () => {
   testWithBtcd(`reservegrid run --config on ${runtime}: prints its SV2 address, serves a miner, exits 0 on SIGTERM`, async () => {
     const node = await BtcdNode.start();
     const dir = mkdtempSync(join(readEnv('TMPDIR') || '/tmp', 'rg-run-'));
-    let child: ReturnType<typeof spawn> | undefined;
+    let run: RuntimeChild | undefined;
     let miner: MinerConnection | undefined;
     try {
       const authority = generateAuthorityKeyPair(new SeededRandom(seed + 321));
       const file = join(dir, 'gateway.toml');
       // data_dir: the share journal of `run` goes to the temp dir, not the repository.
       writeFileSync(file, configToml(node, authority, { dataDir: dir }));
-      const g = globalThis as unknown as { Deno?: { execPath(): string }; process?: { execPath: string } };
-      const exec = g.Deno?.execPath() ?? g.process!.execPath;
-      const args =
-        runtime === 'deno' ? ['run', '-A', 'runtimes/deno.ts'] : runtime === 'bun' ? ['runtimes/bun.ts'] : ['--import', 'tsx', 'runtimes/node.ts'];
       const started = Date.now();
-      child = spawn(exec, [...args, 'run', '--config', file], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      child.stdout!.on('data', (chunk: Uint8Array | string) => (stdout += String(chunk)));
-      child.stderr!.on('data', (chunk: Uint8Array | string) => (stderr += String(chunk)));
-      const exited = new Promise<number | null>((resolve) => child!.once('close', (code) => resolve(code)));
-
+      const child = spawnCli(['run', '--config', file]);
+      run = child;
       const url = await until('the SV2 address line', 20_000, () => {
-        if (child!.exitCode !== null) throw new Error(`run exited early (${child!.exitCode}): ${stderr}`);
-        return /SV2 address (stratum2\+tcp:\/\/\S+)/.exec(stdout)?.[1];
+        if (!child.running) throw new Error(`run exited early (${child.child.exitCode}): ${child.stderr()}`);
+        return /SV2 address (stratum2\+tcp:\/\/\S+)/.exec(child.stdout())?.[1];
       });
       const startupMs = Date.now() - started;
       const m = /^stratum2\+tcp:\/\/([^/]+):(\d+)\/(\S+)$/.exec(url);
@@ -353,17 +343,18 @@ describe(`gateway with a real btcd (${runtime})`, () => {
       const opened = await miner.nextEvent('channel_opened', STEP_MS);
       await miner.nextEvent('new_prev_hash', STEP_MS, (e) => e.channel_id === opened.channel_id);
       // The JSON event lines on stdout (event_log_path = "-") show the connection and the channel.
-      await until('channel_opened event line', STEP_MS, () => (/"type":"channel_opened"/.test(stdout) ? true : undefined));
+      await until('channel_opened event line', STEP_MS, () => (/"type":"channel_opened"/.test(child.stdout()) ? true : undefined));
 
       const stopAt = Date.now();
       // SIGTERM from outside, as a supervisor sends it. Not child.kill(): Deno's node:child_process
       // then reports the exit as "killed by SIGTERM" even when the child exited 0 on its own
       // (checked with Deno 2.9.5), which would hide the exit code this test is about.
-      spawn('kill', ['-TERM', String(child.pid)], { stdio: 'ignore' });
+      spawn('kill', ['-TERM', String(child.child.pid)], { stdio: 'ignore' });
       const channelClosed = await miner.nextEvent('channel_closed', STEP_MS);
       assert.equal(channelClosed.reason_code, 'shutdown');
-      const code = await Promise.race([exited, sleep(15_000).then(() => 'hung')]);
-      assert.equal(code, 0, `exit code; stderr: ${stderr}`);
+      const exit = await Promise.race([child.exited, sleep(15_000).then(() => 'hung' as const)]);
+      assert.equal(exit === 'hung' ? exit : exit.code, 0, `exit code; stderr: ${child.stderr()}`);
+      const stdout = child.stdout();
       const stopMs = Date.now() - stopAt;
       assert.match(stdout, /SIGTERM received, shutting down/);
       assert.match(stdout, /stopped \(connections 1, /);
@@ -375,7 +366,7 @@ describe(`gateway with a real btcd (${runtime})`, () => {
       console.log(`    [${runtime}] run: address printed after ${startupMs} ms, stopped ${stopMs} ms after SIGTERM, ${lines.length} event lines`);
     } finally {
       miner?.abort();
-      if (child !== undefined && child.exitCode === null) child.kill('SIGKILL');
+      if (run?.running) run.child.kill('SIGKILL');
       rmSync(dir, { recursive: true, force: true });
       await node.dispose();
     }

@@ -22,10 +22,9 @@
 // are printed (`end-of-turn window`). Nothing else is tolerated: a duplicate result, a result
 // without a logged or journaled share, a recovered share that was not in the journal, or a share
 // the sink counted twice fails the test.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, readEnv, runtime, seed } from '../harness.ts';
 import { assert } from '../assert.ts';
 import { BtcdNode, TEST_MINING_KEY, sleep, testWithBtcd } from '../support/btcd.ts';
@@ -37,11 +36,11 @@ import { decodeAuthorityPublicKey, generateAuthorityKeyPair, type AuthorityKeyPa
 import { startFleet, type Fleet } from '../../adapters/fleet.ts';
 import { startShareSink } from '../../runtimes/commands/share-sink.ts';
 import { killWindows, readJournal } from '../support/crash-windows.ts';
+import { spawnCli, type RuntimeChild } from '../support/child.ts';
 
 const HOST = '127.0.0.1';
 const SECRET = 'gateway-crash-secret-0123456789';
 const STEP_MS = 20_000;
-const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 
 /** Poll `poll` every 20 ms until it returns a value; bounded. */
 async function until<T>(what: string, timeoutMs: number, poll: () => T | undefined): Promise<T> {
@@ -109,25 +108,9 @@ retry_backoff_initial_ms = 100
 `;
 }
 
-interface Run {
-  readonly child: ChildProcess;
-  readonly exited: Promise<{ code: number | null; signal: string | null }>;
-  stdout(): string;
-  stderr(): string;
-}
+type Run = RuntimeChild;
 
-function startRun(file: string): Run {
-  const g = globalThis as unknown as { Deno?: { execPath(): string }; process?: { execPath: string } };
-  const exec = g.Deno?.execPath() ?? g.process!.execPath;
-  const args = runtime === 'deno' ? ['run', '-A', 'runtimes/deno.ts'] : runtime === 'bun' ? ['runtimes/bun.ts'] : ['--import', 'tsx', 'runtimes/node.ts'];
-  const child = spawn(exec, [...args, 'run', '--config', file], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let errText = '';
-  child.stdout!.on('data', (chunk: Uint8Array | string) => (out += String(chunk)));
-  child.stderr!.on('data', (chunk: Uint8Array | string) => (errText += String(chunk)));
-  const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => child.once('close', (code, signal) => resolve({ code, signal })));
-  return { child, exited, stdout: () => out, stderr: () => errText };
-}
+const startRun = (file: string): Run => spawnCli(['run', '--config', file]);
 
 /** The SV2 address `run` prints, as host/port/pinned key. */
 async function addressOf(run: Run): Promise<{ host: string; port: number; authorityXOnly: Uint8Array }> {
@@ -316,7 +299,7 @@ describe(`gateway crash (${runtime})`, () => {
       );
     } finally {
       for (const fleet of fleets) await fleet.stop().catch(() => undefined);
-      for (const run of runs) if (run.child.exitCode === null && run.child.signalCode === null) run.child.kill('SIGKILL');
+      for (const run of runs) if (run.running) run.child.kill('SIGKILL');
       await Promise.all(runs.map((run) => Promise.race([run.exited, sleep(5_000)])));
       await sink.close();
       rmSync(dir, { recursive: true, force: true });

@@ -9,20 +9,17 @@
 // The child logs through the real event log (one write per turn after the journal's), so the kill
 // can land between a turn's two writes; test/support/crash-windows.ts tolerates exactly what that
 // may leave behind in the last turn (docs/share-forwarding.md "Durability") and nothing else.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { describe, runtime, test } from '../harness.ts';
 import { assert } from '../assert.ts';
 import { nobleProvider } from '../../core/crypto/provider.ts';
 import { startShareSink } from '../../runtimes/commands/share-sink.ts';
 import { killWindows, readJournal } from '../support/crash-windows.ts';
+import { spawnScript, type RuntimeChild } from '../support/child.ts';
 
 const SECRET = 'crash-test-secret-0123456789';
-const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const harness = join(repoRoot, 'test', 'support', 'share-crash-harness.ts');
 
 interface Line {
   readonly type: string;
@@ -31,39 +28,20 @@ interface Line {
   readonly recovered?: boolean | number;
 }
 
-interface Child {
-  readonly lines: Line[];
-  readonly exited: Promise<{ code: number | null; signal: string | null }>;
-  kill9(): void;
-  stderr(): string;
-}
+const HARNESS = 'test/support/share-crash-harness.ts';
 
-function startHarness(args: string[]): Child {
-  const g = globalThis as unknown as { Deno?: { execPath(): string }; process?: { execPath: string } };
-  const exec = g.Deno?.execPath() ?? g.process!.execPath;
-  const prefix = runtime === 'deno' ? ['run', '-A', harness] : runtime === 'bun' ? [harness] : ['--import', 'tsx', harness];
-  const child = spawn(exec, [...prefix, ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
-  const lines: Line[] = [];
-  let pending = '';
-  let err = '';
-  child.stdout!.on('data', (chunk: Uint8Array) => {
-    pending += new TextDecoder().decode(chunk);
-    let nl: number;
-    while ((nl = pending.indexOf('\n')) >= 0) {
-      const text = pending.slice(0, nl);
-      pending = pending.slice(nl + 1);
-      if (text.trim() !== '') lines.push(JSON.parse(text) as Line);
-    }
-  });
-  child.stderr!.on('data', (chunk: Uint8Array) => void (err += new TextDecoder().decode(chunk)));
-  // 'close', not 'exit': only then has every byte the child wrote to its pipes been read.
-  const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
-  return { lines, exited, kill9: () => void child.kill('SIGKILL'), stderr: () => err };
-}
+/** The JSON lines the child has printed so far (a line still being written is left out). */
+const linesOf = (child: RuntimeChild): Line[] =>
+  child
+    .stdout()
+    .split('\n')
+    .slice(0, -1)
+    .filter((text) => text.trim() !== '')
+    .map((text) => JSON.parse(text) as Line);
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function until(what: string, condition: () => boolean, timeoutMs: number, child: Child): Promise<void> {
+async function until(what: string, condition: () => boolean, timeoutMs: number, child: RuntimeChild): Promise<void> {
   const start = Date.now();
   while (!condition()) {
     if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}; stderr: ${child.stderr()}`);
@@ -88,18 +66,18 @@ async function crashAndRecover(mode: KillMode): Promise<void> {
   try {
     const args = ['--url', sink.url, '--secret', SECRET, '--dir', dir];
     const selfKill = mode === 'external' ? [] : ['--kill-in-window', mode.slice('window:'.length), '--kill-after-results', '100', '--kill-after-accepted', '600'];
-    const first = startHarness([...args, '--count', '1000000', '--per-tick', '20', '--tick-ms', '10', ...selfKill]);
-    const accepted1 = (): number => first.lines.filter((l) => l.type === 'share_accepted').length;
-    const results1 = (): number => first.lines.filter((l) => l.type === 'share_forward_result').length;
+    const first = spawnScript(HARNESS, [...args, '--count', '1000000', '--per-tick', '20', '--tick-ms', '10', ...selfKill]);
+    const accepted1 = (): number => linesOf(first).filter((l) => l.type === 'share_accepted').length;
+    const results1 = (): number => linesOf(first).filter((l) => l.type === 'share_forward_result').length;
     if (mode === 'external') {
       await until('run 1 to forward some shares', () => results1() >= 100 && accepted1() >= 600, 30_000, first);
-      first.kill9();
+      first.child.kill('SIGKILL');
     }
     const exit1 = await Promise.race([first.exited, sleep(30_000).then(() => undefined)]);
-    if (exit1 === undefined) first.kill9();
+    if (exit1 === undefined) first.child.kill('SIGKILL');
     assert.ok(exit1 !== undefined, `run 1 died within 30 s; stderr: ${first.stderr()}`);
     assert.equal(exit1.signal, 'SIGKILL', `run 1 was killed (${JSON.stringify(exit1)}); stderr: ${first.stderr()}`);
-    const run1 = [...first.lines];
+    const run1 = linesOf(first);
     const acceptedIds = run1.filter((l) => l.type === 'share_accepted').map((l) => l.share_id!);
     const resultIds1 = run1.filter((l) => l.type === 'share_forward_result').map((l) => l.share_id!);
     assert.ok(acceptedIds.length - resultIds1.length > 0, 'some shares were unsettled at the kill');
@@ -110,15 +88,16 @@ async function crashAndRecover(mode: KillMode): Promise<void> {
     const newAtKill = sink.stats.sharesNew;
 
     sink.setDelayMs(0);
-    const second = startHarness([...args, '--count', '0']);
+    const second = spawnScript(HARNESS, [...args, '--count', '0']);
     const exit2 = await second.exited;
     assert.equal(exit2.code, 0, `run 2 exits cleanly; stderr: ${second.stderr()}`);
-    const started2 = second.lines.find((l) => l.type === 'started');
+    const lines2 = linesOf(second);
+    const started2 = lines2.find((l) => l.type === 'started');
     assert.ok(started2 !== undefined);
-    const results2 = second.lines.filter((l) => l.type === 'share_forward_result');
+    const results2 = lines2.filter((l) => l.type === 'share_forward_result');
     assert.equal(started2.recovered, results2.length, 'run 2 forwarded exactly what it recovered');
     assert.ok(results2.every((l) => l.recovered === true));
-    assert.ok(second.lines.some((l) => l.type === 'stopped'));
+    assert.ok(lines2.some((l) => l.type === 'stopped'));
     assert.deepEqual(new Set(results2.map((l) => l.share_id!)), journal.unsettled, "run 2 recovered exactly the journal's unsettled shares");
 
     // The invariant across both runs.

@@ -5,7 +5,6 @@
 // wall time against the request deadline.
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { spawn } from 'node:child_process';
 import { describe, readEnv, runtime, test } from '../harness.ts';
 import { assert } from '../assert.ts';
 import { SystemClock } from '../../adapters/clock.ts';
@@ -14,10 +13,11 @@ import { VerifierClient } from '../../adapters/verifier-client.ts';
 import { startVerifierServer, type VerifierServer } from '../../adapters/verifier-server.ts';
 import { PolicyEngine, type Verdict, type VerdictOutcome, type VerdictRequest } from '../../core/policy/index.ts';
 import { CHAIN, makeSettings, makeTemplate } from '../support/policy-fixtures.ts';
+import { startVerifierProcess, type VerifierProcess } from '../support/stack-world.ts';
+import { repoRoot } from '../support/child.ts';
 
 const HOST = '127.0.0.1';
 const clock = new SystemClock();
-const repoRoot = new URL('../../', import.meta.url).pathname;
 const MID = { name: 'mid', minAvgFeeSats: 200, minTotalFeesSats: 0, minTxCount: 0, minTemplateWeight: 0 };
 const engine = new PolicyEngine(makeSettings({ feeTiers: [MID], feeTier: 'mid' }));
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -164,46 +164,29 @@ describe(`verifier over TCP (${runtime})`, () => {
       .replace('fee_tier = ""', 'fee_tier = "mid"');
     assert.notEqual(toml, example);
     writeFileSync(file, toml);
-    const g = globalThis as unknown as { Deno?: { execPath(): string }; process?: { execPath: string } };
-    const exec = g.Deno?.execPath() ?? g.process!.execPath;
-    const args = runtime === 'deno' ? ['run', '-A', 'runtimes/deno.ts'] : runtime === 'bun' ? ['runtimes/bun.ts'] : ['--import', 'tsx', 'runtimes/node.ts'];
-    const start = () => {
-      const child = spawn(exec, [...args, 'verifier', '--config', file], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
-      const out = { stdout: '', stderr: '' };
-      child.stdout!.on('data', (c: Uint8Array | string) => (out.stdout += String(c)));
-      child.stderr!.on('data', (c: Uint8Array | string) => (out.stderr += String(c)));
-      const exited = new Promise<number | null>((resolve) => child.once('close', (c) => resolve(c)));
-      return { child, out, exited };
-    };
     const client = new VerifierClient({ address: { host: HOST, port }, clock, reconnectInitialMs: 50, reconnectMaxMs: 250 });
-    let proc = start();
+    let proc: VerifierProcess | undefined;
     try {
-      await until('listening line', 30_000, () => {
-        if (proc.child.exitCode !== null) throw new Error(`verifier exited early: ${proc.out.stderr}`);
-        return /listening on /.test(proc.out.stdout) ? true : undefined;
-      });
+      proc = await startVerifierProcess(file);
       await until('client connected', 5000, () => (client.session.state === 'connected' ? true : undefined));
       const seedVerdict = await client.verify(req(1, [100n, 141n, 182n]));
       assert.deepEqual(seedVerdict.verdict, { accepted: false, reason_code: 'avg_fee_below_minimum', reason_detail: 'avg_fee=141 < min_avg_fee_used=200', policy_context: { fee_tier: 'mid', min_avg_fee_used: 200 } });
 
-      spawn('kill', ['-KILL', String(proc.child.pid)], { stdio: 'ignore' });
-      await proc.exited;
+      await proc.kill('KILL');
       const [o, ms] = await timed(client.verify(req(2, [300n], 5000)));
       assert.equal(code(o), 'verifier_unavailable');
       assert.ok(ms < 2500, `unavailable after ${ms} ms`);
 
-      proc = start();
-      await until('restarted verifier listening', 30_000, () => (/listening on /.test(proc.out.stdout) ? true : undefined));
+      proc = await startVerifierProcess(file);
       await until('client reconnected', 5000, () => (client.session.state === 'connected' ? true : undefined));
       assert.equal(code(await client.verify(req(3, [300n, 300n]))), 'template_accepted');
 
-      spawn('kill', ['-TERM', String(proc.child.pid)], { stdio: 'ignore' });
-      const exit = await Promise.race([proc.exited, sleep(15_000).then(() => 'hung')]);
-      assert.equal(exit, 0, proc.out.stderr);
-      assert.match(proc.out.stdout, /SIGTERM received; stopped \(connections 1, verdicts 1, errors 0\)/);
+      const exit = await proc.kill('TERM');
+      assert.equal(exit, 0, proc.process.stderr());
+      assert.match(proc.process.stdout(), /SIGTERM received; stopped \(connections 1, verdicts 1, errors 0\)/);
     } finally {
       await client.close();
-      if (proc.child.exitCode === null) spawn('kill', ['-KILL', String(proc.child.pid)], { stdio: 'ignore' });
+      await proc?.kill('KILL');
     }
   }, { timeoutMs: 90_000 });
 });

@@ -5,10 +5,10 @@
 // the test moves on demand (`newBlock()`), so each "block" is a new prevhash (SPEC §6).
 // Miners are our SV2 client (adapters/fleet.ts MinerConnection) over real TCP and Noise.
 // Only node:fs / node:path / node:child_process / the runtime's TCP adapter: node, deno and bun.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { readEnv, runtime, seed } from '../harness.ts';
+import { readEnv, seed } from '../harness.ts';
 import { SystemClock } from '../../adapters/clock.ts';
 import { MinerConnection } from '../../adapters/fleet.ts';
 import type { StampedEvent } from '../../adapters/gateway-server.ts';
@@ -24,10 +24,9 @@ import { SeededRandom } from '../../core/random.ts';
 import { parseGetBlockTemplate } from '../../core/template/gbt.ts';
 import type { BlockTemplate } from '../../core/template/template.ts';
 import { HARD_BITS, HOST, STEP_MS, sleep, until } from './gateway-under-test.ts';
+import { spawnCli, type RuntimeChild } from './child.ts';
 
 export { HOST, STEP_MS, sleep, until };
-
-export const repoRoot = new URL('../../', import.meta.url).pathname;
 
 const GBT = JSON.parse(readFileSync(new URL('../fixtures/btcd-gbt-with-transactions.json', import.meta.url), 'utf8')) as Record<string, unknown>;
 
@@ -239,9 +238,11 @@ export async function freePort(): Promise<number> {
 
 /** `reservegrid verifier --config <file>` as a child process of this runtime's entry point. */
 export interface VerifierProcess {
-  readonly child: ChildProcess;
-  readonly out: { stdout: string; stderr: string };
-  readonly exited: Promise<number | null>;
+  readonly process: RuntimeChild;
+  /**
+   * Sends the signal from outside, as a supervisor does (Deno's child.kill misreports the exit,
+   * see gateway-btcd.test.ts), and waits up to 15 s: the exit code, or null (killed or hung).
+   */
   kill(signal: 'KILL' | 'TERM'): Promise<number | null>;
 }
 
@@ -253,26 +254,18 @@ export function writeTempConfig(toml: string, prefix: string): string {
 }
 
 export async function startVerifierProcess(configFile: string): Promise<VerifierProcess> {
-  const g = globalThis as unknown as { Deno?: { execPath(): string }; process?: { execPath: string } };
-  const exec = g.Deno?.execPath() ?? g.process!.execPath;
-  const args = runtime === 'deno' ? ['run', '-A', 'runtimes/deno.ts'] : runtime === 'bun' ? ['runtimes/bun.ts'] : ['--import', 'tsx', 'runtimes/node.ts'];
-  const child = spawn(exec, [...args, 'verifier', '--config', configFile], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
-  const out = { stdout: '', stderr: '' };
-  child.stdout!.on('data', (c: Uint8Array | string) => (out.stdout += String(c)));
-  child.stderr!.on('data', (c: Uint8Array | string) => (out.stderr += String(c)));
-  const exited = new Promise<number | null>((resolve) => child.once('close', (c) => resolve(c)));
+  const child = spawnCli(['verifier', '--config', configFile]);
   const proc: VerifierProcess = {
-    child,
-    out,
-    exited,
+    process: child,
     kill: async (signal) => {
-      if (child.exitCode === null && child.signalCode === null) spawn('kill', [`-${signal}`, String(child.pid)], { stdio: 'ignore' });
-      return Promise.race([exited, sleep(15_000).then(() => null)]);
+      if (child.running) spawn('kill', [`-${signal}`, String(child.child.pid)], { stdio: 'ignore' });
+      const exit = await Promise.race([child.exited, sleep(15_000).then(() => undefined)]);
+      return exit?.code ?? null;
     },
   };
   await until('verifier process listening', 60_000, () => {
-    if (child.exitCode !== null) throw new Error(`verifier exited early (${child.exitCode}): ${out.stderr}`);
-    return /listening on /.test(out.stdout) ? true : undefined;
+    if (!child.running) throw new Error(`verifier exited early (${child.child.exitCode}): ${child.stderr()}`);
+    return /listening on /.test(child.stdout()) ? true : undefined;
   });
   return proc;
 }
