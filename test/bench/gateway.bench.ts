@@ -39,6 +39,7 @@ import { parseGetBlockTemplate } from '../../core/template/gbt.ts';
 import type { BlockTemplate } from '../../core/template/template.ts';
 import { MiningClient } from '../../core/client/index.ts';
 import { report, runtime } from './bench-util.ts';
+import { sleep, until } from '../support/wait.ts';
 
 const QUICK = (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env['RG_BENCH_QUICK'] === '1';
 const CONNECTIONS = QUICK ? 200 : 1_000;
@@ -176,7 +177,6 @@ function check(condition: boolean, what: string): void {
   if (!condition) throw new Error(`benchmark self-check failed: ${what}`);
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 // ---- memory ----------------------------------------------------------------------------------
 
@@ -241,13 +241,6 @@ function slope(ys: readonly number[]): number {
 
 const mib = (bytes: number): string => (Number.isNaN(bytes) ? 'n/a' : (bytes / 1048576).toFixed(1));
 
-async function waitFor(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    check(Date.now() < deadline, `${what} within ${timeoutMs} ms`);
-    await sleep(20);
-  }
-}
 
 // ---- phases -----------------------------------------------------------------------------------
 
@@ -286,7 +279,7 @@ async function memoryAndSwitch(gc: Gc | undefined): Promise<void> {
     report({ provider: provider.name, name: 'idle_conn_heap_bytes', value: slope(steady.map((r) => r.heap)) / CONNECTIONS, unit: per });
     report({ provider: provider.name, name: 'idle_conn_rss_all_in_bytes', value: (readings[readings.length - 1]!.rss - readings[0]!.rss) / total, unit: `B/conn (RSS growth 0 → ${total} connections)` });
     for (const batch of extra) await batch.close();
-    await waitFor(() => served.gateway.connectionIds().length === CONNECTIONS, 30_000, 'the other batches closed');
+    await until('the other batches closed', 30_000, () => (served.gateway.connectionIds().length === CONNECTIONS ? true : undefined), 20);
 
     // 9 more extended channels per connection: 10,000 channels in all.
     const more = await load.request({ cmd: 'open', kind: 'extended', channelsPerConnection: SWITCH_CHANNELS_PER_CONNECTION - 1 });

@@ -23,22 +23,11 @@ import { listenTcp, type TcpSocket } from '../../adapters/net/index.ts';
 import { serveGateway, type GatewayServer, type StampedEvent } from '../../adapters/gateway-server.ts';
 import { Fleet, MinerConnection } from '../../adapters/fleet.ts';
 import type { GatewayCommand } from '../../core/gateway/gateway.ts';
+import { until } from '../support/wait.ts';
 
 const HOST = '127.0.0.1';
 const STEP_MS = 5000;
 
-function until<T>(what: string, timeoutMs: number, poll: () => T | undefined): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const started = Date.now();
-    const tick = (): void => {
-      const value = poll();
-      if (value !== undefined) return resolve(value);
-      if (Date.now() - started > timeoutMs) return reject(new Error(`timeout after ${timeoutMs} ms waiting for ${what}`));
-      setTimeout(tick, 5);
-    };
-    tick();
-  });
-}
 
 // ---- a minimal responder: core's Noise responder + our codec over the runtime's TCP -----------
 

@@ -37,26 +37,13 @@ import { createEventLog, type LoggableEvent } from '../../adapters/event-log.ts'
 import { TemplatePoller } from '../../adapters/template-poller.ts';
 import { upstreamError, type SubmitBlockOutcome, type TemplateSource, type UpstreamError } from '../../adapters/template-source.ts';
 import { spawnCli, type RuntimeChild } from '../support/child.ts';
+import { until as waitUntil } from '../support/wait.ts';
 
 const HOST = '127.0.0.1';
+// Every 20 ms: some polls call btcd's RPC.
+const until = <T>(what: string, timeoutMs: number, poll: () => T | undefined | Promise<T | undefined>): Promise<T> => waitUntil(what, timeoutMs, poll, 20);
 const STEP_MS = 15_000;
 
-function until<T>(what: string, timeoutMs: number, poll: () => T | undefined | Promise<T | undefined>): Promise<T> {
-  const started = Date.now();
-  return new Promise((resolve, reject) => {
-    const tick = async (): Promise<void> => {
-      try {
-        const value = await poll();
-        if (value !== undefined) return resolve(value);
-      } catch (error) {
-        return reject(error);
-      }
-      if (Date.now() - started > timeoutMs) return reject(new Error(`timeout after ${timeoutMs} ms waiting for ${what}`));
-      setTimeout(() => void tick(), 20);
-    };
-    void tick();
-  });
-}
 
 function configToml(node: BtcdNode, authority: AuthorityKeyPair, extra: { eventLogPath?: string; dataDir?: string } = {}): string {
   return `

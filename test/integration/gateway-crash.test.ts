@@ -37,21 +37,14 @@ import { startFleet, type Fleet } from '../../adapters/fleet.ts';
 import { startShareSink } from '../../runtimes/commands/share-sink.ts';
 import { killWindows, readJournal } from '../support/crash-windows.ts';
 import { spawnCli, type RuntimeChild } from '../support/child.ts';
+import { until as waitUntil } from '../support/wait.ts';
 
 const HOST = '127.0.0.1';
+// Every 20 ms: these polls re-read the event log file.
+const until = <T>(what: string, timeoutMs: number, poll: () => T | undefined | Promise<T | undefined>): Promise<T> => waitUntil(what, timeoutMs, poll, 20);
 const SECRET = 'gateway-crash-secret-0123456789';
 const STEP_MS = 20_000;
 
-/** Poll `poll` every 20 ms until it returns a value; bounded. */
-async function until<T>(what: string, timeoutMs: number, poll: () => T | undefined): Promise<T> {
-  const started = Date.now();
-  for (;;) {
-    const value = poll();
-    if (value !== undefined) return value;
-    if (Date.now() - started > timeoutMs) throw new Error(`timeout after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(20);
-  }
-}
 
 function configToml(node: BtcdNode, authority: AuthorityKeyPair, dir: string, sinkUrl: string): string {
   return `

@@ -16,22 +16,11 @@ import { Gateway, type GatewayOptions } from '../../core/gateway/index.ts';
 import { connectTcp, type TcpCloseInfo } from '../../adapters/net/index.ts';
 import { serveGateway, type GatewayServer, type StampedEvent } from '../../adapters/gateway-server.ts';
 import { MinerConnection } from '../../adapters/fleet.ts';
+import { until } from '../support/wait.ts';
 
 const HOST = '127.0.0.1';
 const STEP_MS = 5000;
 
-function until<T>(what: string, timeoutMs: number, poll: () => T | undefined): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const started = Date.now();
-    const tick = (): void => {
-      const value = poll();
-      if (value !== undefined) return resolve(value);
-      if (Date.now() - started > timeoutMs) return reject(new Error(`timeout after ${timeoutMs} ms waiting for ${what}`));
-      setTimeout(tick, 5);
-    };
-    tick();
-  });
-}
 
 const GBT = JSON.parse(readFileSync(new URL('../fixtures/btcd-gbt-with-transactions.json', import.meta.url), 'utf8')) as Record<string, unknown>;
 let templateCounter = 0n;

@@ -5,6 +5,7 @@
 import { describe, runtime, test } from '../harness.ts';
 import { assert } from '../assert.ts';
 import { connectTcp, listenTcp, netRuntime, WRITE_HIGH_WATER_BYTES, type TcpCloseInfo, type TcpListener, type TcpSocket } from '../../adapters/net/index.ts';
+import { until } from '../support/wait.ts';
 
 const HOST = '127.0.0.1';
 
@@ -15,18 +16,6 @@ function pattern(offset: number, length: number): Uint8Array {
   return out;
 }
 
-function until<T>(what: string, timeoutMs: number, poll: () => T | undefined): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const started = Date.now();
-    const tick = (): void => {
-      const value = poll();
-      if (value !== undefined) return resolve(value);
-      if (Date.now() - started > timeoutMs) return reject(new Error(`timeout after ${timeoutMs} ms waiting for ${what}`));
-      setTimeout(tick, 2);
-    };
-    tick();
-  });
-}
 
 /** Collects everything a socket receives and every close report. */
 class Sink {

@@ -18,6 +18,7 @@ import { nobleProvider } from '../../core/crypto/provider.ts';
 import { startShareSink } from '../../runtimes/commands/share-sink.ts';
 import { killWindows, readJournal } from '../support/crash-windows.ts';
 import { spawnScript, type RuntimeChild } from '../support/child.ts';
+import { sleep, until } from '../support/wait.ts';
 
 const SECRET = 'crash-test-secret-0123456789';
 
@@ -38,16 +39,6 @@ const linesOf = (child: RuntimeChild): Line[] =>
     .slice(0, -1)
     .filter((text) => text.trim() !== '')
     .map((text) => JSON.parse(text) as Line);
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function until(what: string, condition: () => boolean, timeoutMs: number, child: RuntimeChild): Promise<void> {
-  const start = Date.now();
-  while (!condition()) {
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}; stderr: ${child.stderr()}`);
-    await sleep(10);
-  }
-}
 
 type KillMode = 'external' | 'window:accepted' | 'window:results';
 
@@ -70,7 +61,9 @@ async function crashAndRecover(mode: KillMode): Promise<void> {
     const accepted1 = (): number => linesOf(first).filter((l) => l.type === 'share_accepted').length;
     const results1 = (): number => linesOf(first).filter((l) => l.type === 'share_forward_result').length;
     if (mode === 'external') {
-      await until('run 1 to forward some shares', () => results1() >= 100 && accepted1() >= 600, 30_000, first);
+      await until('run 1 to forward some shares', 30_000, () => (results1() >= 100 && accepted1() >= 600 ? true : undefined), 10).catch((error: Error) => {
+        throw new Error(`${error.message}; stderr: ${first.stderr()}`);
+      });
       first.child.kill('SIGKILL');
     }
     const exit1 = await Promise.race([first.exited, sleep(30_000).then(() => undefined)]);

@@ -19,6 +19,7 @@ import { HEADER_SIGNATURE, HEADER_TIMESTAMP, signatureHeaders, type PostCommand,
 import { startShareSink } from '../../runtimes/commands/share-sink.ts';
 import { main } from '../../runtimes/cli.ts';
 import type { CliIo } from '../../runtimes/io.ts';
+import { sleep } from '../support/wait.ts';
 
 const SECRET = 'integration-share-secret-0123';
 
@@ -41,7 +42,6 @@ function forwardingConfig(url: string, dataDir: string, overrides: Partial<Share
   };
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 function tempDir(): string {
   return mkdtempSync(join(tmpdir(), `rg-share-sink-${runtime}-`));

@@ -15,12 +15,12 @@ import { PolicyEngine, type Verdict, type VerdictOutcome, type VerdictRequest } 
 import { CHAIN, makeSettings, makeTemplate } from '../support/policy-fixtures.ts';
 import { startVerifierProcess, type VerifierProcess } from '../support/stack-world.ts';
 import { repoRoot } from '../support/child.ts';
+import { until, sleep } from '../support/wait.ts';
 
 const HOST = '127.0.0.1';
 const clock = new SystemClock();
 const MID = { name: 'mid', minAvgFeeSats: 200, minTotalFeesSats: 0, minTxCount: 0, minTemplateWeight: 0 };
 const engine = new PolicyEngine(makeSettings({ feeTiers: [MID], feeTier: 'mid' }));
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 async function freePort(): Promise<number> {
   const l = await listenTcp({ host: HOST, port: 0 }, (s) => s.abort());
@@ -29,15 +29,6 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-async function until<T>(what: string, timeoutMs: number, probe: () => T | undefined | Promise<T | undefined>): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
 
 const req = (i: number, fees: bigint[], timeoutMs = 2000): VerdictRequest => ({ template: makeTemplate({ templateId: BigInt(i), fees }), chain: CHAIN, timeoutMs });
 const code = (o: VerdictOutcome): string => o.verdict.reason_code;

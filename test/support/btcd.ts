@@ -34,6 +34,9 @@ import { ripemd160 } from '@noble/hashes/legacy.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { concatBytes, hexToBytes } from '../../core/bytes.ts';
 import { readEnv, test } from '../harness.ts';
+import { sleep } from './wait.ts';
+
+export { sleep };
 
 export const BTCD_MISSING_REASON = 'btcd binary not found: run scripts/install-btcd.sh (or set BTCD_BIN)';
 
@@ -367,10 +370,6 @@ export function freeLoopbackPort(): Promise<number> {
       server.close(() => (port > 0 ? resolve(port) : reject(new Error('no port assigned'))));
     });
   });
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 async function settlesWithin(promise: Promise<void>, ms: number): Promise<boolean> {

@@ -18,35 +18,16 @@ import type { ChannelsSettings } from '../../core/channels/index.ts';
 import { createGateway, type Gateway } from '../../core/gateway/index.ts';
 import { connectTcp, type TcpCloseInfo, type TcpSocket } from '../../adapters/net/index.ts';
 import { serveGateway, type GatewayServer, type StampedEvent } from '../../adapters/gateway-server.ts';
+import { sleep, until } from './wait.ts';
 import { MinerConnection } from '../../adapters/fleet.ts';
+
+export { sleep, until };
 
 export const HOST = '127.0.0.1';
 /** Bound on one awaited step (a reply, an event); generous for a loaded 2-core machine. */
 export const STEP_MS = 10_000;
 
-/** Poll `poll` every 5 ms until it returns a value; reject after `timeoutMs`. */
-export function until<T>(what: string, timeoutMs: number, poll: () => T | undefined): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const started = Date.now();
-    const tick = (): void => {
-      let value: T | undefined;
-      try {
-        value = poll();
-      } catch (error) {
-        reject(error);
-        return;
-      }
-      if (value !== undefined) return resolve(value);
-      if (Date.now() - started > timeoutMs) return reject(new Error(`timeout after ${timeoutMs} ms waiting for ${what}`));
-      setTimeout(tick, 5);
-    };
-    tick();
-  });
-}
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
 
 // ---- templates ---------------------------------------------------------------------------------
 
