@@ -8,6 +8,11 @@
 //   GET /events           server-sent events: live, `?type=a,b`, resume with `Last-Event-ID`
 //   GET /events/history   JSON lines from the buffer: `?type=`, `?since_id=`, `?limit=`
 //
+// Every route answers HEAD exactly as GET minus the body (RFC 9110 §9.3.2; load balancers and
+// orchestrators probe with HEAD): see `_withHead` for why Hono's own HEAD handling is not used.
+// `?type=` takes only known event types (core/gateway/events.ts GATEWAY_EVENT_TYPES): an unknown
+// one is a 400 naming the known types, not an empty stream that looks healthy.
+//
 // Everything but /healthz needs `gateway.http_api_key`, as `Authorization: Bearer KEY` or
 // `X-API-Key: KEY`, compared in constant time (both sides hashed to 32 bytes first, so neither
 // the key's length nor its content shows in timing).
@@ -20,6 +25,7 @@ import { streamSSE } from 'hono/streaming';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { equalBytes, utf8 } from '../../core/bytes.ts';
 import type { BufferedEvent, EventBuffer } from '../../core/events/event-buffer.ts';
+import { GATEWAY_EVENT_TYPES } from '../../core/gateway/events.ts';
 import { PROMETHEUS_CONTENT_TYPE } from '../../core/metrics/registry.ts';
 
 export interface HttpAppOptions {
@@ -41,6 +47,8 @@ export interface HttpAppOptions {
   readonly historyLimitMax?: number;
   /** Aborted: every open /events stream ends (lets the server close promptly). */
   readonly shutdownSignal?: AbortSignal;
+  /** The event types `?type=` accepts. Default GATEWAY_EVENT_TYPES (docs/events.md). */
+  readonly eventTypes?: readonly string[];
 }
 
 const HEARTBEAT_MS_DEFAULT = 15_000;
@@ -62,11 +70,14 @@ export function createHttpApp(options: HttpAppOptions): Hono {
   const historyLimitMax = _positive('historyLimitMax', options.historyLimitMax ?? HISTORY_LIMIT_MAX_DEFAULT);
   const keyDigest = sha256(utf8(options.apiKey));
   const buffer = options.events;
+  const knownTypes: ReadonlySet<string> = new Set(options.eventTypes ?? GATEWAY_EVENT_TYPES);
   let sseClients = 0;
 
   const app = new Hono();
 
-  app.get('/healthz', (c) => c.text('ok\n'));
+  // An explicit status makes Hono set Content-Type itself: a bare `new Response(text)` leaves it to
+  // the runtime, and Bun drops it from the HEAD answer.
+  app.get('/healthz', (c) => c.text('ok\n', 200));
 
   app.use('*', async (c, next) => {
     const presented = _presentedKey(c.req.header('authorization'), c.req.header('x-api-key'));
@@ -83,8 +94,8 @@ export function createHttpApp(options: HttpAppOptions): Hono {
   app.get('/status', (c) => c.json(options.status() as object));
 
   app.get('/events/history', (c) => {
-    const types = _types(c.req.query('type'));
-    if (typeof types === 'string') return c.json({ error: 'bad_request', detail: types }, 400);
+    const types = _types(c.req.queries('type'), knownTypes);
+    if (!(types instanceof Set)) return c.json({ error: 'bad_request', ...types }, 400);
     const sinceText = c.req.query('since_id');
     const limitText = c.req.query('limit');
     const sinceId = sinceText === undefined ? undefined : _int(sinceText);
@@ -102,8 +113,8 @@ export function createHttpApp(options: HttpAppOptions): Hono {
   });
 
   app.get('/events', (c) => {
-    const types = _types(c.req.query('type'));
-    if (typeof types === 'string') return c.json({ error: 'bad_request', detail: types }, 400);
+    const types = _types(c.req.queries('type'), knownTypes);
+    if (!(types instanceof Set)) return c.json({ error: 'bad_request', ...types }, 400);
     // EventSource sends Last-Event-ID itself on reconnect; the query form is for clients that
     // cannot set headers.
     const lastText = c.req.header('last-event-id') ?? c.req.query('last_event_id');
@@ -181,6 +192,41 @@ export function createHttpApp(options: HttpAppOptions): Hono {
     });
   });
 
+  return _withHead(app);
+}
+
+/**
+ * HEAD = GET without the body, done here rather than left to Hono (4.13), for two reasons:
+ *
+ * 1. On Node it answered 500. Hono turns HEAD into `new Response(null, getResponse)`, passing the
+ *    GET response as the init. @hono/node-server (1.19) replaces the global Response with a
+ *    lightweight class whose constructor, given one of its own instances as init, reads
+ *    `init.#init.headers`; but `c.text(text)` without status or headers builds
+ *    `new Response(text)` with no init at all, so that read throws a TypeError and node-server
+ *    answers 500 with no body (node_modules/@hono/node-server/dist/response.mjs, `constructor`).
+ *    Deno and Bun keep the native Response, which accepts any object as init.
+ * 2. On every runtime the GET body was dropped without being cancelled: a HEAD of /events ran a
+ *    stream nobody reads, which held one of the `sseClientsMax` slots for good.
+ *
+ * So: dispatch as GET, cancel the body (ends an SSE stream through its onAbort), and answer with
+ * a fresh Response built from a plain init (safe with both Response classes). Content-Length is
+ * the GET body's length where the body is fixed (what GET sends; RFC 9110 §8.6 allows it on
+ * HEAD); a stream has none, as on GET.
+ */
+function _withHead(app: Hono): Hono {
+  const dispatch = app.fetch;
+  app.fetch = async (request: Request, ...rest: unknown[]): Promise<Response> => {
+    if (request.method !== 'HEAD') return dispatch(request, ...(rest as []));
+    // Not `new Request(request, …)`: that copies the signal, and reading it makes Deno 2.9 warn
+    // (legacy abort semantics); the body is cancelled below, so nothing outlives this call.
+    const res = await dispatch(new Request(request.url, { method: 'GET', headers: request.headers }), ...(rest as []));
+    const headers = new Headers(res.headers);
+    if (res.body !== null) {
+      if ((headers.get('content-type') ?? '').startsWith('text/event-stream')) await res.body.cancel();
+      else headers.set('content-length', String((await res.arrayBuffer()).byteLength));
+    }
+    return new Response(null, { status: res.status, statusText: res.statusText, headers });
+  };
   return app;
 }
 
@@ -205,12 +251,18 @@ function _presentedKey(authorization: string | undefined, apiKey: string | undef
   return apiKey === undefined || apiKey === '' ? undefined : apiKey;
 }
 
-/** `?type=a,b` → set of types, or the problem. */
-function _types(text: string | undefined): Set<string> | string {
-  if (text === undefined || text === '') return new Set();
-  const parts = text.split(',').map((t) => t.trim()).filter((t) => t !== '');
-  if (parts.length > TYPES_MAX) return `type lists at most ${TYPES_MAX} event types`;
-  for (const p of parts) if (!TYPE_RE.test(p)) return `type must be a comma list of event types (snake_case), got ${JSON.stringify(p)}`;
+/**
+ * `?type=a,b` (and `?type=a&type=b`, every value checked) → set of types, or the problem. A type
+ * outside `known` is refused with the known list: a typo must not look like a quiet gateway.
+ */
+function _types(values: readonly string[] | undefined, known: ReadonlySet<string>): Set<string> | { detail: string; unknown_types?: string[]; known_types?: string[] } {
+  const parts = (values ?? []).flatMap((text) => text.split(',')).map((t) => t.trim()).filter((t) => t !== '');
+  if (parts.length > TYPES_MAX) return { detail: `type lists at most ${TYPES_MAX} event types` };
+  for (const p of parts) if (!TYPE_RE.test(p)) return { detail: `type must be a comma list of event types (snake_case), got ${JSON.stringify(p)}` };
+  const unknown = [...new Set(parts.filter((p) => !known.has(p)))];
+  if (unknown.length > 0) {
+    return { detail: `unknown event type${unknown.length === 1 ? '' : 's'} ${unknown.map((u) => JSON.stringify(u)).join(', ')} (docs/events.md lists them)`, unknown_types: unknown, known_types: [...known] };
+  }
   return new Set(parts);
 }
 

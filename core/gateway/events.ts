@@ -305,3 +305,42 @@ export type GatewayEventType = GatewayEvent['type'];
 
 /** Where core components push events (the gateway's bounded queue). */
 export type GatewayEventSink = (event: GatewayEvent) => void;
+
+/**
+ * Every event type, as data (docs/events.md): `/events?type=` and `/events/history?type=` refuse
+ * a type outside this list (a typo would otherwise be an empty stream that looks healthy). The
+ * two checks below make the list and the `GatewayEvent` union fail to compile when they drift.
+ */
+export const GATEWAY_EVENT_TYPES = [
+  'connection_opened',
+  'connection_refused',
+  'connection_setup',
+  'extensions_negotiated',
+  'connection_closed',
+  'channel_opened',
+  'channel_open_rejected',
+  'channel_closed',
+  'share_accepted',
+  'share_rejected',
+  'custom_job_accepted',
+  'custom_job_rejected',
+  'block_found',
+  'block_submit_retry',
+  'block_submit_result',
+  'template_received',
+  'job_broadcast',
+  'template_verdict',
+  'prevhash_switch',
+  'stale_hold_started',
+  'stale_hold_ended',
+  'miner_disconnected',
+  'upstream_unavailable',
+  'upstream_recovered',
+  'share_forward_result',
+  'share_forward_retry',
+  'gateway_shutdown',
+] as const satisfies readonly GatewayEventType[];
+
+type _EveryEventTypeListed = Exclude<GatewayEventType, (typeof GATEWAY_EVENT_TYPES)[number]> extends never ? true : never;
+const _everyEventTypeListed: _EveryEventTypeListed = true;
+void _everyEventTypeListed;

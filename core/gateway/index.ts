@@ -5,6 +5,7 @@ export { BlockSubmitter, type BlockSubmitOutcome, type BlockSubmitterOptions, ty
 export { createGateway, gatewayOptionsFromConfig, type GatewayDeps } from './create.ts';
 export { DeadlineHeap } from './deadline-heap.ts';
 export type { ChannelKind, GatewayEvent, GatewayEventSink, GatewayEventType } from './events.ts';
+export { GATEWAY_EVENT_TYPES } from './events.ts';
 export {
   Gateway,
   type GatewayCommand,

@@ -10,6 +10,8 @@ import { GatewayMetrics, type ObservableEvent } from '../../core/metrics/gateway
 import { buildStatus } from '../../core/metrics/status.ts';
 import { parsePrometheusText, sampleValue } from '../support/prometheus-text.ts';
 import { readSse } from '../support/sse-reader.ts';
+import { assertHeadMatchesGet } from '../support/head-get.ts';
+import { GATEWAY_EVENT_TYPES } from '../../core/gateway/events.ts';
 
 const KEY = 'unit-test-api-key-0123';
 
@@ -161,5 +163,61 @@ describe('http app (app.request)', () => {
     assert.equal(got.at(-1), 'overflow', got.join(','));
     assert.ok(await sr.waitEnd(2000));
     assert.equal((await app.request('/events', { headers: { ...auth, 'Last-Event-ID': 'abc' } })).status, 400);
+  });
+
+  test('HEAD answers as GET without the body on every registered route, with and without the key', async () => {
+    const { app, publish, shutdown } = world();
+    publish({ type: 'share_accepted' });
+    const paths = [...new Set(app.routes.filter((r) => r.method === 'GET').map((r) => r.path)), '/events?type=nope', '/no-such-route'];
+    assert.ok(paths.includes('/healthz') && paths.includes('/events'), paths.join(' '));
+    for (const path of paths) {
+      for (const headers of [{}, auth] as Record<string, string>[]) {
+        const get = await app.request(path, { headers });
+        const streamed = (get.headers.get('content-type') ?? '').startsWith('text/event-stream');
+        let bytes: number | null = null;
+        if (streamed) await get.body?.cancel();
+        else bytes = (await get.arrayBuffer()).byteLength;
+        const head = await app.request(path, { method: 'HEAD', headers });
+        await assertHeadMatchesGet(`${path} ${headers === auth ? 'key' : 'no key'}`, get, bytes, head);
+      }
+    }
+    shutdown.abort();
+  });
+
+  test('an unknown ?type= is a 400 naming the known types, on /events and /events/history, each value checked', async () => {
+    const { app, publish } = world();
+    publish({ type: 'share_accepted' });
+    const cases: [string, string[]][] = [
+      ['?type=share_acepted', ['share_acepted']],
+      ['?type=share_accepted,no_such_type', ['no_such_type']],
+      ['?type=share_accepted&type=also_unknown', ['also_unknown']],
+      ['?type=a_b&type=share_rejected,c_d', ['a_b', 'c_d']],
+    ];
+    for (const path of ['/events', '/events/history']) {
+      for (const [query, unknown] of cases) {
+        const res = await app.request(path + query, { headers: auth });
+        assert.equal(res.status, 400, path + query);
+        const body = (await res.json()) as { error: string; detail: string; unknown_types: string[]; known_types: string[] };
+        assert.equal(body.error, 'bad_request');
+        assert.deepEqual(body.unknown_types, unknown, path + query);
+        assert.deepEqual(body.known_types, [...GATEWAY_EVENT_TYPES], path + query);
+        for (const u of unknown) assert.ok(body.detail.includes(JSON.stringify(u)), body.detail);
+      }
+      // Known types in both forms still filter.
+      const ok = await app.request(`${path}?type=share_accepted&type=share_rejected`, { headers: auth });
+      assert.equal(ok.status, 200, path);
+      await ok.body?.cancel();
+    }
+    const lines = (await (await app.request('/events/history?type=share_rejected&type=share_accepted', { headers: auth })).text()).trim().split('\n');
+    assert.equal(lines.length, 1);
+    assert.equal(JSON.parse(lines[0]!).type, 'share_accepted');
+  });
+
+  test('GATEWAY_EVENT_TYPES is exactly the types docs/events.md documents', async () => {
+    const { readFileSync } = await import('node:fs');
+    const doc = readFileSync(new URL('../../docs/events.md', import.meta.url), 'utf8');
+    // The event tables' first column: one row per type.
+    const documented = [...doc.matchAll(/^\| `([a-z_]+)` \|/gm)].map((m) => m[1]!);
+    assert.deepEqual([...documented].sort(), [...GATEWAY_EVENT_TYPES].sort());
   });
 });
