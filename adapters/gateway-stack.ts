@@ -47,6 +47,7 @@ import { EventBuffer } from '../core/events/event-buffer.ts';
 import { GatewayMetrics, type ObservableEvent } from '../core/metrics/gateway-metrics.ts';
 import { buildStatus, type StatusDocument } from '../core/metrics/status.ts';
 import { createHttpApp } from './http/app.ts';
+import { attachProcessMetrics } from './process-metrics.ts';
 import { serveHttp as serveHttpDefault, type HttpServer, type ServeHttp } from './http/index.ts';
 
 export interface GatewayStackOptions {
@@ -184,6 +185,7 @@ export async function startGatewayStack(options: GatewayStackOptions): Promise<G
   const userOnEvent = options.onEvent;
   let poller: TemplatePoller | undefined;
   const metrics = new GatewayMetrics({ mode: config.gateway.mode });
+  attachProcessMetrics(metrics.registry);
   const eventBuffer = new EventBuffer<ObservableEvent>(config.gateway.event_buffer_size);
   const publish = (event: ObservableEvent): void => {
     try {

@@ -10,6 +10,10 @@ import type { ReasonCode } from '../reason-codes.ts';
 
 export type ChannelKind = 'standard' | 'extended';
 
+/** Why a connection is refused at accept (docs/events.md `connection_refused`); also the label set of reservegrid_connections_refused_total. */
+export const CONNECTION_REFUSED_REASON_CODES = ['connection_limit_reached', 'shutdown', 'shadow_mode', 'stale_hold_expired'] as const satisfies readonly ReasonCode[];
+export type ConnectionRefusedReasonCode = (typeof CONNECTION_REFUSED_REASON_CODES)[number];
+
 export type GatewayEvent =
   | {
       readonly type: 'connection_opened';
@@ -19,7 +23,7 @@ export type GatewayEvent =
     }
   | {
       readonly type: 'connection_refused';
-      readonly reason_code: Extract<ReasonCode, 'connection_limit_reached' | 'shutdown' | 'shadow_mode' | 'stale_hold_expired'>;
+      readonly reason_code: ConnectionRefusedReasonCode;
       readonly remote_address: string | null;
       readonly open_connections: number;
       readonly max_connections: number;

@@ -21,7 +21,8 @@
 //
 // Gauges that live in adapter objects (forwarding queue, poller counters) are pushed in with
 // `setForwardQueue` / `setUpstreamPolls` (the stack calls them from a registry collector).
-import { REASON_CODES } from '../reason-codes.ts';
+import { CONNECTION_REFUSED_REASON_CODES } from '../gateway/events.ts';
+import { REASON_CODES, type ReasonCodeInfo } from '../reason-codes.ts';
 import { MetricsRegistry, type Counter, type Gauge, type Histogram } from './registry.ts';
 
 /** Any event: the gateway's, the forwarder's, or a parsed log line. */
@@ -35,6 +36,28 @@ export const SWITCH_LATENCY_BUCKETS_SECONDS: readonly number[] = [0.001, 0.0025,
 export const FORWARD_LATENCY_BUCKETS_SECONDS: readonly number[] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 /** Stale hold duration (seconds). */
 export const HOLD_DURATION_BUCKETS_SECONDS: readonly number[] = [0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
+
+/** Registry codes whose `emittedBy` passes `pick`. */
+function _codes(pick: (code: string, info: ReasonCodeInfo) => boolean): readonly string[] {
+  return Object.entries(REASON_CODES as Record<string, ReasonCodeInfo>)
+    .filter(([code, info]) => pick(code, info))
+    .map(([code]) => code);
+}
+
+/**
+ * Label sets exported at 0 from the start, per reason-code family, read from the registry:
+ * - closed: every `connection` code (the session closes with them, SetupConnection.Error ones
+ *   included: docs/events.md `connection_closed.wire`) and `stale_hold_expired` (the verdict gate
+ *   closes every miner with it, SPEC §6);
+ * - rejected shares: the codes the registry says a `share_rejected` event carries;
+ * - stale holds: the codes a `template_verdict` carries, but `template_accepted` (an accepted
+ *   candidate never starts a hold).
+ */
+export const CONNECTION_CLOSED_REASON_CODES: readonly string[] = _codes((code, info) => info.category === 'connection' || code === 'stale_hold_expired');
+export const SHARE_REJECTED_REASON_CODES: readonly string[] = _codes((_code, info) => /\bshare_rejected\b/.test(info.emittedBy));
+export const STALE_HOLD_REASON_CODES: readonly string[] = _codes((code, info) => /\btemplate_verdict\b/.test(info.emittedBy) && code !== 'template_accepted');
+const STALE_HOLD_OUTCOMES = ['switched', 'expired', 'reverted', 'shutdown'] as const;
+const FORWARD_RETRY_ERRORS = ['http_error', 'timeout', 'transport_error'] as const;
 
 /** Connections / channels tracked for handshake and channel gauges (bounded; STYLE.md #8). */
 const TRACKED_CONNECTIONS_MAX = 1_000_000;
@@ -214,6 +237,14 @@ export class GatewayMetrics {
     for (const result of ['accepted', 'duplicate', 'inconclusive', 'rejected', 'failed']) this.#blockResults.touch({ result });
     for (const v of ['true', 'false']) this.#templates.touch({ new_prevhash: v });
     for (const kind of ['future_prevhash', 'update']) this.#jobBroadcasts.touch({ kind });
+    // The reason-code families too (issue 14: "Connections closed / s" read "No data" on a healthy
+    // gateway until its first close). Which codes each can carry comes from the registry.
+    for (const reason_code of CONNECTION_REFUSED_REASON_CODES) this.#connRefused.touch({ reason_code });
+    for (const reason_code of CONNECTION_CLOSED_REASON_CODES) this.#connClosed.touch({ reason_code });
+    for (const reason_code of SHARE_REJECTED_REASON_CODES) this.#sharesRejected.touch({ reason_code });
+    for (const reason_code of STALE_HOLD_REASON_CODES) this.#holdsStarted.touch({ reason_code });
+    for (const outcome of STALE_HOLD_OUTCOMES) this.#holdsEnded.touch({ outcome });
+    for (const error of FORWARD_RETRY_ERRORS) this.#forwardRetries.touch({ error });
     if (options.mode !== undefined) this.setMode(options.mode);
   }
 
@@ -382,7 +413,7 @@ export class GatewayMetrics {
         break;
       case 'stale_hold_ended': {
         this.#holdActive.set(undefined, 0);
-        const outcome = _oneOf(e.outcome, ['switched', 'expired', 'reverted', 'shutdown']);
+        const outcome = _oneOf(e.outcome, STALE_HOLD_OUTCOMES);
         this.#holdsEnded.inc({ outcome });
         const d = _num(e.duration_ms);
         if (d !== undefined && d >= 0) this.#holdDuration.observe(undefined, d / 1000);
@@ -401,7 +432,7 @@ export class GatewayMetrics {
         break;
       }
       case 'share_forward_retry':
-        this.#forwardRetries.inc({ error: _oneOf(e.error, ['http_error', 'timeout', 'transport_error']) });
+        this.#forwardRetries.inc({ error: _oneOf(e.error, FORWARD_RETRY_ERRORS) });
         s.forwarding.retries += 1;
         break;
       case 'block_found':
