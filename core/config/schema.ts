@@ -349,7 +349,7 @@ export const CONFIG_TABLE = {
   },
   share: {
     share_upstream_url: required(httpUrl('http(s) URL', false),
-      'Pool backend endpoint that receives signed share batches (SPEC §8).', 'http://127.0.0.1:9090/shares'),
+      'Pool backend endpoint that receives signed share batches (SPEC §8).', 'http://127.0.0.1:7090/shares'),
     share_upstream_secret: required(str('string of 12..1024 characters', { min: 12, max: 1024 }),
       'HMAC-SHA256 key that signs each batch (timestamp + exact body); share it with the backend. 32 random bytes or more recommended.',
       'example-hmac-secret-0123456789', true),
