@@ -213,6 +213,21 @@ describe('http app (app.request)', () => {
     assert.equal(JSON.parse(lines[0]!).type, 'share_accepted');
   });
 
+  test('docs/http-api.md shows the unknown-type answer as the app gives it', async () => {
+    const { readFileSync } = await import('node:fs');
+    const doc = readFileSync(new URL('../../docs/http-api.md', import.meta.url), 'utf8');
+    const section = doc.split('### Unknown event types\n')[1]!;
+    const example = JSON.parse(/```json\n(.*)\n```/.exec(section)![1]!) as Record<string, unknown> & { known_types: string[]; unknown_types: string[]; detail: string };
+    const { app } = world();
+    const res = await app.request(`/events/history?type=${example.unknown_types.join(',')}`, { headers: auth });
+    assert.equal(res.status, 400);
+    const body = (await res.json()) as typeof example;
+    assert.deepEqual(Object.keys(body), Object.keys(example));
+    assert.equal(body.detail, example.detail);
+    assert.deepEqual(body.unknown_types, example.unknown_types);
+    assert.equal(body.known_types[0], example.known_types[0]);
+  });
+
   test('GATEWAY_EVENT_TYPES is exactly the types docs/events.md documents', async () => {
     const { readFileSync } = await import('node:fs');
     const doc = readFileSync(new URL('../../docs/events.md', import.meta.url), 'utf8');
