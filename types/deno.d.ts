@@ -22,13 +22,16 @@ declare namespace Deno {
     read(p: Uint8Array): Promise<number | null>;
     write(p: Uint8Array): Promise<number>;
     close(): void;
+  }
+  /** What Deno.listen/Deno.connect give for TCP; only TCP connections have setNoDelay. */
+  interface TcpConn extends Conn {
     setNoDelay(noDelay?: boolean): void;
   }
   interface Listener {
     readonly addr: NetAddr;
-    accept(): Promise<Conn>;
+    accept(): Promise<TcpConn>;
     close(): void;
   }
   function listen(options: { hostname?: string; port: number; transport?: 'tcp' }): Listener;
-  function connect(options: { hostname?: string; port: number; transport?: 'tcp' }): Promise<Conn>;
+  function connect(options: { hostname?: string; port: number; transport?: 'tcp' }): Promise<TcpConn>;
 }
