@@ -8,7 +8,9 @@ declare namespace Deno {
   function removeSignalListener(signal: 'SIGINT' | 'SIGTERM', handler: () => void): void;
   function readTextFileSync(path: string | URL): string;
   const env: { get(key: string): string | undefined; toObject(): Record<string, string> };
-  const stdout: { writeSync(p: Uint8Array): number };
+  const stdout: { writeSync(p: Uint8Array): number; isTerminal(): boolean };
+  /** https://docs.deno.com/api/deno/~/Deno.consoleSize (throws when stdout is not a terminal) */
+  function consoleSize(): { columns: number; rows: number };
   const stderr: { writeSync(p: Uint8Array): number };
   // TCP (adapters/net/deno.ts): https://docs.deno.com/api/deno/~/Deno.listen
   interface NetAddr {
