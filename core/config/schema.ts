@@ -14,6 +14,7 @@
 import * as v from 'valibot';
 import { bytesToHex } from '../bytes.ts';
 import { authorityPublicKeyFromSecret, decodeAuthorityPublicKey, decodeAuthoritySecretKey } from '../noise/keys.ts';
+import type { ConfigTableType } from './table-type.ts';
 import { BITCOIN_NETWORKS, decodeAddress, decodeDescriptor, type BitcoinNetwork, type DecodeResult } from '../mining/address.ts';
 
 // ---------------------------------------------------------------------------------------------
@@ -284,9 +285,11 @@ const DEV_AUTHORITY_SECRET_KEY = 'mkDLTBBRxdBv998612qipDYoTK3YUrqLe8uWw7gu3iXbSr
 
 /**
  * THE table. Section → key → definition. Order here is the order of the docs and of
- * `config print`. Later issues add keys here and nowhere else.
+ * `config print`. Later issues add keys here, then regenerate its explicit type
+ * (core/config/table-type.ts, `node --import tsx scripts/gen-config-table-type.ts`) and
+ * docs/configuration.md (scripts/gen-config-docs.ts); tests fail until both are current.
  */
-export const CONFIG_TABLE = {
+export const CONFIG_TABLE: ConfigTableType = {
   gateway: {
     mode: required(oneOf(['shadow', 'observe', 'inline']),
       'What the gateway does with verdicts (SPEC §5): `shadow` audits templates and serves no miners; `observe` serves miners and logs verdicts without enforcing them; `inline` enforces verdicts.',

@@ -14,6 +14,7 @@ import { commandUsage, groups, groupUsage, main, usage } from '../../runtimes/cl
 import { commands } from '../../runtimes/commands/index.ts';
 import { wrap } from '../../runtimes/help.ts';
 import type { CliIo } from '../../runtimes/io.ts';
+import { renderConfigTableType, TABLE_TYPE_PATH } from '../../scripts/gen-config-table-type.ts';
 import { FakeClock } from '../../core/clock.ts';
 import { SeededRandom } from '../../core/random.ts';
 
@@ -64,6 +65,10 @@ describe('packaging: LICENSE, deno.json, allowScripts, files', () => {
     assert.ok(Object.keys(deno.exports).length > 0);
     for (const target of Object.values(deno.exports)) assert.ok(existsSync(join(repoRoot, target)), `export ${target} exists`);
   });
+
+  test('core/config/table-type.ts (the explicit CONFIG_TABLE type JSR needs) is the generated one', () => {
+    assert.equal(readFileSync(TABLE_TYPE_PATH, 'utf8'), renderConfigTableType(), 'run node --import tsx scripts/gen-config-table-type.ts');
+  }, { timeoutMs: 60_000 });
 
   test("deno.json tasks never run a bare `deno` (deno task would run node_modules/.bin/deno as JavaScript)", () => {
     const tasks = (json('deno.json') as { tasks: Record<string, string | { command: string }> }).tasks;
