@@ -150,6 +150,10 @@ describe('packaging: the CLI says its version and helps at any width', () => {
         assert.ok(c.docs !== undefined && existsSync(join(repoRoot, c.docs)), `${c.usage}: docs ${c.docs} exists`);
       }
     }
+    // docs/operations.md names every command and the groups' --help.
+    const operations = text('docs/operations.md').replace(/\s+/g, ' ');
+    for (const c of commands) assert.ok(operations.includes(`\`${c.words.join(' ')}\``), `docs/operations.md lists ${c.words.join(' ')}`);
+    for (const group of groups()) assert.ok(operations.includes(`reservegrid ${group} --help`), `docs/operations.md: ${group} --help`);
     // No terminal (columns undefined) and nonsense widths wrap at 80.
     assert.equal((await cli(['--help'])).stdout, usage(80) + '\n');
     assert.equal((await cli(['--help'], 0)).stdout, usage(80) + '\n');
