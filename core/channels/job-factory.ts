@@ -10,7 +10,6 @@
 // by weight, remainder to the first output) followed by the template's outputs, which for a GBT
 // template is the BIP141 witness commitment (value 0). Jobs carry the STRIPPED coinbase (txid
 // form, SV2.md §9.10); blocks carry the full one with the witness reserved value.
-import { hexToBytes } from '../bytes.ts';
 import type { Config } from '../config/schema.ts';
 import { buildCoinbase, coinbaseWithWitness, serializeTxOut, type CoinbaseParts, type TxOut } from '../mining/coinbase.ts';
 import { payoutScript } from '../mining/address.ts';
