@@ -14,6 +14,9 @@
 //             core's pure-TS sha256d64.ts there, while createHash on Node/Deno is slower than the
 //             pure TS (per-call object cost at 32–200 B; docs/performance.md, merkle.bench.ts).
 //             Without it, doubleHashOf(provider) falls back to the pure TS (core/mining/hash.ts).
+/// <reference types="../types/bun.d.ts" />
+// (The reference makes the Bun shim part of this file's types for `deno check` and JSR, which
+// do not read tsconfig.json's include list.)
 import * as nodeCrypto from 'node:crypto';
 import {
   AEAD_TAG_BYTES,

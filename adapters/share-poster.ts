@@ -33,7 +33,7 @@ export function createSharePoster(options: SharePosterOptions): SharePoster {
         controller.abort();
       }, command.timeoutMs);
       try {
-        const response = await doFetch(url, { method: 'POST', headers: command.headers, body: command.body, signal: controller.signal });
+        const response = await doFetch(url, { method: 'POST', headers: command.headers, body: _fetchBody(command.body), signal: controller.signal });
         const text = await response.text();
         return { kind: 'response', status: response.status, body: text.length > ANSWER_CHARS_MAX ? text.slice(0, ANSWER_CHARS_MAX) : text };
       } catch (error) {
@@ -52,4 +52,13 @@ function _describe(error: unknown): string {
   const cause = (error as { cause?: unknown }).cause;
   const causeText = cause instanceof Error ? `${(cause as { code?: string }).code ?? cause.name}: ${cause.message}` : undefined;
   return causeText !== undefined ? `${error.message} (${causeText})` : error.message;
+}
+
+/**
+ * fetch's BodyInit takes only ArrayBuffer-backed views (TypeScript ≥ 5.7 lib.dom, which
+ * `deno check` uses, rejects Uint8Array<ArrayBufferLike>). Our bodies are always ArrayBuffer-backed
+ * (TextEncoder output), so this is a re-typed view, not a copy; a SharedArrayBuffer one is copied.
+ */
+function _fetchBody(body: Uint8Array): Uint8Array<ArrayBuffer> {
+  return body.buffer instanceof ArrayBuffer ? new Uint8Array(body.buffer, body.byteOffset, body.byteLength) : new Uint8Array(body);
 }

@@ -16,6 +16,8 @@ const code = await main(Deno.args, {
   stderr: (text) => writeAll(Deno.stderr, text),
   clock: new SystemClock(),
   random: systemRandom,
+  // consoleSize() throws when stdout is not a terminal; help then wraps at 80.
+  ...(Deno.stdout.isTerminal() ? { columns: Deno.consoleSize().columns } : {}),
   onShutdownSignal: (callback) => {
     const onInt = (): void => fire('SIGINT');
     const onTerm = (): void => fire('SIGTERM');

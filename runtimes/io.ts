@@ -12,6 +12,8 @@ export interface CliIo {
   stderr(text: string): void;
   readonly clock: Clock;
   readonly random: RandomSource;
+  /** The terminal's width when stdout is a terminal, else undefined (help wraps at 80 then). */
+  readonly columns?: number;
   /**
    * Call `callback` once on the first SIGINT or SIGTERM (long-running commands such as `run`
    * stop cleanly on it). Returns a function that removes the hook. Optional so in-memory test
@@ -25,6 +27,8 @@ export interface Command {
   readonly words: readonly string[];
   readonly usage: string;
   readonly summary: string;
+  /** The operator doc with the details (options, output), named at the end of --help. */
+  readonly docs?: string;
   /** Returns the process exit code. */
   run(args: readonly string[], io: CliIo): number | Promise<number>;
 }

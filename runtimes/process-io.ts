@@ -14,6 +14,8 @@ export function processIo(runtime: 'node' | 'bun'): CliIo {
     stderr: (text) => void process.stderr.write(text),
     clock: new SystemClock(),
     random: systemRandom,
+    // undefined when stdout is a pipe or a file (help then wraps at 80).
+    columns: process.stdout.columns,
     onShutdownSignal: (callback) => {
       const onInt = (): void => fire('SIGINT');
       const onTerm = (): void => fire('SIGTERM');

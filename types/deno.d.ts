@@ -8,7 +8,9 @@ declare namespace Deno {
   function removeSignalListener(signal: 'SIGINT' | 'SIGTERM', handler: () => void): void;
   function readTextFileSync(path: string | URL): string;
   const env: { get(key: string): string | undefined; toObject(): Record<string, string> };
-  const stdout: { writeSync(p: Uint8Array): number };
+  const stdout: { writeSync(p: Uint8Array): number; isTerminal(): boolean };
+  /** https://docs.deno.com/api/deno/~/Deno.consoleSize (throws when stdout is not a terminal) */
+  function consoleSize(): { columns: number; rows: number };
   const stderr: { writeSync(p: Uint8Array): number };
   // TCP (adapters/net/deno.ts): https://docs.deno.com/api/deno/~/Deno.listen
   interface NetAddr {
@@ -22,13 +24,16 @@ declare namespace Deno {
     read(p: Uint8Array): Promise<number | null>;
     write(p: Uint8Array): Promise<number>;
     close(): void;
+  }
+  /** What Deno.listen/Deno.connect give for TCP; only TCP connections have setNoDelay. */
+  interface TcpConn extends Conn {
     setNoDelay(noDelay?: boolean): void;
   }
   interface Listener {
     readonly addr: NetAddr;
-    accept(): Promise<Conn>;
+    accept(): Promise<TcpConn>;
     close(): void;
   }
   function listen(options: { hostname?: string; port: number; transport?: 'tcp' }): Listener;
-  function connect(options: { hostname?: string; port: number; transport?: 'tcp' }): Promise<Conn>;
+  function connect(options: { hostname?: string; port: number; transport?: 'tcp' }): Promise<TcpConn>;
 }

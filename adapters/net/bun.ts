@@ -2,6 +2,7 @@
 // adapters/net/types.ts. Bun's socket.write() hands bytes straight to the kernel and returns
 // how many it took; the rest is ours to queue and retry from the `drain` handler. Handlers are
 // per listener, so each Bun socket carries its wrapper in `socket.data`.
+/// <reference types="../../types/bun.d.ts" />
 import {
   asError,
   checkAddress,

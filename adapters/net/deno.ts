@@ -31,7 +31,7 @@ const WRITE_COALESCE_BYTES_MAX = 256 * 1024;
 const ACCEPT_RETRY_MS = 50;
 
 class DenoTcpSocket implements TcpSocket {
-  readonly #conn: Deno.Conn;
+  readonly #conn: Deno.TcpConn;
   readonly #callbacks = new SocketCallbacks();
   readonly remoteAddress: string;
   readonly #queue: Uint8Array[] = [];
@@ -43,7 +43,7 @@ class DenoTcpSocket implements TcpSocket {
   #localClose = false;
   #flushTimer: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(conn: Deno.Conn) {
+  constructor(conn: Deno.TcpConn) {
     this.#conn = conn;
     const addr = conn.remoteAddr;
     this.remoteAddress = addr && 'hostname' in addr ? `${addr.hostname}:${addr.port}` : '';
@@ -231,7 +231,7 @@ export async function listenTcp(address: TcpAddress, onConnection: (socket: TcpS
   let closed = false;
   void (async () => {
     while (!closed) {
-      let conn: Deno.Conn;
+      let conn: Deno.TcpConn;
       try {
         conn = await listener.accept();
       } catch {

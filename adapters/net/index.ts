@@ -1,6 +1,7 @@
 // The TCP adapter for the running runtime (STYLE.md #9): the same two names everywhere, picked
 // once at import. Deno and Bun also emulate node:net, but their native APIs are the ones the
 // product promises (SPEC §2) and the faster ones.
+/// <reference types="../../types/bun.d.ts" />
 import type { ConnectTcp, ListenTcp } from './types.ts';
 
 export type * from './types.ts';

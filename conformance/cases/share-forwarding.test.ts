@@ -389,9 +389,11 @@ describe('share forwarding (fake clock)', () => {
 });
 
 describe('share forwarding signatures', () => {
+  // WebCrypto takes only ArrayBuffer-backed views (lib.dom as `deno check` types it), hence the
+  // `new Uint8Array(...)` copies of our Uint8Array<ArrayBufferLike> values.
   async function webCryptoHmacHex(key: string, data: Uint8Array): Promise<string> {
-    const k = await crypto.subtle.importKey('raw', utf8(key), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
-    return bytesToHex(new Uint8Array(await crypto.subtle.sign('HMAC', k, data)));
+    const k = await crypto.subtle.importKey('raw', new Uint8Array(utf8(key)), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+    return bytesToHex(new Uint8Array(await crypto.subtle.sign('HMAC', k, new Uint8Array(data))));
   }
 
   test('headers: timestamp in unix seconds, v1=HMAC-SHA256(secret, timestamp "." body) as WebCrypto computes it', async () => {

@@ -10,9 +10,9 @@
 // by weight, remainder to the first output) followed by the template's outputs, which for a GBT
 // template is the BIP141 witness commitment (value 0). Jobs carry the STRIPPED coinbase (txid
 // form, SV2.md §9.10); blocks carry the full one with the witness reserved value.
-import { hexToBytes } from '../bytes.ts';
 import type { Config } from '../config/schema.ts';
 import { buildCoinbase, coinbaseWithWitness, serializeTxOut, type CoinbaseParts, type TxOut } from '../mining/coinbase.ts';
+import { payoutScript } from '../mining/address.ts';
 import { defaultSha256, resolveSha256d, type Sha256, type Sha256d } from '../mining/hash.ts';
 import { bip34HeightPush, serializeBlock, type BlockTemplate } from '../template/template.ts';
 
@@ -23,7 +23,7 @@ export interface PayoutScript {
 }
 
 export function payoutFromConfig(config: Pick<Config, 'mining'>): PayoutScript[] {
-  return config.mining.payout.map((p) => ({ scriptPubKey: hexToBytes(p.script_hex), weight: p.weight }));
+  return config.mining.payout.map((p) => ({ scriptPubKey: payoutScript(p), weight: p.weight }));
 }
 
 /** NewTemplate fields that a getblocktemplate result has no place for (SV2.md §5.4, §6). */

@@ -29,7 +29,7 @@ export interface Frame {
   readonly payload: Uint8Array;
 }
 
-export function encodeHeader(header: FrameHeader, out = new Uint8Array(FRAME_HEADER_BYTES), offset = 0): Uint8Array {
+export function encodeHeader(header: FrameHeader, out: Uint8Array = new Uint8Array(FRAME_HEADER_BYTES), offset = 0): Uint8Array {
   const { extensionType, channelMsg, msgType, msgLength } = header;
   if (!(Number.isInteger(extensionType) && extensionType >= 0 && extensionType <= EXTENSION_ID_MASK)) {
     throw new RangeError(`encodeHeader: extensionType must be 0..0x7fff, got ${extensionType}`);

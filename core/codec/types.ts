@@ -311,11 +311,11 @@ function _fixedBytes(name: string, size: number): DataType<Uint8Array> {
 }
 
 /** 32 raw bytes meaning a LE 256-bit integer (targets) or a hash in internal byte order. */
-export const U256 = _fixedBytes('U256', 32);
+export const U256: DataType<Uint8Array> = _fixedBytes('U256', 32);
 /** 32-byte x-only public key (BIP340). */
-export const PUBKEY = _fixedBytes('PUBKEY', 32);
+export const PUBKEY: DataType<Uint8Array> = _fixedBytes('PUBKEY', 32);
 /** 64-byte BIP340 signature. */
-export const SIGNATURE = _fixedBytes('SIGNATURE', 64);
+export const SIGNATURE: DataType<Uint8Array> = _fixedBytes('SIGNATURE', 64);
 
 type LengthWidth = 1 | 2 | 3;
 
@@ -350,10 +350,10 @@ function _lengthPrefixedBytes(name: string, width: LengthWidth, max: number): Da
 }
 
 /** `len U8` + 0..32 bytes; a longer length is `invalid-length` (SRI errors too). */
-export const B0_32 = _lengthPrefixedBytes('B0_32', 1, 32);
-export const B0_255 = _lengthPrefixedBytes('B0_255', 1, 255);
-export const B0_64K = _lengthPrefixedBytes('B0_64K', 2, 0xffff);
-export const B0_16M = _lengthPrefixedBytes('B0_16M', 3, 0xffffff);
+export const B0_32: DataType<Uint8Array> = _lengthPrefixedBytes('B0_32', 1, 32);
+export const B0_255: DataType<Uint8Array> = _lengthPrefixedBytes('B0_255', 1, 255);
+export const B0_64K: DataType<Uint8Array> = _lengthPrefixedBytes('B0_64K', 2, 0xffff);
+export const B0_16M: DataType<Uint8Array> = _lengthPrefixedBytes('B0_16M', 3, 0xffffff);
 
 /**
  * `len U8` + 0..255 bytes of text. Decoded leniently (invalid UTF-8 becomes U+FFFD, SV2.md §2:

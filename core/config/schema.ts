@@ -14,6 +14,8 @@
 import * as v from 'valibot';
 import { bytesToHex } from '../bytes.ts';
 import { authorityPublicKeyFromSecret, decodeAuthorityPublicKey, decodeAuthoritySecretKey } from '../noise/keys.ts';
+import type { ConfigTableType } from './table-type.ts';
+import { BITCOIN_NETWORKS, decodeAddress, decodeDescriptor, type BitcoinNetwork, type DecodeResult } from '../mining/address.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Leaves: a valibot schema plus what the env parser, the docs and the redactor need to know.
@@ -143,6 +145,22 @@ const hex = (bytesMin: number, bytesMax: number): Leaf<string> => {
   };
 };
 
+/** A payout address or descriptor, decoded by core/mining/address.ts (the code that builds the
+ * coinbase script from it), so a value that passes `config check` is one the gateway can pay. */
+const payoutText = (type: string, decode: (text: string) => DecodeResult): Leaf<string> => ({
+  schema: v.pipe(
+    v.string(),
+    v.maxLength(4096),
+    v.rawCheck(({ dataset, addIssue }) => {
+      if (!dataset.typed) return;
+      const r = decode(dataset.value);
+      if (!r.ok) addIssue({ message: r.message });
+    }),
+  ),
+  kind: 'string',
+  type,
+});
+
 // Authority keys are decoded by core/noise/keys.ts, the same code the Noise responder uses, so a
 // key that passes `config check` is a key the gateway can sign with.
 function _publicKeyProblem(text: string): string | undefined {
@@ -246,7 +264,13 @@ const SATS_MAX = 2_100_000_000_000_000;
 
 export interface AllowlistEntry { readonly username: string; readonly password: string }
 export interface PrefixMapEntry { readonly prefix: string; readonly secret: string }
-export interface PayoutOutput { readonly script_hex: string; readonly weight: number }
+/** One coinbase payout output: exactly one of script_hex, address, descriptor (CROSS_RULES). */
+export interface PayoutOutput {
+  readonly script_hex?: string;
+  readonly address?: string;
+  readonly descriptor?: string;
+  readonly weight: number;
+}
 export interface FeeTier {
   readonly name: string;
   readonly min_avg_fee_sats: number;
@@ -261,9 +285,11 @@ const DEV_AUTHORITY_SECRET_KEY = 'mkDLTBBRxdBv998612qipDYoTK3YUrqLe8uWw7gu3iXbSr
 
 /**
  * THE table. Section → key → definition. Order here is the order of the docs and of
- * `config print`. Later issues add keys here and nowhere else.
+ * `config print`. Later issues add keys here, then regenerate its explicit type
+ * (core/config/table-type.ts, `node --import tsx scripts/gen-config-table-type.ts`) and
+ * docs/configuration.md (scripts/gen-config-docs.ts); tests fail until both are current.
  */
-export const CONFIG_TABLE = {
+export const CONFIG_TABLE: ConfigTableType = {
   gateway: {
     mode: required(oneOf(['shadow', 'observe', 'inline']),
       'What the gateway does with verdicts (SPEC §5): `shadow` audits templates and serves no miners; `observe` serves miners and logs verdicts without enforcing them; `inline` enforces verdicts.',
@@ -395,12 +421,19 @@ export const CONFIG_TABLE = {
   },
   mining: {
     payout: required(
-      arrayOf(table<PayoutOutput>('table { script_hex, weight }', {
-        script_hex: field(hex(1, 10_000), 'required', 'Output script (scriptPubKey) as hex.'),
+      arrayOf(table<PayoutOutput>('table { script_hex | address | descriptor, weight }', {
+        script_hex: field(hex(1, 10_000), 'optional', 'Output script (scriptPubKey) as hex.'),
+        address: field(payoutText('Bitcoin address (bech32/bech32m segwit v0..v16, or base58 P2PKH/P2SH)', decodeAddress), 'optional',
+          'Bitcoin address to pay; its network must be `mining.network` when that is set.'),
+        descriptor: field(payoutText('descriptor addr(ADDRESS) or raw(HEX), optional #checksum (BIP380)', decodeDescriptor), 'optional',
+          'SRI `coinbase_reward_script` form: `addr(<address>)` or `raw(<hex>)`, with or without its `#checksum`.'),
         weight: field(int(1, 1_000_000), 'default', 'Share of the coinbase value relative to the other outputs.', { default: 1 }),
-      }), { min: 1, max: 16, what: 'tables { script_hex, weight }' }),
-      'Pool payout output(s) in the coinbase (SPEC §4); the coinbase value (subsidy + fees) is split by weight.',
-      [{ script_hex: '0014751e76e8199196d454941c45d1b3a323f1433bd6', weight: 1 }]),
+      }), { min: 1, max: 16, what: 'tables { script_hex | address | descriptor, weight }' }),
+      'Pool payout output(s) in the coinbase (SPEC §4); the coinbase value (subsidy + fees) is split by weight. Each entry sets exactly one of `script_hex`, `address` or `descriptor` (SRI\'s `addr(...)`; docs/sri-config.md).',
+      [{ address: 'bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080', weight: 1 }]),
+    network: optional(oneOf(BITCOIN_NETWORKS as unknown as readonly [BitcoinNetwork, ...BitcoinNetwork[]]),
+      'The chain the gateway mines on. When set, every payout `address` (also inside `addr(...)`) must be an address of this chain; unset, the payout addresses must agree with each other. Raw scripts (`script_hex`, `raw(...)`) fit every chain.',
+      'regtest'),
     pool_tag: withDefault(str('printable ASCII without "/", 0..32 characters', { max: 32, pattern: /^[ -.0-~]*$/ }), 'ReserveGrid',
       'Tag in the coinbase scriptSig (`Sv2/<pool_tag>/<miner_tag>/`, SV2.md §5.4).', 'ExamplePool'),
     min_difficulty: withDefault(num(0, 1e18), 1,
@@ -544,6 +577,33 @@ function _duplicates(values: readonly string[]): string[] {
   return [...dup];
 }
 
+const _networkClass = (networks: readonly BitcoinNetwork[]): string => networks.join('/');
+
+function _payoutProblem(payout: readonly PayoutOutput[], network: BitcoinNetwork | undefined): string | undefined {
+  let first: { index: number; networks: readonly BitcoinNetwork[] } | undefined;
+  for (const [index, entry] of payout.entries()) {
+    const set = (['script_hex', 'address', 'descriptor'] as const).filter((k) => entry[k] !== undefined);
+    if (set.length !== 1) {
+      return `entry ${index} sets ${set.length === 0 ? 'none' : set.join(' and ')} of script_hex, address, descriptor; expected exactly one`;
+    }
+    const text = entry.address ?? entry.descriptor;
+    if (text === undefined) continue;
+    const decoded = entry.address !== undefined ? decodeAddress(text) : decodeDescriptor(text);
+    // A value that does not decode is already reported on its own key.
+    if (!decoded.ok || decoded.value.networks === null) continue;
+    const networks = decoded.value.networks;
+    const what = `entry ${index} ${set[0]} ${JSON.stringify(text)}`;
+    if (network !== undefined) {
+      if (!networks.includes(network)) return `${what} is an address for ${_networkClass(networks)}, but mining.network = "${network}"`;
+    } else if (first === undefined) {
+      first = { index, networks };
+    } else if (!networks.some((n) => first!.networks.includes(n))) {
+      return `${what} is for ${_networkClass(networks)} but entry ${first.index} is for ${_networkClass(first.networks)}; set mining.network to say which chain`;
+    }
+  }
+  return undefined;
+}
+
 export const CROSS_RULES: readonly CrossRule[] = [
   {
     target: ['noise', 'authority_secret_key'],
@@ -588,6 +648,12 @@ export const CROSS_RULES: readonly CrossRule[] = [
       if (user !== password) return `upstream.${user ? 'rpc_password' : 'rpc_user'} is also needed for user/password auth`;
       return 'required for Bitcoin Core RPC auth: set upstream.rpc_cookie_file (RESERVEGRID_UPSTREAM__RPC_COOKIE_FILE), or upstream.rpc_user and upstream.rpc_password';
     },
+  },
+  {
+    target: ['mining', 'payout'],
+    doc: 'each entry sets exactly one of `script_hex`, `address`, `descriptor`; addresses belong to `mining.network` (when set) or else all to one chain.',
+    reads: [['mining', 'payout'], ['mining', 'network']],
+    check: (c) => _payoutProblem(c.mining.payout, c.mining.network),
   },
   {
     target: ['mining', 'max_difficulty'],

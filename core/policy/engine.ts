@@ -26,6 +26,7 @@ import { bytesToHex, equalBytes, hexToBytes, reversed } from '../bytes.ts';
 import { splitReward, type PayoutScript } from '../channels/job-factory.ts';
 import type { Config } from '../config/schema.ts';
 import { buildCoinbase, coinbaseStripped, coinbaseWithWitness, serializeTxOut, EXTRANONCE_BYTES_MAX } from '../mining/coinbase.ts';
+import { payoutScript } from '../mining/address.ts';
 import { sha256dPair } from '../mining/sha256d64.ts';
 import { targetFromNbits } from '../mining/target.ts';
 import type { ReasonCode } from '../reason-codes.ts';
@@ -88,7 +89,7 @@ export function policySettingsFromConfig(config: Pick<Config, 'policy' | 'mining
     maxTemplateSigops: p.max_template_sigops,
     subsidyHalvingInterval: p.subsidy_halving_interval,
     verifyCommitments: p.verify_commitments,
-    payout: config.mining.payout.map((o) => ({ scriptPubKey: hexToBytes(o.script_hex), weight: o.weight })),
+    payout: config.mining.payout.map((o) => ({ scriptPubKey: payoutScript(o), weight: o.weight })),
     poolTag: config.mining.pool_tag,
   };
 }

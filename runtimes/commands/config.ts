@@ -34,6 +34,7 @@ export const configCheckCommand: Command = {
   words: ['config', 'check'],
   usage: 'config check <file>',
   summary: 'Validate a config file plus RESERVEGRID_* environment overrides; one line per problem.',
+  docs: 'docs/configuration.md',
   run(args, io) {
     const file = _fileArg(args, io, this.usage);
     if (file === undefined) return 2;
@@ -50,6 +51,7 @@ export const configPrintCommand: Command = {
   words: ['config', 'print'],
   usage: 'config print <file>',
   summary: 'Show every effective config value and its source (default, file, env); secrets redacted.',
+  docs: 'docs/configuration.md',
   run(args, io) {
     const file = _fileArg(args, io, this.usage);
     if (file === undefined) return 2;

@@ -204,6 +204,7 @@ export const demoCommand: Command = {
   words: ['demo'],
   usage: USAGE,
   summary: 'Gateway + embedded chain + simulated SV2 miners on this machine; prints what happens (npm start).',
+  docs: 'docs/demo.md',
   async run(args, io) {
     const parsed = parseDemoArgs(args);
     if (typeof parsed === 'string') {

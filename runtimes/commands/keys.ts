@@ -16,6 +16,7 @@ const generate: Command = {
   words: ['keys', 'generate'],
   usage: GENERATE_USAGE,
   summary: 'Create a pool authority key pair and print it as TOML',
+  docs: 'docs/noise.md',
   run(args: readonly string[], io: CliIo): number {
     if (args.length !== 0) {
       io.stderr(`reservegrid keys generate: unexpected argument '${args[0]}'\nUsage: reservegrid ${GENERATE_USAGE}\n`);
@@ -42,6 +43,7 @@ const publicFromSecret: Command = {
   words: ['keys', 'public'],
   usage: PUBLIC_USAGE,
   summary: 'Print the authority public key that belongs to a secret key',
+  docs: 'docs/noise.md',
   run(args: readonly string[], io: CliIo): number {
     if (args.length !== 1) {
       io.stderr(`reservegrid keys public: expected exactly one secret key\nUsage: reservegrid ${PUBLIC_USAGE}\n`);

@@ -464,6 +464,7 @@ export const replayCommand: Command = {
   words: ['replay'],
   usage: USAGE,
   summary: 'Reconstruct from the JSON-line event log: a share\'s lifecycle, a template\'s verdict and consequences, a miner\'s session, or a summary.',
+  docs: 'docs/operations.md',
   run(args, io) {
     return runReplay(args, io);
   },

@@ -43,6 +43,7 @@ export const runCommand: Command = {
   words: ['run'],
   usage: USAGE,
   summary: 'Run the gateway: serve SV2 miners with templates from the configured Bitcoin node, until SIGINT/SIGTERM.',
+  docs: 'docs/running.md',
   async run(args, io) {
     const file = _configPath(args, io);
     if (file === undefined) {

@@ -233,6 +233,7 @@ export const shareSinkCommand: Command = {
   words: ['share-sink'],
   usage: USAGE,
   summary: 'Reference receiver for signed share batches: verifies, de-duplicates, can fail (--fail-rate) or be slow (--delay-ms).',
+  docs: 'docs/share-forwarding.md',
   async run(args: readonly string[], io: CliIo): Promise<number> {
     const parsed = parseShareSinkArgs(args, io.env);
     if (typeof parsed === 'string') {

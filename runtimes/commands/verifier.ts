@@ -16,6 +16,7 @@ export const verifierCommand: Command = {
   words: ['verifier'],
   usage: USAGE,
   summary: 'Run the policy verifier service on gateway.verifier_addr (TCP), until SIGINT/SIGTERM.',
+  docs: 'docs/verifier-protocol.md',
   async run(args, io) {
     // `--config <file>` or `--config=<file>`; else $RESERVEGRID_CONFIG. Anything else is a usage error.
     let file: string | undefined;

@@ -138,7 +138,8 @@ describe(`share forwarding from the gateway stack to the share sink over real so
       // Sent directly to the sink: a tampered body, an old timestamp, a replay → 401.
       const original = posts[0]!;
       const send = async (headers: Record<string, string>, body: Uint8Array): Promise<{ status: number; text: string }> => {
-        const response = await fetch(sink.url, { method: 'POST', headers, body });
+        // fetch's BodyInit takes only ArrayBuffer-backed views (lib.dom, as `deno check` types it).
+        const response = await fetch(sink.url, { method: 'POST', headers, body: new Uint8Array(body) });
         return { status: response.status, text: await response.text() };
       };
       const tampered = original.body.slice();

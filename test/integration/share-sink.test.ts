@@ -167,7 +167,8 @@ describe(`share forwarding to share-sink (${runtime})`, () => {
       assert.equal(captured.length, 1);
       const c = captured[0]!;
       const send = async (headers: Record<string, string>, body: Uint8Array): Promise<[number, string]> => {
-        const response = await fetch(sink.url, { method: 'POST', headers, body });
+        // fetch's BodyInit takes only ArrayBuffer-backed views (lib.dom, as `deno check` types it).
+        const response = await fetch(sink.url, { method: 'POST', headers, body: new Uint8Array(body) });
         return [response.status, await response.text()];
       };
       const tampered = utf8(fromUtf8(c.body).replace('"difficulty":1', '"difficulty":1000'));

@@ -284,9 +284,7 @@ describe('config: errors name key, value and expectation', () => {
     p = only(load(exampleWith(['mining', 'payout', []])));
     assert.equal(p.key, 'mining.payout');
     p = only(load(exampleWith(['mining', 'payout', [{ weight: 2 }]])));
-    assert.equal(p.kind, 'missing');
-    assert.equal(p.key, 'mining.payout[0].script_hex');
-    assert.equal(p.envName, 'RESERVEGRID_MINING__PAYOUT__0__SCRIPT_HEX');
+    assert.equal(formatProblem(p), 'mining.payout: entry 0 sets none of script_hex, address, descriptor; expected exactly one');
     const r = ok(load(exampleWith(['mining', 'payout', [{ script_hex: '51' }]])));
     assert.deepEqual(r.config.mining.payout, [{ script_hex: '51', weight: 1 }], 'field default applied');
   });

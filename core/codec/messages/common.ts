@@ -2,7 +2,7 @@
 // Numbers and channel bits live in the one catalog (core/codec/catalog.ts); this file is only
 // field lists. Field keys are the spec's names in camelCase; the second column is the spec name
 // used in error messages (`SetupConnection.endpoint_host`).
-import { defineMessage, STR0_255, U16, U32, U8 } from '../types.ts';
+import { defineMessage, type MessageCodec, type MessageOf, STR0_255, U16, U32, U8 } from '../types.ts';
 
 /** SetupConnection.protocol values (SV2.md §4). Decoded as a plain U8: an unknown value is for
  * the connection logic to answer with `unsupported-protocol`, not a decode failure. */
@@ -25,7 +25,7 @@ export const MiningSetupSuccessFlags = {
 /** SetupConnection.flags for protocol 1 (Job Declaration). */
 export const JobDeclarationSetupFlags = { declareTxData: 1 << 0 } as const;
 
-export const SetupConnection = defineMessage('SetupConnection', [
+const SETUP_CONNECTION_FIELDS = [
   ['protocol', 'protocol', U8],
   ['minVersion', 'min_version', U16],
   ['maxVersion', 'max_version', U16],
@@ -36,26 +36,31 @@ export const SetupConnection = defineMessage('SetupConnection', [
   ['hardwareVersion', 'hardware_version', STR0_255],
   ['firmware', 'firmware', STR0_255],
   ['deviceId', 'device_id', STR0_255],
-]);
+] as const;
+export const SetupConnection: MessageCodec<MessageOf<'SetupConnection', typeof SETUP_CONNECTION_FIELDS>> = defineMessage('SetupConnection', SETUP_CONNECTION_FIELDS);
 
-export const SetupConnectionSuccess = defineMessage('SetupConnectionSuccess', [
+const SETUP_CONNECTION_SUCCESS_FIELDS = [
   ['usedVersion', 'used_version', U16],
   ['flags', 'flags', U32],
-]);
+] as const;
+export const SetupConnectionSuccess: MessageCodec<MessageOf<'SetupConnectionSuccess', typeof SETUP_CONNECTION_SUCCESS_FIELDS>> = defineMessage('SetupConnectionSuccess', SETUP_CONNECTION_SUCCESS_FIELDS);
 
 /** `flags` = the requested flags the server does NOT support (0 for other errors). */
-export const SetupConnectionError = defineMessage('SetupConnectionError', [
+const SETUP_CONNECTION_ERROR_FIELDS = [
   ['flags', 'flags', U32],
   ['errorCode', 'error_code', STR0_255],
-]);
+] as const;
+export const SetupConnectionError: MessageCodec<MessageOf<'SetupConnectionError', typeof SETUP_CONNECTION_ERROR_FIELDS>> = defineMessage('SetupConnectionError', SETUP_CONNECTION_ERROR_FIELDS);
 
-export const ChannelEndpointChanged = defineMessage('ChannelEndpointChanged', [['channelId', 'channel_id', U32]]);
+const CHANNEL_ENDPOINT_CHANGED_FIELDS = [['channelId', 'channel_id', U32]] as const;
+export const ChannelEndpointChanged: MessageCodec<MessageOf<'ChannelEndpointChanged', typeof CHANNEL_ENDPOINT_CHANGED_FIELDS>> = defineMessage('ChannelEndpointChanged', CHANNEL_ENDPOINT_CHANGED_FIELDS);
 
 /** 0x04 (was 0x25 before April 2025 in SRI, SV2.md §9.8). Empty host / port 0 = keep current. */
-export const Reconnect = defineMessage('Reconnect', [
+const RECONNECT_FIELDS = [
   ['newHost', 'new_host', STR0_255],
   ['newPort', 'new_port', U16],
-]);
+] as const;
+export const Reconnect: MessageCodec<MessageOf<'Reconnect', typeof RECONNECT_FIELDS>> = defineMessage('Reconnect', RECONNECT_FIELDS);
 
 export type SetupConnection = ReturnType<typeof SetupConnection.decode>;
 export type SetupConnectionSuccess = ReturnType<typeof SetupConnectionSuccess.decode>;

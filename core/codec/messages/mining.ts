@@ -12,6 +12,8 @@ import {
   B0_255,
   BOOL,
   defineMessage,
+  type DataType,
+  type MessageCodec,
   F32,
   messageCodec,
   type MessageOf,
@@ -25,73 +27,89 @@ import {
   U64,
 } from '../types.ts';
 
-export const OpenStandardMiningChannel = defineMessage('OpenStandardMiningChannel', [
+// Composite field types as named constants, so that each field list below is a plain literal
+// whose type JSR can read without inference (deno publish: no slow types).
+const OPTION_U32: DataType<number | null> = OPTION(U32);
+const SEQ0_255_U256: DataType<readonly Uint8Array[]> = SEQ0_255(U256);
+const SEQ0_64K_U32: DataType<readonly number[]> = SEQ0_64K(U32);
+
+const OPEN_STANDARD_MINING_CHANNEL_FIELDS = [
   ['requestId', 'request_id', U32],
   ['userIdentity', 'user_identity', STR0_255],
   ['nominalHashRate', 'nominal_hash_rate', F32],
   ['maxTarget', 'max_target', U256],
-]);
+] as const;
+export const OpenStandardMiningChannel: MessageCodec<MessageOf<'OpenStandardMiningChannel', typeof OPEN_STANDARD_MINING_CHANNEL_FIELDS>> = defineMessage('OpenStandardMiningChannel', OPEN_STANDARD_MINING_CHANNEL_FIELDS);
 
-export const OpenStandardMiningChannelSuccess = defineMessage('OpenStandardMiningChannelSuccess', [
+const OPEN_STANDARD_MINING_CHANNEL_SUCCESS_FIELDS = [
   ['requestId', 'request_id', U32],
   ['channelId', 'channel_id', U32],
   ['target', 'target', U256],
   ['extranoncePrefix', 'extranonce_prefix', B0_32],
   ['groupChannelId', 'group_channel_id', U32],
-]);
+] as const;
+export const OpenStandardMiningChannelSuccess: MessageCodec<MessageOf<'OpenStandardMiningChannelSuccess', typeof OPEN_STANDARD_MINING_CHANNEL_SUCCESS_FIELDS>> = defineMessage('OpenStandardMiningChannelSuccess', OPEN_STANDARD_MINING_CHANNEL_SUCCESS_FIELDS);
 
-export const OpenMiningChannelError = defineMessage('OpenMiningChannelError', [
+const OPEN_MINING_CHANNEL_ERROR_FIELDS = [
   ['requestId', 'request_id', U32],
   ['errorCode', 'error_code', STR0_255],
-]);
+] as const;
+export const OpenMiningChannelError: MessageCodec<MessageOf<'OpenMiningChannelError', typeof OPEN_MINING_CHANNEL_ERROR_FIELDS>> = defineMessage('OpenMiningChannelError', OPEN_MINING_CHANNEL_ERROR_FIELDS);
 
-export const OpenExtendedMiningChannel = defineMessage('OpenExtendedMiningChannel', [
+const OPEN_EXTENDED_MINING_CHANNEL_FIELDS = [
   ['requestId', 'request_id', U32],
   ['userIdentity', 'user_identity', STR0_255],
   ['nominalHashRate', 'nominal_hash_rate', F32],
   ['maxTarget', 'max_target', U256],
   ['minExtranonceSize', 'min_extranonce_size', U16],
-]);
+] as const;
+export const OpenExtendedMiningChannel: MessageCodec<MessageOf<'OpenExtendedMiningChannel', typeof OPEN_EXTENDED_MINING_CHANNEL_FIELDS>> = defineMessage('OpenExtendedMiningChannel', OPEN_EXTENDED_MINING_CHANNEL_FIELDS);
 
 /** `extranonce_size` (rollable bytes, prefix excluded) comes BEFORE `extranonce_prefix` (SV2.md §5.1, §9.12). */
-export const OpenExtendedMiningChannelSuccess = defineMessage('OpenExtendedMiningChannelSuccess', [
+const OPEN_EXTENDED_MINING_CHANNEL_SUCCESS_FIELDS = [
   ['requestId', 'request_id', U32],
   ['channelId', 'channel_id', U32],
   ['target', 'target', U256],
   ['extranonceSize', 'extranonce_size', U16],
   ['extranoncePrefix', 'extranonce_prefix', B0_32],
   ['groupChannelId', 'group_channel_id', U32],
-]);
+] as const;
+export const OpenExtendedMiningChannelSuccess: MessageCodec<MessageOf<'OpenExtendedMiningChannelSuccess', typeof OPEN_EXTENDED_MINING_CHANNEL_SUCCESS_FIELDS>> = defineMessage('OpenExtendedMiningChannelSuccess', OPEN_EXTENDED_MINING_CHANNEL_SUCCESS_FIELDS);
 
 /** `minNtime: null` marks a future job (SV2.md §5.3). */
-export const NewMiningJob = defineMessage('NewMiningJob', [
+const NEW_MINING_JOB_FIELDS = [
   ['channelId', 'channel_id', U32],
   ['jobId', 'job_id', U32],
-  ['minNtime', 'min_ntime', OPTION(U32)],
+  ['minNtime', 'min_ntime', OPTION_U32],
   ['version', 'version', U32],
   ['merkleRoot', 'merkle_root', U256],
-]);
+] as const;
+export const NewMiningJob: MessageCodec<MessageOf<'NewMiningJob', typeof NEW_MINING_JOB_FIELDS>> = defineMessage('NewMiningJob', NEW_MINING_JOB_FIELDS);
 
-export const UpdateChannel = defineMessage('UpdateChannel', [
+const UPDATE_CHANNEL_FIELDS = [
   ['channelId', 'channel_id', U32],
   ['nominalHashRate', 'nominal_hash_rate', F32],
   ['maximumTarget', 'maximum_target', U256],
-]);
+] as const;
+export const UpdateChannel: MessageCodec<MessageOf<'UpdateChannel', typeof UPDATE_CHANNEL_FIELDS>> = defineMessage('UpdateChannel', UPDATE_CHANNEL_FIELDS);
 
-export const UpdateChannelError = defineMessage('UpdateChannelError', [
+const UPDATE_CHANNEL_ERROR_FIELDS = [
   ['channelId', 'channel_id', U32],
   ['errorCode', 'error_code', STR0_255],
-]);
+] as const;
+export const UpdateChannelError: MessageCodec<MessageOf<'UpdateChannelError', typeof UPDATE_CHANNEL_ERROR_FIELDS>> = defineMessage('UpdateChannelError', UPDATE_CHANNEL_ERROR_FIELDS);
 
-export const CloseChannel = defineMessage('CloseChannel', [
+const CLOSE_CHANNEL_FIELDS = [
   ['channelId', 'channel_id', U32],
   ['reasonCode', 'reason_code', STR0_255],
-]);
+] as const;
+export const CloseChannel: MessageCodec<MessageOf<'CloseChannel', typeof CLOSE_CHANNEL_FIELDS>> = defineMessage('CloseChannel', CLOSE_CHANNEL_FIELDS);
 
-export const SetExtranoncePrefix = defineMessage('SetExtranoncePrefix', [
+const SET_EXTRANONCE_PREFIX_FIELDS = [
   ['channelId', 'channel_id', U32],
   ['extranoncePrefix', 'extranonce_prefix', B0_32],
-]);
+] as const;
+export const SetExtranoncePrefix: MessageCodec<MessageOf<'SetExtranoncePrefix', typeof SET_EXTRANONCE_PREFIX_FIELDS>> = defineMessage('SetExtranoncePrefix', SET_EXTRANONCE_PREFIX_FIELDS);
 
 const SUBMIT_SHARES_STANDARD_FIELDS = [
   ['channelId', 'channel_id', U32],
@@ -106,7 +124,7 @@ export type SubmitSharesStandard = MessageOf<'SubmitSharesStandard', typeof SUBM
 
 // Share submission is the hot path: hand-written decoders (monomorphic, no per-field indirect
 // call). The property tests check them against the field lists through encode/decode round trips.
-export const SubmitSharesStandard = messageCodec<SubmitSharesStandard>('SubmitSharesStandard', SUBMIT_SHARES_STANDARD_FIELDS, {
+export const SubmitSharesStandard: MessageCodec<SubmitSharesStandard> = messageCodec<SubmitSharesStandard>('SubmitSharesStandard', SUBMIT_SHARES_STANDARD_FIELDS, {
   decode: (r, _options, names) => ({
     type: 'SubmitSharesStandard',
     channelId: r.u32(names[0]!),
@@ -130,7 +148,7 @@ export type SubmitSharesExtended = MessageOf<'SubmitSharesExtended', typeof SUBM
   readonly tlvs?: readonly Tlv[];
 };
 
-export const SubmitSharesExtended = messageCodec<SubmitSharesExtended>('SubmitSharesExtended', SUBMIT_SHARES_EXTENDED_FIELDS, {
+export const SubmitSharesExtended: MessageCodec<SubmitSharesExtended> = messageCodec<SubmitSharesExtended>('SubmitSharesExtended', SUBMIT_SHARES_EXTENDED_FIELDS, {
   decode(r, options, names) {
     const channelId = r.u32(names[0]!);
     const sequenceNumber = r.u32(names[1]!);
@@ -161,47 +179,52 @@ export const SubmitSharesExtended = messageCodec<SubmitSharesExtended>('SubmitSh
 });
 
 /** A batch acknowledgement: counts and `newSharesSum` (U64, bigint) cover this batch only (SV2.md §5.3). */
-export const SubmitSharesSuccess = defineMessage('SubmitSharesSuccess', [
+const SUBMIT_SHARES_SUCCESS_FIELDS = [
   ['channelId', 'channel_id', U32],
   ['lastSequenceNumber', 'last_sequence_number', U32],
   ['newSubmitsAcceptedCount', 'new_submits_accepted_count', U32],
   ['newSharesSum', 'new_shares_sum', U64],
-]);
+] as const;
+export const SubmitSharesSuccess: MessageCodec<MessageOf<'SubmitSharesSuccess', typeof SUBMIT_SHARES_SUCCESS_FIELDS>> = defineMessage('SubmitSharesSuccess', SUBMIT_SHARES_SUCCESS_FIELDS);
 
-export const SubmitSharesError = defineMessage('SubmitSharesError', [
+const SUBMIT_SHARES_ERROR_FIELDS = [
   ['channelId', 'channel_id', U32],
   ['sequenceNumber', 'sequence_number', U32],
   ['errorCode', 'error_code', STR0_255],
-]);
+] as const;
+export const SubmitSharesError: MessageCodec<MessageOf<'SubmitSharesError', typeof SUBMIT_SHARES_ERROR_FIELDS>> = defineMessage('SubmitSharesError', SUBMIT_SHARES_ERROR_FIELDS);
 
 /** Coinbase prefix/suffix are BIP141-stripped (SV2.md §5.4, §9.10); merkle path nodes raw. */
-export const NewExtendedMiningJob = defineMessage('NewExtendedMiningJob', [
+const NEW_EXTENDED_MINING_JOB_FIELDS = [
   ['channelId', 'channel_id', U32],
   ['jobId', 'job_id', U32],
-  ['minNtime', 'min_ntime', OPTION(U32)],
+  ['minNtime', 'min_ntime', OPTION_U32],
   ['version', 'version', U32],
   ['versionRollingAllowed', 'version_rolling_allowed', BOOL],
-  ['merklePath', 'merkle_path', SEQ0_255(U256)],
+  ['merklePath', 'merkle_path', SEQ0_255_U256],
   ['coinbaseTxPrefix', 'coinbase_tx_prefix', B0_64K],
   ['coinbaseTxSuffix', 'coinbase_tx_suffix', B0_64K],
-]);
+] as const;
+export const NewExtendedMiningJob: MessageCodec<MessageOf<'NewExtendedMiningJob', typeof NEW_EXTENDED_MINING_JOB_FIELDS>> = defineMessage('NewExtendedMiningJob', NEW_EXTENDED_MINING_JOB_FIELDS);
 
 /** Mining SetNewPrevHash (0x20, 48 bytes). `prevHash` in internal byte order (SV2.md §5.5). */
-export const SetNewPrevHash = defineMessage('SetNewPrevHash', [
+const SET_NEW_PREV_HASH_FIELDS = [
   ['channelId', 'channel_id', U32],
   ['jobId', 'job_id', U32],
   ['prevHash', 'prev_hash', U256],
   ['minNtime', 'min_ntime', U32],
   ['nbits', 'nbits', U32],
-]);
+] as const;
+export const SetNewPrevHash: MessageCodec<MessageOf<'SetNewPrevHash', typeof SET_NEW_PREV_HASH_FIELDS>> = defineMessage('SetNewPrevHash', SET_NEW_PREV_HASH_FIELDS);
 
-export const SetTarget = defineMessage('SetTarget', [
+const SET_TARGET_FIELDS = [
   ['channelId', 'channel_id', U32],
   ['maximumTarget', 'maximum_target', U256],
-]);
+] as const;
+export const SetTarget: MessageCodec<MessageOf<'SetTarget', typeof SET_TARGET_FIELDS>> = defineMessage('SetTarget', SET_TARGET_FIELDS);
 
 /** `coinbaseTxOutputs` is the consensus `Vec<TxOut>` (CompactSize count + outputs), SV2.md §5.4. */
-export const SetCustomMiningJob = defineMessage('SetCustomMiningJob', [
+const SET_CUSTOM_MINING_JOB_FIELDS = [
   ['channelId', 'channel_id', U32],
   ['requestId', 'request_id', U32],
   ['miningJobToken', 'mining_job_token', B0_255],
@@ -214,26 +237,30 @@ export const SetCustomMiningJob = defineMessage('SetCustomMiningJob', [
   ['coinbaseTxInputNSequence', 'coinbase_tx_input_nSequence', U32],
   ['coinbaseTxOutputs', 'coinbase_tx_outputs', B0_64K],
   ['coinbaseTxLocktime', 'coinbase_tx_locktime', U32],
-  ['merklePath', 'merkle_path', SEQ0_255(U256)],
-]);
+  ['merklePath', 'merkle_path', SEQ0_255_U256],
+] as const;
+export const SetCustomMiningJob: MessageCodec<MessageOf<'SetCustomMiningJob', typeof SET_CUSTOM_MINING_JOB_FIELDS>> = defineMessage('SetCustomMiningJob', SET_CUSTOM_MINING_JOB_FIELDS);
 
-export const SetCustomMiningJobSuccess = defineMessage('SetCustomMiningJobSuccess', [
+const SET_CUSTOM_MINING_JOB_SUCCESS_FIELDS = [
   ['channelId', 'channel_id', U32],
   ['requestId', 'request_id', U32],
   ['jobId', 'job_id', U32],
-]);
+] as const;
+export const SetCustomMiningJobSuccess: MessageCodec<MessageOf<'SetCustomMiningJobSuccess', typeof SET_CUSTOM_MINING_JOB_SUCCESS_FIELDS>> = defineMessage('SetCustomMiningJobSuccess', SET_CUSTOM_MINING_JOB_SUCCESS_FIELDS);
 
-export const SetCustomMiningJobError = defineMessage('SetCustomMiningJobError', [
+const SET_CUSTOM_MINING_JOB_ERROR_FIELDS = [
   ['channelId', 'channel_id', U32],
   ['requestId', 'request_id', U32],
   ['errorCode', 'error_code', STR0_255],
-]);
+] as const;
+export const SetCustomMiningJobError: MessageCodec<MessageOf<'SetCustomMiningJobError', typeof SET_CUSTOM_MINING_JOB_ERROR_FIELDS>> = defineMessage('SetCustomMiningJobError', SET_CUSTOM_MINING_JOB_ERROR_FIELDS);
 
 /** 0x25 (0x26 in SRI before April 2025, SV2.md §9.8); channel bit 0. */
-export const SetGroupChannel = defineMessage('SetGroupChannel', [
+const SET_GROUP_CHANNEL_FIELDS = [
   ['groupChannelId', 'group_channel_id', U32],
-  ['channelIds', 'channel_ids', SEQ0_64K(U32)],
-]);
+  ['channelIds', 'channel_ids', SEQ0_64K_U32],
+] as const;
+export const SetGroupChannel: MessageCodec<MessageOf<'SetGroupChannel', typeof SET_GROUP_CHANNEL_FIELDS>> = defineMessage('SetGroupChannel', SET_GROUP_CHANNEL_FIELDS);
 
 export type OpenStandardMiningChannel = ReturnType<typeof OpenStandardMiningChannel.decode>;
 export type OpenStandardMiningChannelSuccess = ReturnType<typeof OpenStandardMiningChannelSuccess.decode>;
