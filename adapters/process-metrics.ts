@@ -9,6 +9,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import process from 'node:process';
 import type { MetricsRegistry } from '../core/metrics/registry.ts';
+import { VERSION } from './version.ts';
 
 export interface BuildInfo {
   /** package.json `version`. */
@@ -23,7 +24,7 @@ export function buildInfo(): BuildInfo {
   const g = globalThis as unknown as { Deno?: { version: { deno: string } }; Bun?: { version: string } };
   const runtime = g.Deno !== undefined ? 'deno' : g.Bun !== undefined ? 'bun' : 'node';
   const runtimeVersion = runtime === 'deno' ? g.Deno!.version.deno : runtime === 'bun' ? g.Bun!.version : process.versions.node;
-  return { version: _packageVersion(), runtime, runtimeVersion };
+  return { version: VERSION, runtime, runtimeVersion };
 }
 
 /** Register the process metrics and build info on `registry`; they refresh before each render. */
@@ -75,15 +76,5 @@ function _maxFds(): number | undefined {
     return m === null ? undefined : Number(m[1]);
   } catch {
     return undefined;
-  }
-}
-
-/** package.json sits one level above both this file (adapters/) and the bundle (dist/). */
-function _packageVersion(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: unknown };
-    return typeof pkg.version === 'string' ? pkg.version : 'unknown';
-  } catch {
-    return 'unknown';
   }
 }

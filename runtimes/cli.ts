@@ -5,7 +5,7 @@
 import type { CliIo, Command } from './io.ts';
 import { commands } from './commands/index.ts';
 import { entries, helpColumns, wrap } from './help.ts';
-import { VERSION } from './version.ts';
+import { VERSION } from '../adapters/version.ts';
 
 const TITLE = 'reservegrid: policy-driven Stratum V2 gateway';
 
