@@ -150,8 +150,9 @@ export function encodeVerifyRequest(requestId: number, req: VerdictRequest): Uin
     rules: [...t.rules],
     tx_count: t.transactions.length,
     // An integer on the wire (the server refuses anything else): deadlines derived from a
-    // sub-millisecond monotonic clock (performance.now on Deno and Bun) are fractional.
-    timeout_ms: Math.ceil(req.timeoutMs),
+    // sub-millisecond monotonic clock (performance.now on Deno and Bun) are fractional. Rounded
+    // to whole µs first, so float noise (t0 + 5050 − t0 = 5050.000000001) does not add a ms.
+    timeout_ms: Math.ceil(Math.round(req.timeoutMs * 1000) / 1000),
     chain: {
       tip_hash: req.chain.tipHash === null ? null : bytesToHex(req.chain.tipHash),
       tip_height: req.chain.tipHeight,
