@@ -217,7 +217,8 @@ export async function connectTls(address: TcpAddress, options: TlsClientOptions)
     port: address.port,
     data: undefined,
     tls: {
-      serverName: options.serverName ?? address.host,
+      // RFC 6066 §3: SNI carries host names only, never an IP literal.
+      ...(/^[0-9.]+$|:/.test(options.serverName ?? address.host) ? {} : { serverName: options.serverName ?? address.host }),
       rejectUnauthorized: true,
       ...(options.caCertsPem === undefined ? {} : { ca: [...options.caCertsPem] }),
     },

@@ -152,7 +152,9 @@ export async function connectTls(address: TcpAddress, options: TlsClientOptions)
   const socket = tls.connect({
     host: address.host,
     port: address.port,
-    servername: options.serverName ?? address.host,
+    // RFC 6066 §3: SNI carries host names only; an IP literal is verified against the
+    // certificate's IP SANs without one (Node warns, DEP0123, if given one).
+    ...(net.isIP(options.serverName ?? address.host) === 0 ? { servername: options.serverName ?? address.host } : {}),
     ...(options.caCertsPem === undefined ? {} : { ca: [...options.caCertsPem] }),
   });
   await new Promise<void>((resolve, reject) => {

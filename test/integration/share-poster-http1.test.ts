@@ -122,9 +122,13 @@ describe(`share poster: HTTP/1.1 over the runtime's sockets (${runtime})`, () =>
       assert.deepEqual(trusted, { kind: 'response', status: 200, body: '{"results":[]}' });
       assert.equal(requests.length, 1);
       assert.ok(requests[0]!.startsWith(`POST /shares HTTP/1.1\r\nHost: localhost:${port}\r\n`), requests[0]);
+      // An IP literal: verified against the certificate's IP SAN, no SNI (RFC 6066 §3).
+      const byIp = await createSharePoster({ url: `https://127.0.0.1:${port}/shares`, tls: { caCertsPem: [CA] } }).post(command());
+      assert.deepEqual(byIp, { kind: 'response', status: 200, body: '{"results":[]}' });
+      assert.equal(requests.length, 2);
       const untrusted = await createSharePoster({ url: `https://localhost:${port}/shares` }).post(command());
       assert.equal(untrusted.kind, 'transport_error', JSON.stringify(untrusted));
-      assert.equal(requests.length, 1, 'nothing was sent to the untrusted server');
+      assert.equal(requests.length, 2, 'nothing was sent to the untrusted server');
     } finally {
       server.close();
     }
