@@ -86,6 +86,10 @@ export class VerifierBridge implements TemplateVerifier {
     return this.session.pollOutcome();
   }
 
+  pollProtocolError() {
+    return this.session.pollProtocolError();
+  }
+
   nextDeadlineMs(): number | null {
     return this.#closed ? null : this.session.nextDeadlineMs();
   }

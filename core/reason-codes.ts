@@ -384,6 +384,29 @@ export const REASON_CODES = {
     meaning: 'The verifier is connected but gave no verdict by the request deadline.',
     emittedBy: 'verifier client; template_verdict event (unavailable outcome)',
   },
+  // Verifier answers the gateway can check and refuses (issue 12 defect 3,
+  // docs/verifier-protocol.md "What the gateway checks"): each is a protocol error that drops the
+  // connection; every request in flight on it gets `verifier_unavailable` (no verdict).
+  verifier_verdict_template_mismatch: {
+    category: 'availability',
+    meaning: "A VERDICT's template_id differs from the template of the request it answers. Never applied: the verifier connection is dropped and the request counts as no verdict (verifier_unavailable).",
+    emittedBy: 'verifier client; verifier_protocol_error event',
+  },
+  verifier_verdict_inconsistent: {
+    category: 'availability',
+    meaning: 'A VERDICT contradicts itself: accepted true with a reason_code other than template_accepted, or accepted false with template_accepted or an availability code. Never applied; the connection is dropped, the request counts as no verdict.',
+    emittedBy: 'verifier client; verifier_protocol_error event',
+  },
+  verifier_answer_malformed: {
+    category: 'availability',
+    meaning: 'A VERDICT or ERROR body that is not the documented shape: not JSON, missing or extra keys, wrong types, a reason_code outside the registry, a field longer than its bound. The connection is dropped, requests in flight count as no verdict.',
+    emittedBy: 'verifier client; verifier_protocol_error event',
+  },
+  verifier_answer_unknown_request: {
+    category: 'availability',
+    meaning: 'An answer for a request_id the gateway never sent on this connection (or already answered). A late answer for a request that timed out on this connection is not this: it is dropped and counted. The connection is dropped.',
+    emittedBy: 'verifier client; verifier_protocol_error event',
+  },
 } as const satisfies Record<string, ReasonCodeInfo>;
 
 export type ReasonCode = keyof typeof REASON_CODES;

@@ -36,4 +36,9 @@ declare namespace Deno {
   }
   function listen(options: { hostname?: string; port: number; transport?: 'tcp' }): Listener;
   function connect(options: { hostname?: string; port: number; transport?: 'tcp' }): Promise<TcpConn>;
+  // https://docs.deno.com/api/deno/~/Deno.connectTls
+  interface TlsConn extends Conn {
+    handshake(): Promise<unknown>;
+  }
+  function connectTls(options: { hostname?: string; port: number; serverName?: string; caCerts?: string[] }): Promise<TlsConn>;
 }

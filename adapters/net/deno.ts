@@ -13,6 +13,7 @@ import {
   type TcpCloseInfo,
   type TcpListener,
   type TcpSocket,
+  type TlsClientOptions,
 } from './types.ts';
 
 /**
@@ -31,7 +32,7 @@ const WRITE_COALESCE_BYTES_MAX = 256 * 1024;
 const ACCEPT_RETRY_MS = 50;
 
 class DenoTcpSocket implements TcpSocket {
-  readonly #conn: Deno.TcpConn;
+  readonly #conn: Deno.Conn;
   readonly #callbacks = new SocketCallbacks();
   readonly remoteAddress: string;
   readonly #queue: Uint8Array[] = [];
@@ -43,12 +44,13 @@ class DenoTcpSocket implements TcpSocket {
   #localClose = false;
   #flushTimer: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(conn: Deno.TcpConn) {
+  constructor(conn: Deno.TcpConn | Deno.TlsConn) {
     this.#conn = conn;
     const addr = conn.remoteAddr;
     this.remoteAddress = addr && 'hostname' in addr ? `${addr.hostname}:${addr.port}` : '';
     try {
-      conn.setNoDelay(true);
+      // TCP only (Deno.TcpConn); a TLS connection (connectTls, share poster) has no such call.
+      if ('setNoDelay' in conn) conn.setNoDelay(true);
     } catch {
       // Not every transport supports it; latency only.
     }
@@ -259,5 +261,27 @@ export async function listenTcp(address: TcpAddress, onConnection: (socket: TcpS
 export async function connectTcp(address: TcpAddress): Promise<TcpSocket> {
   checkAddress('connectTcp', address, false);
   const conn = await Deno.connect({ hostname: address.host, port: address.port, transport: 'tcp' });
+  return new DenoTcpSocket(conn);
+}
+
+export async function connectTls(address: TcpAddress, options: TlsClientOptions): Promise<TcpSocket> {
+  checkAddress('connectTls', address, false);
+  // https://docs.deno.com/api/deno/~/Deno.connectTls: verifies against caCerts or the trust store.
+  const conn = await Deno.connectTls({
+    hostname: address.host,
+    port: address.port,
+    ...(options.serverName === undefined ? {} : { serverName: options.serverName }),
+    ...(options.caCertsPem === undefined ? {} : { caCerts: [...options.caCertsPem] }),
+  });
+  try {
+    await conn.handshake();
+  } catch (error) {
+    try {
+      conn.close();
+    } catch {
+      // Already closed.
+    }
+    throw error;
+  }
   return new DenoTcpSocket(conn);
 }

@@ -208,6 +208,20 @@ export type GatewayEvent =
       readonly templates_aggregated: number;
     }
   | {
+      /**
+       * A remote verifier's answer refused as a protocol error (issue 12 defect 3,
+       * core/policy/verifier-protocol.ts): never applied; the connection is dropped and the
+       * requests in flight end without a verdict (their template_verdict says verifier_unavailable).
+       */
+      readonly type: 'verifier_protocol_error';
+      readonly reason_code: 'verifier_verdict_template_mismatch' | 'verifier_verdict_inconsistent' | 'verifier_answer_malformed' | 'verifier_answer_unknown_request';
+      /** As the refused frame carried it. */
+      readonly request_id: number;
+      /** The template the request was about; null when the id matched no request. */
+      readonly template_id: string | null;
+      readonly detail: string;
+    }
+  | {
       /** One per verifier outcome (core/gateway/verdict-gate.ts). */
       readonly type: 'template_verdict';
       readonly template_id: string;
@@ -222,7 +236,7 @@ export type GatewayEvent =
       /** = verdict.reason_code. */
       readonly reason_code: ReasonCode;
       readonly latency_ms: number;
-      readonly action: 'logged' | 'released' | 'permitted' | 'hold' | 'withheld' | 'superseded';
+      readonly action: 'logged' | 'released' | 'permitted' | 'hold' | 'withheld' | 'superseded' | 'withdrawn';
       /** Exactly the verifier's verdict (SPEC §7 shape). */
       readonly verdict: Verdict;
     }
@@ -236,8 +250,9 @@ export type GatewayEvent =
       readonly enforced: boolean;
       /** An accepted verdict was in hand. */
       readonly verified: boolean;
-      readonly cause: 'verdict_accepted' | 'permit_all' | 'not_enforced';
-      /** template_accepted, or why there was no verdict (verdict_timeout, verifier_unavailable). */
+      /** withdrawn: back to the held work because the template permit_all released was rejected later. */
+      readonly cause: 'verdict_accepted' | 'permit_all' | 'not_enforced' | 'withdrawn';
+      /** template_accepted, why there was no verdict (verdict_timeout, verifier_unavailable), or (withdrawn) the late rejection's code. */
       readonly reason_code?: ReasonCode;
       /** From the arrival of the switch's first new-prevhash template. */
       readonly latency_ms: number;
@@ -340,6 +355,7 @@ export const GATEWAY_EVENT_TYPES = [
   'miner_disconnected',
   'upstream_unavailable',
   'upstream_recovered',
+  'verifier_protocol_error',
   'share_forward_result',
   'share_forward_retry',
   'gateway_shutdown',

@@ -422,6 +422,12 @@ export class Gateway {
     _checkNow('pollVerifier', nowMs);
     const verifier = this.#verifier;
     if (verifier === undefined) return;
+    // Refusals first: the event says why the outcomes that follow carry no verdict.
+    if (verifier.pollProtocolError !== undefined) {
+      for (let e = verifier.pollProtocolError(); e !== null; e = verifier.pollProtocolError()) {
+        this.#emit({ type: 'verifier_protocol_error', reason_code: e.reasonCode, request_id: e.requestId, template_id: e.templateId === null ? null : e.templateId.toString(), detail: e.detail });
+      }
+    }
     for (let o = verifier.pollOutcome(); o !== null; o = verifier.pollOutcome()) this.#gate.outcome(o, nowMs);
   }
 

@@ -45,6 +45,20 @@
 // released work) a template is released when accepted; an unavailable verdict releases it only
 // under permit_all.
 //
+// permit_all, then a rejection (issue 12 defect 3; docs/policy.md "permit_all and a late
+// rejection"). permit_all releases the unverified template when the verifier is silent; the
+// request stays open until the hold expiry, so the verdict may still come. An ACCEPT then
+// changes nothing. A REJECTION withdraws the template: SPEC §6's "verdict rejected: do not
+// switch; enter the stale hold" is applied as of now. The miners go back to the work they held
+// before (`prevhash_switch` with cause `withdrawn`, template_verdict action `withdrawn`), the
+// stale hold starts with the rejection's code and keeps the switch's original expiry
+// (t0 + timeout + hold), and an accepted template ends it as usual. With no earlier work to go
+// back to (the very first template), or with the expiry already reached, the expiry runs at once:
+// every affected miner is disconnected (`stale_hold_expired`) and new miners are refused until
+// acceptable work is released. Never: mining on after the verifier said no. Only while upstream
+// is still on the permitted template's prevhash and no newer switch began (otherwise the miners
+// leave that template anyway, and the verdict is `superseded`).
+//
 // Shares acknowledged while the hold is on are on held work: `holding` is what the Gateway
 // stamps as `stale_hold: true` in share_accepted.
 import { bytesToHex, reversed } from '../bytes.ts';
@@ -114,6 +128,13 @@ interface _Switch {
 
 const RECENT_TIPS_MAX = 8;
 
+/** What permit_all released, the switch it ended (null: none) and the work before it. */
+interface _Permitted {
+  readonly seq: number;
+  readonly sw: _Switch | null;
+  readonly held: { readonly template: BlockTemplate; readonly seq: number; readonly key: string; readonly verified: boolean } | null;
+}
+
 function _display(prevHash: Uint8Array): string {
   return bytesToHex(reversed(prevHash));
 }
@@ -143,6 +164,13 @@ export class VerdictGate {
   #switch: _Switch | null = null;
   /** After an expiry, until acceptable work is released: refuse miners. */
   #refusing = false;
+  /** The released template had an accepted verdict (or was the held work of one). */
+  #releasedVerified = false;
+  /**
+   * permit_all released template `seq` unverified: the switch it ended and the work the miners
+   * had before, so that a later rejection can withdraw it (header). Cleared by any other release.
+   */
+  #permitted: _Permitted | null = null;
   // Named deadlines (STYLE.md #3); checked in this order at one instant: verdict, hold, retry.
   #verdictAtMs: number | undefined;
   #retryAtMs: number | undefined;
@@ -269,6 +297,17 @@ export class VerdictGate {
       this.#emitVerdict(outcome, req, 'logged');
       return;
     }
+    const permitted = this.#permitted;
+    if (permitted !== null && permitted.seq === req.seq && this.#releasedSeq === req.seq && outcome.kind === 'verdict') {
+      if (accepted) {
+        // Confirmed after the fact: what the miners have is now verified.
+        this.#permitted = null;
+        this.#releasedVerified = true;
+      } else if (req.prevKey === this.#upstreamKey && this.#switch === null) {
+        this.#withdraw(outcome, req, permitted, nowMs);
+        return;
+      }
+    }
     const candidate = this.#candidate !== null && this.#candidate.seq === req.seq ? this.#candidate : null;
     const live = req.prevKey === this.#upstreamKey && req.seq > this.#releasedSeq;
     if (!live) {
@@ -379,6 +418,30 @@ export class VerdictGate {
     this.#requests.set(id, { template, seq, prevKey, newPrevhash });
   }
 
+  /** A rejection of the template permit_all released (header "permit_all, then a rejection"). */
+  #withdraw(outcome: VerdictOutcome, req: _Request, permitted: _Permitted, nowMs: number): void {
+    this.#permitted = null;
+    const code = outcome.verdict.reason_code;
+    this.#emitVerdict(outcome, req, 'withdrawn');
+    // The rejected template stays the candidate (it is upstream's newest unless a newer one came).
+    if (this.#candidate === null || this.#candidate.seq < req.seq) this.#candidate = { template: req.template, seq: req.seq, prevKey: req.prevKey, status: 'rejected', code };
+    const held = permitted.held;
+    const original = permitted.sw;
+    if (held === null || (original !== null && nowMs >= original.expiresAtMs)) {
+      // Nothing verified to go back to, or no hold time left: the expiry, now.
+      const sw: _Switch = { t0Ms: original?.t0Ms ?? nowMs, expiresAtMs: nowMs, phase: 'awaiting_verdict', holdStartedMs: nowMs };
+      this.#switch = sw;
+      this.#enterHold(code, nowMs);
+      this.#onHoldExpiry(sw, nowMs);
+      return;
+    }
+    // Back across a prevhash: the hold of the original switch. Same prevhash: just the held job.
+    const switchBack = held.key !== req.prevKey && original !== null;
+    if (switchBack) this.#switch = { t0Ms: original.t0Ms, expiresAtMs: original.expiresAtMs, phase: 'awaiting_verdict', holdStartedMs: nowMs };
+    this.#release(held.template, held.seq, held.key, nowMs, { cause: 'withdrawn', reason_code: code, verified: held.verified });
+    if (switchBack) this.#enterHold(code, nowMs);
+  }
+
   #scheduleRetry(nowMs: number): void {
     this.#retryDelayMs = this.#retryDelayMs === 0 ? this.#settings.verdictTimeoutMs : Math.min(this.#retryDelayMs * 2, this.#settings.retryMaxMs);
     this.#retryAtMs = nowMs + this.#retryDelayMs;
@@ -466,12 +529,23 @@ export class VerdictGate {
     seq: number,
     prevKey: string,
     nowMs: number,
-    why: { readonly cause: 'verdict_accepted' | 'permit_all' | 'not_enforced'; readonly reason_code?: ReasonCode },
+    why: { readonly cause: 'verdict_accepted' | 'permit_all' | 'not_enforced' | 'withdrawn'; readonly reason_code?: ReasonCode; readonly verified?: boolean },
   ): void {
     const switchesPrevhash = prevKey !== this.#releasedKey;
     const sw = this.#switch;
     const wasHolding = sw !== null && sw.phase === 'holding';
     const heldTemplateId = this.#released === null ? null : this.#released.templateId.toString();
+    const verified = why.verified ?? why.cause === 'verdict_accepted';
+    // permit_all: remember what to go back to if the verdict turns out to be a rejection.
+    this.#permitted =
+      why.cause === 'permit_all'
+        ? {
+            seq,
+            sw: sw === null ? null : { ...sw },
+            held: this.#released === null || this.#releasedKey === null ? null : { template: this.#released, seq: this.#releasedSeq, key: this.#releasedKey, verified: this.#releasedVerified },
+          }
+        : null;
+    this.#releasedVerified = verified;
     this.#released = template;
     this.#releasedSeq = seq;
     this.#releasedKey = prevKey;
@@ -484,7 +558,7 @@ export class VerdictGate {
         prev_hash: _display(template.prevHash),
         mode: this.mode,
         enforced: this.enforced,
-        verified: why.cause === 'verdict_accepted',
+        verified,
         cause: why.cause,
         ...(why.reason_code === undefined ? {} : { reason_code: why.reason_code }),
         latency_ms: sw === null ? 0 : nowMs - sw.t0Ms,
@@ -535,6 +609,7 @@ export class VerdictGate {
  * only), `released` (accepted: the template went to the miners), `permitted` (no verdict,
  * permit_all: released unverified), `hold` (this outcome started the stale hold), `withheld`
  * (not distributed; miners keep their work), `superseded` (a newer template or prevhash was
- * already served or upstream moved on: nothing to do).
+ * already served or upstream moved on: nothing to do), `withdrawn` (a rejection of the template
+ * permit_all had released: the miners go back to their held work, or are disconnected).
  */
-export type TemplateVerdictAction = 'logged' | 'released' | 'permitted' | 'hold' | 'withheld' | 'superseded';
+export type TemplateVerdictAction = 'logged' | 'released' | 'permitted' | 'hold' | 'withheld' | 'superseded' | 'withdrawn';

@@ -132,6 +132,7 @@ export class GatewayMetrics {
   readonly #shareDifficulty: Counter;
   readonly #sharesRejected: Counter;
   readonly #verdicts: Counter;
+  readonly #verifierProtocolErrors: Counter;
   readonly #verdictLatency: Histogram;
   readonly #switches: Counter;
   readonly #switchLatency: Histogram;
@@ -196,8 +197,14 @@ export class GatewayMetrics {
       labels: ['mode', 'reason_code', 'action'],
       seriesMax: 512,
     });
+    this.#verifierProtocolErrors = r.counter({
+      name: 'reservegrid_verifier_protocol_errors_total',
+      help: 'Verifier answers refused as protocol errors (never applied; the connection is dropped), by reason code.',
+      labels: ['reason_code'],
+      seriesMax: 8,
+    });
     this.#verdictLatency = r.histogram({ name: 'reservegrid_template_verdict_latency_seconds', help: 'Template verdict latency (request to verdict, or to giving up), by mode.', labels: ['mode'], seriesMax: 3, buckets: VERDICT_LATENCY_BUCKETS_SECONDS });
-    this.#switches = r.counter({ name: 'reservegrid_prevhash_switches_total', help: 'Miners moved to a new prevhash, by mode, cause (verdict_accepted, permit_all, not_enforced) and whether it ended a stale hold.', labels: ['mode', 'cause', 'from_hold'], seriesMax: 32 });
+    this.#switches = r.counter({ name: 'reservegrid_prevhash_switches_total', help: 'Miners moved to a new prevhash, by mode, cause (verdict_accepted, permit_all, not_enforced, withdrawn) and whether it ended a stale hold.', labels: ['mode', 'cause', 'from_hold'], seriesMax: 32 });
     this.#switchLatency = r.histogram({ name: 'reservegrid_prevhash_switch_latency_seconds', help: 'From the first new-prevhash template to SetNewPrevHash on the miners, by mode.', labels: ['mode'], seriesMax: 3, buckets: SWITCH_LATENCY_BUCKETS_SECONDS });
 
     this.#holdActive = r.gauge({ name: 'reservegrid_stale_hold_active', help: '1 while a stale hold is on (miners kept on the old prevhash), else 0.' });
@@ -362,10 +369,13 @@ export class GatewayMetrics {
         this.#sharesRejected.inc({ reason_code: _reason(e.reason_code) });
         s.shares.rejected += 1;
         break;
+      case 'verifier_protocol_error':
+        this.#verifierProtocolErrors.inc({ reason_code: _reason(e.reason_code) });
+        break;
       case 'template_verdict': {
         const mode = _oneOf(e.mode, ['shadow', 'observe', 'inline']);
         const reason = _reason(e.reason_code);
-        const action = _oneOf(e.action, ['logged', 'released', 'permitted', 'hold', 'withheld', 'superseded']);
+        const action = _oneOf(e.action, ['logged', 'released', 'permitted', 'hold', 'withheld', 'superseded', 'withdrawn']);
         this.#verdicts.inc({ mode, reason_code: reason, action });
         const latency = _num(e.latency_ms);
         if (latency !== undefined && latency >= 0) this.#verdictLatency.observe({ mode }, latency / 1000);
@@ -383,7 +393,7 @@ export class GatewayMetrics {
       }
       case 'prevhash_switch': {
         const mode = _oneOf(e.mode, ['shadow', 'observe', 'inline']);
-        const cause = _oneOf(e.cause, ['verdict_accepted', 'permit_all', 'not_enforced']);
+        const cause = _oneOf(e.cause, ['verdict_accepted', 'permit_all', 'not_enforced', 'withdrawn']);
         this.#switches.inc({ mode, cause, from_hold: e.from_hold === true ? 'true' : 'false' });
         const latency = _num(e.latency_ms);
         if (latency !== undefined && latency >= 0) this.#switchLatency.observe({ mode }, latency / 1000);

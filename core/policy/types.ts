@@ -58,6 +58,14 @@ export interface ChainView {
 
 export const EMPTY_CHAIN_VIEW: ChainView = Object.freeze({ tipHash: null, tipHeight: null, recentHashes: Object.freeze([]) as readonly Uint8Array[], expectedNbits: null });
 
+/** An answer a remote verifier's client refused (core/policy/verifier-protocol.ts). */
+export interface VerifierAnswerRefusal {
+  readonly reasonCode: 'verifier_verdict_template_mismatch' | 'verifier_verdict_inconsistent' | 'verifier_answer_malformed' | 'verifier_answer_unknown_request';
+  readonly requestId: number;
+  readonly templateId: bigint | null;
+  readonly detail: string;
+}
+
 /** One verdict request. */
 export interface VerdictRequest {
   readonly template: BlockTemplate;
@@ -109,6 +117,12 @@ export interface TemplateVerifier {
   readonly kind: 'embedded' | 'remote';
   request(req: VerdictRequest, nowMs: number): number;
   pollOutcome(): VerdictOutcome | null;
+  /**
+   * Remote verifiers: answers refused as protocol errors since the last call (the Gateway emits
+   * `verifier_protocol_error` for each). The refused request's own outcome still comes through
+   * pollOutcome (as `verifier_unavailable`: no verdict).
+   */
+  pollProtocolError?(): VerifierAnswerRefusal | null;
   nextDeadlineMs(): number | null;
   onTimeout(nowMs: number): void;
 }

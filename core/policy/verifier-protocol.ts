@@ -23,12 +23,26 @@
 //
 // Pipelining: a client may send any number of VERIFY frames without waiting; the server answers
 // each exactly once (VERDICT or ERROR), in any order; the client matches by request_id. Request
-// ids are chosen by the client, unique per connection (ours: ascending from 1 per client).
+// ids are chosen by the client, unique per connection (ours: ascending from 1 over the client's
+// whole life, NOT restarting per connection: after a reconnect they go on where they were).
+//
+// Trust no answer we can check (issue 12 defect 3; docs/verifier-protocol.md "What the gateway
+// checks"). The client refuses, as a protocol error with its own reason code, an answer whose
+// request_id it never sent on this connection (`verifier_answer_unknown_request`), a VERDICT whose
+// template_id is not the request's (`verifier_verdict_template_mismatch`), a verdict that
+// contradicts itself (`verifier_verdict_inconsistent`: accepted with a rejection code, rejected
+// with template_accepted or an availability code), and any body that is not exactly the
+// documented shape (`verifier_answer_malformed`: keys, types, registry codes, length bounds).
+// A refused answer is never applied. A verifier that sends one is faulty, so the connection is
+// dropped like any protocol error: every request in flight on it (the offending one included)
+// ends `verifier_unavailable` at once, i.e. no verdict, and the gate's no-verdict rules
+// (fail_closed / permit_all, SPEC §6) decide; the client reconnects with backoff. Each refusal is
+// reported once through `pollProtocolError()` (the Gateway emits `verifier_protocol_error`).
 import { bytesToHex, hexToBytes } from '../bytes.ts';
 import { ByteQueue } from '../byte-queue.ts';
-import { isReasonCode } from '../reason-codes.ts';
+import { isReasonCode, REASON_CODES, type ReasonCode } from '../reason-codes.ts';
 import type { BlockTemplate, TemplateTransaction } from '../template/template.ts';
-import { unavailableOutcome, type ChainView, type PolicyContextValue, type TemplateVerifier, type Verdict, type VerdictOutcome, type VerdictRequest } from './types.ts';
+import { unavailableOutcome, type ChainView, type VerifierAnswerRefusal, type PolicyContextValue, type TemplateVerifier, type Verdict, type VerdictOutcome, type VerdictRequest } from './types.ts';
 
 export const VERIFIER_PROTOCOL_VERSION = 1;
 export const FRAME_VERIFY = 0x01;
@@ -136,8 +150,9 @@ export function encodeVerifyRequest(requestId: number, req: VerdictRequest): Uin
     rules: [...t.rules],
     tx_count: t.transactions.length,
     // An integer on the wire (the server refuses anything else): deadlines derived from a
-    // sub-millisecond monotonic clock (performance.now on Deno and Bun) are fractional.
-    timeout_ms: Math.ceil(req.timeoutMs),
+    // sub-millisecond monotonic clock (performance.now on Deno and Bun) are fractional. Rounded
+    // to whole µs first, so float noise (t0 + 5050 − t0 = 5050.000000001) does not add a ms.
+    timeout_ms: Math.ceil(Math.round(req.timeoutMs * 1000) / 1000),
     chain: {
       tip_hash: req.chain.tipHash === null ? null : bytesToHex(req.chain.tipHash),
       tip_height: req.chain.tipHeight,
@@ -294,19 +309,61 @@ export function encodeErrorFrame(requestId: number, error: string): Uint8Array {
   return _frame(FRAME_ERROR, requestId, _enc.encode(JSON.stringify({ error })));
 }
 
-/** Parse a verdict object from untrusted JSON; null if it is not exactly a Verdict. */
-export function parseVerdict(x: unknown): Verdict | null {
-  if (x === null || typeof x !== 'object') return null;
+/** Bounds on a verdict's free-form parts (a faulty verifier must not make us keep megabytes). */
+export const REASON_DETAIL_CHARS_MAX = 4096;
+export const POLICY_CONTEXT_ENTRIES_MAX = 64;
+export const POLICY_CONTEXT_KEY_CHARS_MAX = 64;
+export const POLICY_CONTEXT_STRING_CHARS_MAX = 1024;
+/** ERROR frames' `error` text. */
+export const ERROR_TEXT_CHARS_MAX = 4096;
+
+const _VERDICT_KEYS = ['accepted', 'reason_code', 'reason_detail', 'policy_context'];
+
+function _exactKeys(o: Record<string, unknown>, keys: readonly string[]): boolean {
+  const own = Object.keys(o);
+  return own.length === keys.length && keys.every((k) => Object.prototype.hasOwnProperty.call(o, k));
+}
+
+/** Why a verdict object is refused: the first failing check, with its reason code. */
+export type VerdictCheckFailure = { readonly code: 'verifier_answer_malformed' | 'verifier_verdict_inconsistent'; readonly detail: string };
+
+/**
+ * Check a verdict object from untrusted JSON: exactly the four keys (SPEC §7), the documented
+ * types, a registry reason_code, the length bounds above, and consistency of `accepted` with the
+ * code (accepted ⇔ template_accepted; a rejection carries a template-policy code).
+ */
+export function checkVerdict(x: unknown): { ok: true; verdict: Verdict } | ({ ok: false } & VerdictCheckFailure) {
+  const malformed = (detail: string) => ({ ok: false as const, code: 'verifier_answer_malformed' as const, detail });
+  if (x === null || typeof x !== 'object' || Array.isArray(x)) return malformed('verdict is not an object');
   const o = x as Record<string, unknown>;
-  if (typeof o.accepted !== 'boolean' || typeof o.reason_code !== 'string' || !isReasonCode(o.reason_code) || typeof o.reason_detail !== 'string') return null;
+  if (!_exactKeys(o, _VERDICT_KEYS)) return malformed(`verdict keys must be exactly ${_VERDICT_KEYS.join(', ')}; got ${Object.keys(o).slice(0, 8).join(', ')}`);
+  if (typeof o.accepted !== 'boolean') return malformed('verdict.accepted is not a boolean');
+  if (typeof o.reason_code !== 'string' || !isReasonCode(o.reason_code)) return malformed(`verdict.reason_code ${JSON.stringify(String(o.reason_code).slice(0, 64))} is not a registry code`);
+  if (typeof o.reason_detail !== 'string' || o.reason_detail.length > REASON_DETAIL_CHARS_MAX) return malformed(`verdict.reason_detail is not a string of at most ${REASON_DETAIL_CHARS_MAX} characters`);
   const ctx = o.policy_context;
-  if (ctx === null || typeof ctx !== 'object' || Array.isArray(ctx)) return null;
+  if (ctx === null || typeof ctx !== 'object' || Array.isArray(ctx)) return malformed('verdict.policy_context is not an object');
+  const entries = Object.entries(ctx as Record<string, unknown>);
+  if (entries.length > POLICY_CONTEXT_ENTRIES_MAX) return malformed(`verdict.policy_context has more than ${POLICY_CONTEXT_ENTRIES_MAX} entries`);
   const context: Record<string, PolicyContextValue> = {};
-  for (const [k, val] of Object.entries(ctx as Record<string, unknown>)) {
-    if (typeof val !== 'string' && typeof val !== 'number' && typeof val !== 'boolean') return null;
-    context[k] = val;
+  for (const [k, val] of entries) {
+    if (k.length === 0 || k.length > POLICY_CONTEXT_KEY_CHARS_MAX) return malformed(`verdict.policy_context key of ${k.length} characters (1..${POLICY_CONTEXT_KEY_CHARS_MAX})`);
+    if (typeof val === 'string' ? val.length > POLICY_CONTEXT_STRING_CHARS_MAX : typeof val !== 'number' && typeof val !== 'boolean') {
+      return malformed(`verdict.policy_context.${k} is not a number, boolean or string of at most ${POLICY_CONTEXT_STRING_CHARS_MAX} characters`);
+    }
+    context[k] = val as PolicyContextValue;
   }
-  return { accepted: o.accepted, reason_code: o.reason_code, reason_detail: o.reason_detail, policy_context: context };
+  const code: ReasonCode = o.reason_code;
+  if (o.accepted && code !== 'template_accepted') return { ok: false, code: 'verifier_verdict_inconsistent', detail: `accepted: true with reason_code ${code}` };
+  if (!o.accepted && (code === 'template_accepted' || REASON_CODES[code].category !== 'template')) {
+    return { ok: false, code: 'verifier_verdict_inconsistent', detail: `accepted: false with reason_code ${code} (not a template-policy rejection)` };
+  }
+  return { ok: true, verdict: { accepted: o.accepted, reason_code: code, reason_detail: o.reason_detail, policy_context: context } };
+}
+
+/** Parse a verdict object from untrusted JSON; null if it is not exactly a consistent Verdict (checkVerdict). */
+export function parseVerdict(x: unknown): Verdict | null {
+  const r = checkVerdict(x);
+  return r.ok ? r.verdict : null;
 }
 
 function _json(body: Uint8Array): Record<string, unknown> | null {
@@ -341,6 +398,12 @@ interface _Pending {
   bytes: Uint8Array | null;
 }
 
+/** An answer the client refused (header: "Trust no answer we can check"): requestId as the frame carried it (0 when the frame itself was broken), templateId of the request (null when the id matched none). */
+export type VerifierProtocolError = VerifierAnswerRefusal;
+
+/** Ids of requests that timed out on the current connection, kept so a late answer is told apart from a bogus one. */
+export const EXPIRED_IDS_MAX = 65_536;
+
 export interface VerifierClientStats {
   readonly state: VerifierClientState;
   readonly inFlight: number;
@@ -348,6 +411,8 @@ export interface VerifierClientStats {
   readonly connectFailures: number;
   /** Verdicts that arrived after their request had already timed out (dropped). */
   readonly lateVerdicts: number;
+  /** Answers refused as protocol errors (pollProtocolError), all kinds. */
+  readonly protocolErrors: number;
 }
 
 /**
@@ -377,6 +442,10 @@ export class VerifierClientSession implements TemplateVerifier {
   #connectFailures = 0;
   #late = 0;
   #lastError = '';
+  /** Requests that timed out while connected on the current connection (oldest first, bounded). */
+  readonly #expired = new Set<number>();
+  readonly #protocolErrors: VerifierProtocolError[] = [];
+  #protocolErrorCount = 0;
 
   constructor(options: VerifierClientOptions) {
     const { reconnectInitialMs, reconnectMaxMs } = options;
@@ -392,7 +461,7 @@ export class VerifierClientSession implements TemplateVerifier {
   }
 
   get stats(): VerifierClientStats {
-    return { state: this.#state, inFlight: this.#pending.size, connects: this.#connects, connectFailures: this.#connectFailures, lateVerdicts: this.#late };
+    return { state: this.#state, inFlight: this.#pending.size, connects: this.#connects, connectFailures: this.#connectFailures, lateVerdicts: this.#late, protocolErrors: this.#protocolErrorCount };
   }
 
   request(req: VerdictRequest, nowMs: number): number {
@@ -427,6 +496,11 @@ export class VerifierClientSession implements TemplateVerifier {
     return this.#transmit.shift() ?? null;
   }
 
+  /** Answers refused since the last call (one entry each); drain after `receive`. */
+  pollProtocolError(): VerifierProtocolError | null {
+    return this.#protocolErrors.shift() ?? null;
+  }
+
   pollAction(): VerifierClientAction | null {
     const a = this.#actions.shift() ?? null;
     if (a?.type === 'connect') this.#state = 'connecting';
@@ -439,6 +513,7 @@ export class VerifierClientSession implements TemplateVerifier {
     this.#connects++;
     this.#backoffMs = this.#opts.reconnectInitialMs;
     this.#deframer = new VerifierDeframer(this.#opts.frameBytesMax);
+    this.#expired.clear();
     for (const p of this.#pending.values()) {
       if (p.bytes !== null) {
         this.#transmit.push(p.bytes);
@@ -464,28 +539,44 @@ export class VerifierClientSession implements TemplateVerifier {
     for (;;) {
       const f = this.#deframer.next();
       if (f === 'need') return;
-      if ('error' in f) return this.#protocolError(f.error, nowMs);
-      if (f.kind !== FRAME_VERDICT && f.kind !== FRAME_ERROR) return this.#protocolError(`unexpected frame kind 0x${f.kind.toString(16)}`, nowMs);
+      if ('error' in f) return this.#refuse('verifier_answer_malformed', 0, null, f.error, nowMs);
+      if (f.kind !== FRAME_VERDICT && f.kind !== FRAME_ERROR) return this.#refuse('verifier_answer_malformed', f.requestId, null, `unexpected frame kind 0x${f.kind.toString(16)}`, nowMs);
       const body = _json(f.body);
-      if (body === null) return this.#protocolError('frame body is not a JSON object', nowMs);
-      if (f.kind === FRAME_ERROR && f.requestId === 0) return this.#protocolError(`server error: ${String(body.error)}`, nowMs);
+      if (body === null) return this.#refuse('verifier_answer_malformed', f.requestId, null, 'frame body is not a JSON object', nowMs);
+      if (f.kind === FRAME_ERROR) {
+        if (!_exactKeys(body, ['error']) || typeof body.error !== 'string' || body.error.length > ERROR_TEXT_CHARS_MAX) {
+          return this.#refuse('verifier_answer_malformed', f.requestId, this.#pending.get(f.requestId)?.templateId ?? null, `ERROR body must be exactly {"error": <string of at most ${ERROR_TEXT_CHARS_MAX} characters>}`, nowMs);
+        }
+        // request_id 0: about the connection (our request stream was bad); the server closes.
+        if (f.requestId === 0) return this.#protocolError(`server error: ${body.error}`, nowMs);
+      }
       const p = this.#pending.get(f.requestId);
       if (p === undefined) {
-        this.#late++;
-        continue;
+        if (this.#expired.has(f.requestId)) {
+          // Sent on this connection, timed out here: a late answer, not a lie.
+          this.#expired.delete(f.requestId);
+          this.#late++;
+          continue;
+        }
+        return this.#refuse('verifier_answer_unknown_request', f.requestId, null, `answer for request_id ${f.requestId}, which is not waiting for an answer on this connection`, nowMs);
       }
-      this.#pending.delete(f.requestId);
       const latencyMs = nowMs - p.startMs;
       if (f.kind === FRAME_ERROR) {
+        this.#pending.delete(f.requestId);
         this.#outcomes.push(unavailableOutcome(f.requestId, p.templateId, 'verifier_unavailable', `verifier error: ${String(body.error)}`, latencyMs));
         continue;
       }
-      const verdict = parseVerdict(body.verdict);
-      if (verdict === null) {
-        this.#outcomes.push(unavailableOutcome(f.requestId, p.templateId, 'verifier_unavailable', 'verifier sent a malformed verdict', latencyMs));
-        continue;
+      if (!_exactKeys(body, ['template_id', 'verdict'])) return this.#refuse('verifier_answer_malformed', f.requestId, p.templateId, 'VERDICT body keys must be exactly template_id, verdict', nowMs);
+      if (typeof body.template_id !== 'string' || !/^(0|[1-9][0-9]{0,19})$/.test(body.template_id)) {
+        return this.#refuse('verifier_answer_malformed', f.requestId, p.templateId, 'VERDICT template_id is not a decimal string', nowMs);
       }
-      this.#outcomes.push({ kind: 'verdict', requestId: f.requestId, templateId: p.templateId, verdict, latencyMs });
+      if (BigInt(body.template_id) !== p.templateId) {
+        return this.#refuse('verifier_verdict_template_mismatch', f.requestId, p.templateId, `VERDICT for template ${body.template_id} answers request ${f.requestId}, which asked about template ${p.templateId}`, nowMs);
+      }
+      const checked = checkVerdict(body.verdict);
+      if (!checked.ok) return this.#refuse(checked.code, f.requestId, p.templateId, checked.detail, nowMs);
+      this.#pending.delete(f.requestId);
+      this.#outcomes.push({ kind: 'verdict', requestId: f.requestId, templateId: p.templateId, verdict: checked.verdict, latencyMs });
     }
   }
 
@@ -499,6 +590,10 @@ export class VerifierClientSession implements TemplateVerifier {
     for (const [id, p] of this.#pending) {
       if (p.deadlineMs > nowMs) continue;
       this.#pending.delete(id);
+      if (this.#state === 'connected' && p.bytes === null) {
+        this.#expired.add(id);
+        if (this.#expired.size > EXPIRED_IDS_MAX) this.#expired.delete(this.#expired.values().next().value!);
+      }
       const code = this.#state === 'connected' ? 'verdict_timeout' : 'verifier_unavailable';
       const detail = code === 'verdict_timeout' ? `no verdict within ${p.deadlineMs - p.startMs} ms` : `verifier not connected within ${p.deadlineMs - p.startMs} ms`;
       this.#outcomes.push(unavailableOutcome(id, p.templateId, code, detail, nowMs - p.startMs));
@@ -519,6 +614,15 @@ export class VerifierClientSession implements TemplateVerifier {
     this.#reconnectAtMs = null;
     this.#actions.length = 0;
     if (wasConnected) this.#actions.push({ type: 'disconnect', reason: 'closed' });
+  }
+
+  /** A refused answer: report it once, then drop the connection (every request in flight: no verdict). */
+  #refuse(reasonCode: VerifierProtocolError['reasonCode'], requestId: number, templateId: bigint | null, detail: string, nowMs: number): void {
+    this.#protocolErrorCount++;
+    // Each refusal drops the connection, so at most one per connection between two drains; the
+    // bound only guards a driver that never drains (the count above stays exact).
+    if (this.#protocolErrors.length < 64) this.#protocolErrors.push({ reasonCode, requestId, templateId, detail });
+    this.#protocolError(`${reasonCode}: ${detail}`, nowMs);
   }
 
   #protocolError(error: string, nowMs: number): void {

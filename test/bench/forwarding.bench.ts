@@ -1,7 +1,7 @@
 // Share forwarding throughput to a local sink (issue 5: target ≥ 50,000 shares/s on one core
 // with batching). Everything runs in this one process and thread: the producer accepting
 // synthetic share_accepted records, the forwarder pump (adapters/share-forwarding.ts) with the
-// runtime's fetch, and `share-sink` (node:http) verifying every HMAC and de-duplicating. So the
+// share poster (our HTTP/1.1 client, one connection per POST), and `share-sink` (node:http) verifying every HMAC and de-duplicating. So the
 // number is end-to-end (accept → signed POST → verified → result event), CPU-bound on one core.
 // Two rows: journal in memory, and the file journal (write per accept, fdatasync per batch pass),
 // each as shares per wall-clock second and per CPU-second of the process (node:process cpuUsage,

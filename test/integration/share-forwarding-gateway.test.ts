@@ -9,7 +9,7 @@
 // bodies carry the share_accepted fields a backend needs; the signature header equals an HMAC
 // computed here with @noble/hashes from the documented scheme (docs/share-forwarding.md); and
 // the sink refuses a tampered body, an old timestamp and a replay with 401.
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { hmac } from '@noble/hashes/hmac.js';
 import { sha256 } from '@noble/hashes/sha2.js';
@@ -26,6 +26,14 @@ import { startShareSink } from '../../runtimes/commands/share-sink.ts';
 import { HOST, STEP_MS, startStackWorld, until } from '../support/stack-world.ts';
 
 const SECRET = 'wiring-share-secret-0123456789';
+
+/** The first JSON example of docs/share-forwarding.md: the documented batch body. */
+function docBatchExample(): { shares: Record<string, unknown>[] } & Record<string, unknown> {
+  const doc = readFileSync(new URL('../../docs/share-forwarding.md', import.meta.url), 'utf8');
+  const block = /```json\n([\s\S]*?)```/.exec(doc);
+  assert.ok(block !== null, 'docs/share-forwarding.md has a JSON example');
+  return JSON.parse(block![1]!) as { shares: Record<string, unknown>[] } & Record<string, unknown>;
+}
 const SHARES_MIN = 12;
 
 describe(`share forwarding from the gateway stack to the share sink over real sockets (${runtime})`, () => {
@@ -126,6 +134,16 @@ describe(`share forwarding from the gateway stack to the share sink over real so
       }
       assert.deepEqual([...kinds].sort(), ['extended', 'standard'], 'both channel kinds forwarded');
       for (const b of bodies) assert.equal(b.gateway_id, world.config.gateway.id);
+
+      // docs/share-forwarding.md "Wire format": the example body has exactly the keys, in the
+      // order, of what the gateway really POSTs (top level and each share), and accepted_at is
+      // the share_accepted event's ts (issue 12 defect 4: the docs cannot drift from the wire).
+      const docExample = docBatchExample();
+      for (const b of bodies) {
+        assert.deepEqual(Object.keys(b), Object.keys(docExample), 'batch body keys as in the doc example');
+        for (const share of b.shares) assert.deepEqual(Object.keys(share), Object.keys(docExample.shares[0]!), 'share keys as in the doc example');
+      }
+      for (const e of accepted) assert.equal(forwarded.get(e.share_id)!['accepted_at'], e.ts, 'accepted_at = the share_accepted ts');
 
       // The signature is HMAC-SHA256(secret, timestamp "." body), as documented: recomputed here
       // with @noble/hashes, independent of core/forwarding/signing.ts.
