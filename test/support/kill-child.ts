@@ -8,8 +8,9 @@
 //   <runtime> test/support/kill-child.ts --dir D --sink URL --secret S --authority-public P --authority-secret K
 //
 // stdout, one JSON line each: {"type":"ready","port":P,"recovered":N} once miners may connect;
-// {"type":"stopped"} after a graceful stop (SIGTERM). stderr: anything unexpected.
+// {"type":"stopped"} after a graceful stop (asked for by creating <dir>/stop). stderr: anything unexpected.
 import process from 'node:process';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { SystemClock } from '../../adapters/clock.ts';
 import { systemRandom } from '../../adapters/random.ts';
@@ -84,8 +85,15 @@ source.start();
 console.log(JSON.stringify({ type: 'ready', port: stack.address.port, recovered: stack.forwarding?.recoveredCount ?? 0 }));
 const stop = async (): Promise<void> => {
   await stack.stop();
-  source.stop?.();
+  source.stop();
   console.log(JSON.stringify({ type: 'stopped' }));
   process.exit(0);
 };
-process.on('SIGTERM', () => void stop());
+// The parent asks for the graceful stop by creating `<dir>/stop` (a file, not a signal: a Deno
+// child spawned through Deno's node:child_process died of SIGTERM despite its listener).
+const stopPoll = setInterval(() => {
+  if (existsSync(join(dir, 'stop'))) {
+    clearInterval(stopPoll);
+    void stop();
+  }
+}, 20);

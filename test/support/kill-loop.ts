@@ -22,7 +22,9 @@
 // only in the last turn before a kill, so on each connection of each run the lost shares must be
 // the LAST acknowledgements it received from that run (an ordering fact, no clock involved);
 // anything else fails. The report says how many losses that window accounted for.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+//
+// Each run removes `<dir>/stop` first: the last run is asked to stop by creating it.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runtime } from '../harness.ts';
@@ -210,6 +212,7 @@ export async function runKillLoop(options: KillLoopOptions): Promise<KillLoopRep
   let connSeq = 0;
 
   const startRun = async (run: number, killAtStartup: boolean): Promise<{ child: RuntimeChild; port: number | undefined; runMiners: _LoopMiner[] }> => {
+    rmSync(join(dir, 'stop'), { force: true });
     const child = spawnScript(CHILD, args);
     if (killAtStartup) {
       // Somewhere in start-up: module load, journal recovery, re-forwarding recovered shares.
@@ -257,7 +260,7 @@ export async function runKillLoop(options: KillLoopOptions): Promise<KillLoopRep
       if (sink.stats.batches === quiet) break;
       quiet = sink.stats.batches;
     }
-    last.child.child.kill('SIGTERM');
+    writeFileSync(join(dir, 'stop'), '');
     const exit = await last.child.exited;
     if (exit.code !== 0) violations.push(`the last run did not stop cleanly (${JSON.stringify(exit)}): ${last.child.stderr().slice(0, 500)}`);
     for (const m of last.runMiners) m.abort();
