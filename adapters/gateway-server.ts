@@ -1,8 +1,16 @@
 // The one pump between TCP sockets and the sans-IO Gateway (STYLE.md #1 and #9; quinn's
 // endpoint driver is the model): socket bytes go into `gateway.receive`, and after every input
-// the pump drains the gateway's outputs in the order core/gateway/gateway.ts asks for —
-// commands first (a found block is submitted before anything else), then bytes and close
-// markers, then events — and arms one timer for `nextDeadlineMs()`.
+// the pump drains the gateway's outputs — commands first (a found block is submitted before
+// anything else), then events, then bytes and close markers — and arms one timer for
+// `nextDeadlineMs()`.
+//
+// Journal first, then acknowledge (SPEC §8 "every share the gateway acknowledges is reported";
+// issue 12 defect 2): a pass hands every event to `onEvent` (the stack journals each
+// `share_accepted` there), then calls `beforeTransmit` once (the stack writes the pass's journal
+// records with one write(2): group commit), and only then writes the pass's bytes, among them
+// the SubmitShares.Success that acknowledge those shares. So a miner never holds an
+// acknowledgement for a share a kill -9 could lose. Acks stay batched (share_ack_batch_size); the
+// cost is one write(2) per pass that accepted shares, before its bytes (docs/performance.md).
 //
 // Backpressure, per connection:
 //  - write() returning false means the socket's queue reached its high-water mark (the miner is
@@ -38,6 +46,11 @@ export interface GatewayServerOptions {
   readonly onCommand?: (command: GatewayCommand) => void;
   /** The runtime's TCP adapter; default adapters/net/index.ts. */
   readonly listenTcp?: ListenTcp;
+  /**
+   * Runs once per pass, after that pass's events went to `onEvent` and before its bytes are
+   * written: make what the events recorded crash-safe (the share journal's write). Must not throw.
+   */
+  readonly beforeTransmit?: () => void;
 }
 
 export interface GatewayServerStats {
@@ -66,6 +79,7 @@ export class GatewayServer {
   readonly #outboundBytesMax: number;
   readonly #onEvent: ((event: StampedEvent) => void) | undefined;
   readonly #onCommand: ((command: GatewayCommand) => void) | undefined;
+  readonly #beforeTransmit: (() => void) | undefined;
   readonly #conns = new Map<number, _Conn>();
   #listener: TcpListener | undefined;
   #timer: TimerId | undefined;
@@ -90,6 +104,7 @@ export class GatewayServer {
     }
     this.#onEvent = options.onEvent;
     this.#onCommand = options.onCommand;
+    this.#beforeTransmit = options.beforeTransmit;
   }
 
   /** Listen and pump until `close()`. */
@@ -225,8 +240,25 @@ export class GatewayServer {
         progressed = true;
         this.#onCommand?.(command);
       }
-      for (let item = gateway.pollTransmit(); item !== undefined; item = gateway.pollTransmit()) {
+      // Bytes are taken now but written after the events (header: journal first, then ack).
+      const transmits: ReturnType<Gateway['pollTransmit']>[] = [];
+      for (let item = gateway.pollTransmit(); item !== undefined; item = gateway.pollTransmit()) transmits.push(item);
+      for (let event = gateway.pollEvent(); event !== undefined; event = gateway.pollEvent()) {
         progressed = true;
+        const stamped = { ...event, seq: ++this.#seq, ts: new Date(this.#clock.wallMs()).toISOString() } as StampedEvent;
+        this.#onEvent?.(stamped);
+      }
+      if (transmits.length > 0) {
+        progressed = true;
+        try {
+          this.#beforeTransmit?.();
+        } catch {
+          // Contract: must not throw. A failing journal is the journal's to report; never
+          // let it stall every miner's bytes.
+        }
+      }
+      for (const item of transmits) {
+        if (item === undefined) continue;
         const conn = this.#conns.get(item.conn_id);
         if (conn === undefined || conn.done) continue;
         if ('close' in item) {
@@ -235,11 +267,6 @@ export class GatewayServer {
           continue;
         }
         this.#write(conn, item.bytes);
-      }
-      for (let event = gateway.pollEvent(); event !== undefined; event = gateway.pollEvent()) {
-        progressed = true;
-        const stamped = { ...event, seq: ++this.#seq, ts: new Date(this.#clock.wallMs()).toISOString() } as StampedEvent;
-        this.#onEvent?.(stamped);
       }
       if (!progressed) return;
     }

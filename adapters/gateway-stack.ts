@@ -299,6 +299,9 @@ export async function startGatewayStack(options: GatewayStackOptions): Promise<G
       listen: { host: listen.bindHost, port: listen.port },
       onEvent,
       onCommand: (command) => executor.execute(command),
+      // Journal first, then acknowledge (gateway-server.ts header): the pass's share_accepted
+      // records reach the OS in one write before its SubmitShares.Success bytes are written.
+      beforeTransmit: () => forwarding?.flush(),
       // Shadow mode serves no miners (SPEC §5): the pump runs (templates, verdicts, events) but
       // nothing listens.
       ...(config.gateway.mode === 'shadow' ? { listenTcp: shadowListenTcp } : options.listenTcp === undefined ? {} : { listenTcp: options.listenTcp }),

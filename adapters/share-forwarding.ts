@@ -7,10 +7,13 @@
 //   stop:    await forwarding.stop();   // drain up to timing.shutdown_drain_timeout_ms
 //
 // Ordering that keeps "exactly one share_forward_result per share_accepted" across kill -9:
-//  - `accept` journals the share and queues ONE microtask that writes the journal to the OS
-//    (one write(2) per turn instead of per share). Feed the forwarder BEFORE the share_accepted
-//    event is published, and publish it no earlier than a later microtask (event-log.ts buffers
-//    lines and writes them in a microtask queued after ours), or call `flush()` before a
+//  - `accept` journals the share in memory and queues ONE microtask that writes the journal to
+//    the OS (one write(2) per turn instead of per share). The gateway stack also calls `flush()`
+//    from the pump's `beforeTransmit`, after a pass's events and before its bytes, so a
+//    share's SubmitShares.Success never leaves before its record (gateway-server.ts header).
+//    Feed the forwarder BEFORE the share_accepted event is published, and publish it no earlier
+//    than a later microtask (event-log.ts buffers lines and writes them in a microtask queued
+//    after ours, and its beforeFlush calls `flush()` too), or call `flush()` before a
 //    synchronous publication (test/support/share-crash-harness.ts does);
 //  - each pass writes the journal before handing result events to `onEvent`, so a published
 //    result is never re-sent after a restart.

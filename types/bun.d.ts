@@ -36,6 +36,8 @@ interface BunSocketHandlerShim<Data> {
   close?(socket: BunSocketShim<Data>, error?: unknown): void;
   end?(socket: BunSocketShim<Data>): void;
   error?(socket: BunSocketShim<Data>, error: unknown): void;
+  handshake?(socket: BunSocketShim<Data>, success: boolean, authorizationError: Error | null): void;
+  connectError?(socket: BunSocketShim<Data>, error: unknown): void;
 }
 
 interface BunTcpOptionsShim<Data> {
@@ -43,6 +45,8 @@ interface BunTcpOptionsShim<Data> {
   readonly port: number;
   readonly data?: Data;
   readonly socket: BunSocketHandlerShim<Data>;
+  /** Client TLS (https://bun.sh/docs/api/tcp): verified against `ca` or the trust store. */
+  readonly tls?: { readonly serverName?: string; readonly ca?: string[]; readonly rejectUnauthorized?: boolean };
 }
 
 interface BunTcpListenerShim {

@@ -31,4 +31,9 @@ declare namespace Deno {
   }
   function listen(options: { hostname?: string; port: number; transport?: 'tcp' }): Listener;
   function connect(options: { hostname?: string; port: number; transport?: 'tcp' }): Promise<Conn>;
+  // https://docs.deno.com/api/deno/~/Deno.connectTls
+  interface TlsConn extends Conn {
+    handshake(): Promise<unknown>;
+  }
+  function connectTls(options: { hostname?: string; port: number; serverName?: string; caCerts?: string[] }): Promise<TlsConn>;
 }

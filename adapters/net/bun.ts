@@ -12,6 +12,7 @@ import {
   type TcpCloseInfo,
   type TcpListener,
   type TcpSocket,
+  type TlsClientOptions,
 } from './types.ts';
 
 type _BunSocket = BunSocketShim<BunTcpSocket | undefined>;
@@ -200,4 +201,41 @@ export async function connectTcp(address: TcpAddress): Promise<TcpSocket> {
   const wrapper = socket.data;
   if (wrapper === undefined) throw new Error('connectTcp: Bun did not call open before resolving connect');
   return wrapper;
+}
+
+export async function connectTls(address: TcpAddress, options: TlsClientOptions): Promise<TcpSocket> {
+  checkAddress('connectTls', address, false);
+  // Bun calls `handshake` once TLS is up (https://bun.sh/docs/api/tcp); resolve only then, so
+  // the first write goes out encrypted to a verified peer.
+  let settle: { resolve: (socket: TcpSocket) => void; reject: (error: Error) => void } | undefined;
+  const done = new Promise<TcpSocket>((resolve, reject) => (settle = { resolve, reject }));
+  const handlers = _handlers((s) => {
+    s.data = new BunTcpSocket(s);
+  });
+  const socket = await _bun().connect<BunTcpSocket | undefined>({
+    hostname: address.host,
+    port: address.port,
+    data: undefined,
+    tls: {
+      serverName: options.serverName ?? address.host,
+      rejectUnauthorized: true,
+      ...(options.caCertsPem === undefined ? {} : { ca: [...options.caCertsPem] }),
+    },
+    socket: {
+      ...handlers,
+      handshake: (s, success, authorizationError) => {
+        if (success && authorizationError === null && s.data !== undefined) settle?.resolve(s.data);
+        else {
+          settle?.reject(authorizationError ?? new Error('TLS handshake failed'));
+          s.terminate();
+        }
+      },
+      close: (s, error) => {
+        settle?.reject(asError(error ?? new Error('connection closed during the TLS handshake')));
+        handlers.close?.(s, error);
+      },
+    },
+  });
+  void socket;
+  return done;
 }

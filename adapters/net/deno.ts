@@ -13,6 +13,7 @@ import {
   type TcpCloseInfo,
   type TcpListener,
   type TcpSocket,
+  type TlsClientOptions,
 } from './types.ts';
 
 /**
@@ -259,5 +260,27 @@ export async function listenTcp(address: TcpAddress, onConnection: (socket: TcpS
 export async function connectTcp(address: TcpAddress): Promise<TcpSocket> {
   checkAddress('connectTcp', address, false);
   const conn = await Deno.connect({ hostname: address.host, port: address.port, transport: 'tcp' });
+  return new DenoTcpSocket(conn);
+}
+
+export async function connectTls(address: TcpAddress, options: TlsClientOptions): Promise<TcpSocket> {
+  checkAddress('connectTls', address, false);
+  // https://docs.deno.com/api/deno/~/Deno.connectTls: verifies against caCerts or the trust store.
+  const conn = await Deno.connectTls({
+    hostname: address.host,
+    port: address.port,
+    ...(options.serverName === undefined ? {} : { serverName: options.serverName }),
+    ...(options.caCertsPem === undefined ? {} : { caCerts: [...options.caCertsPem] }),
+  });
+  try {
+    await conn.handshake();
+  } catch (error) {
+    try {
+      conn.close();
+    } catch {
+      // Already closed.
+    }
+    throw error;
+  }
   return new DenoTcpSocket(conn);
 }

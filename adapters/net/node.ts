@@ -2,6 +2,7 @@
 // Node's own write buffer is the queue: `writableLength` is what the kernel has not taken yet,
 // and 'drain' fires when it empties (https://nodejs.org/api/stream.html#event-drain).
 import net from 'node:net';
+import tls from 'node:tls';
 import {
   asError,
   checkAddress,
@@ -11,6 +12,7 @@ import {
   type TcpAddress,
   type TcpListener,
   type TcpSocket,
+  type TlsClientOptions,
 } from './types.ts';
 
 class NodeTcpSocket implements TcpSocket {
@@ -138,6 +140,28 @@ export async function connectTcp(address: TcpAddress): Promise<TcpSocket> {
     };
     socket.once('error', fail);
     socket.once('connect', () => {
+      socket.off('error', fail);
+      resolve();
+    });
+  });
+  return new NodeTcpSocket(socket);
+}
+
+export async function connectTls(address: TcpAddress, options: TlsClientOptions): Promise<TcpSocket> {
+  checkAddress('connectTls', address, false);
+  const socket = tls.connect({
+    host: address.host,
+    port: address.port,
+    servername: options.serverName ?? address.host,
+    ...(options.caCertsPem === undefined ? {} : { ca: [...options.caCertsPem] }),
+  });
+  await new Promise<void>((resolve, reject) => {
+    const fail = (error: Error): void => {
+      socket.destroy();
+      reject(asError(error));
+    };
+    socket.once('error', fail);
+    socket.once('secureConnect', () => {
       socket.off('error', fail);
       resolve();
     });

@@ -65,6 +65,19 @@ export interface TcpListener {
 export type ListenTcp = (address: TcpAddress, onConnection: (socket: TcpSocket) => void) => Promise<TcpListener>;
 export type ConnectTcp = (address: TcpAddress) => Promise<TcpSocket>;
 
+/**
+ * TLS client options (https share backends, adapters/share-poster.ts). The certificate is always
+ * verified against `serverName` (default: the address host) and the runtime's trust store, or
+ * `caCertsPem` when given (tests with a self-signed certificate).
+ */
+export interface TlsClientOptions {
+  readonly serverName?: string;
+  readonly caCertsPem?: readonly string[];
+}
+
+/** A TCP connection with TLS on top; resolves once the handshake completed. Same TcpSocket contract. */
+export type ConnectTls = (address: TcpAddress, tls: TlsClientOptions) => Promise<TcpSocket>;
+
 /** The adapter's user-space queue high-water mark: write() returns false at or above it. */
 export const WRITE_HIGH_WATER_BYTES = 64 * 1024;
 

@@ -383,7 +383,7 @@ export const CONFIG_TABLE = {
     share_forward_timeout_ms: withDefault(int(1, 600_000, 'ms'), 5000,
       'Deadline of one POST; past it the attempt counts as `timeout`.', 2000),
     share_forward_retry_initial_ms: withDefault(int(1, MS_HOUR, 'ms'), 250,
-      'First retry delay after a transport error or 5xx; doubles per attempt.', 500),
+      'First retry delay after a failed attempt (transport error, timeout, 5xx, 408 or 429); doubles per attempt.', 500),
     share_forward_retry_max_ms: withDefault(int(1, MS_HOUR, 'ms'), 30_000,
       'Ceiling of the retry delay.', 60_000),
   },

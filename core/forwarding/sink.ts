@@ -5,8 +5,11 @@
 //   2. refuse a signature already seen inside the window (401 `replay`): a captured request
 //      cannot be re-sent, while our own retries carry a fresh timestamp and signature;
 //   3. parse the batch (400 when malformed);
-//   4. de-duplicate by share id: a share seen before answers `duplicate` (the forwarder counts
-//      it ok) and is not counted again, so retries after lost answers never double-pay.
+//   4. idempotent by share id, with the original result (docs/share-forwarding.md "Lost answers
+//      and re-sent shares"): a share stored before answers `duplicate` (the forwarder settles it
+//      ok) and is not credited again; a share refused before answers `rejected` with the same
+//      reason (the backend's rules are not re-run on it). So a batch re-sent after a lost answer
+//      (a retry, or a recovery after a gateway crash) gets the answer its first arrival got.
 // The answer lists only shares that were not new (duplicate, rejected) plus counts; an unlisted
 // share of the batch was new (wire.ts).
 // Every table is bounded (STYLE.md #8): the oldest entries go first.
@@ -66,8 +69,8 @@ export class ShareSink {
   readonly #shareIdsMax: number;
   readonly #signaturesMax: number;
   readonly #rejectShare: ((share: { readonly share_id: string }) => string | undefined) | undefined;
-  /** share id → true; insertion order = age. */
-  readonly #seen = new Set<string>();
+  /** share id → its original result: null = stored (credited), string = refused with this reason. Insertion order = age. */
+  readonly #seen = new Map<string, string | null>();
   /** signature → its timestamp (s); insertion order ≈ age. */
   readonly #signatures = new Map<string, number>();
   #batches = 0;
@@ -103,16 +106,20 @@ export class ShareSink {
     let rejected = 0;
     for (const share of parsed.value.shares) {
       const id = share.share_id;
+      const before = this.#seen.get(id);
+      if (before !== undefined) {
+        // Seen before: its original result, never a second credit or a second judgement.
+        duplicate++;
+        results.push(before === null ? { share_id: id, status: 'duplicate' } : { share_id: id, status: 'rejected', reason: before });
+        continue;
+      }
       const reason = this.#rejectShare?.(share);
+      this.#seen.set(id, reason ?? null);
+      if (this.#seen.size > this.#shareIdsMax) this.#seen.delete(this.#seen.keys().next().value!);
       if (reason !== undefined) {
         rejected++;
         results.push({ share_id: id, status: 'rejected', reason });
-      } else if (this.#seen.has(id)) {
-        duplicate++;
-        results.push({ share_id: id, status: 'duplicate' });
       } else {
-        this.#seen.add(id);
-        if (this.#seen.size > this.#shareIdsMax) this.#seen.delete(this.#seen.values().next().value!);
         fresh++;
         newIds.push(id);
       }
@@ -129,9 +136,9 @@ export class ShareSink {
     };
   }
 
-  /** Has this share id been received (as new) at some point? */
+  /** Has this share id been stored (credited) at some point? Refused ids are not. */
   has(shareId: string): boolean {
-    return this.#seen.has(shareId);
+    return this.#seen.get(shareId) === null;
   }
 
   get stats(): ShareSinkStats {

@@ -1,6 +1,6 @@
 // `reservegrid share-sink`: the reference receiver for signed share batches (issue 5 step 5,
 // docs/share-forwarding.md). The logic is core/forwarding/sink.ts (signature + timestamp window,
-// replay refusal, de-duplication by share id); this file is the HTTP shell and the fault knobs
+// replay refusal, idempotence by share id with the original result); this file is the HTTP shell and the fault knobs
 // the demo and the tests use: fail (503 before processing, --fail-rate), be slow (answer after
 // processing, --delay-ms: a delay past the gateway's timeout makes it retry a batch the sink
 // already has, which de-duplication must absorb), and go away (`close()`, or --exit-after).

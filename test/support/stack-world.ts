@@ -136,7 +136,7 @@ export interface Miner {
 export async function startStackWorld(options: {
   salt: number;
   config?: Readonly<Record<string, TomlValue>>;
-  stack?: Partial<Pick<GatewayStackOptions, 'shareForwarding' | 'gatewayDeps'>>;
+  stack?: Partial<Pick<GatewayStackOptions, 'shareForwarding' | 'gatewayDeps' | 'listenTcp'>>;
   /** Runs with the config text before the stack starts (e.g. start the verifier process on it). */
   beforeStart?: (toml: string) => Promise<void>;
 }): Promise<StackWorld> {
