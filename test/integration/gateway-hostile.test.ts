@@ -89,7 +89,9 @@ describe(`gateway hostile clients over TCP (${runtime})`, () => {
   test('2,000 half-open connections from another process are held within limits.max_handshaking_per_ip, memory per connection measured, a miner still mines, all are dropped at the handshake timeout', async () => {
     const count = 2000;
     const perIpMax = count + 50;
-    const handshakeTimeoutMs = 15_000;
+    // Long enough that a loaded machine connects all 2,000 before the first is dropped (the
+    // fake-clock twin in test/unit/admission.test.ts proves the exact boundary).
+    const handshakeTimeoutMs = 20_000;
     const world = await startGatewayUnderTest({
       salt: 1202,
       config: {
@@ -114,9 +116,8 @@ describe(`gateway hostile clients over TCP (${runtime})`, () => {
         if (!child.running && !child.stdout().includes('"held"')) throw new Error(`flood child exited: ${child.stderr()}`);
         return child.stdout().includes('"held"') ? true : undefined;
       });
-      await until('every flood connection accepted', STEP_MS, () => (world.gateway.stats.openConnections === count ? true : undefined));
-      const connectMs = world.clock.monotonicMs() - startedMs;
-      assert.ok(connectMs < handshakeTimeoutMs, `connected ${count} in ${connectMs} ms, inside the handshake timeout (else the count below is not "held at once")`);
+      await until('every flood connection accepted', 60_000, () => (world.gateway.stats.openConnections === count ? true : undefined));
+      const connectMs = Math.round(world.clock.monotonicMs() - startedMs);
       const held = await memoryNow(gc);
       assert.equal(world.gateway.admission.handshaking, count);
       const perConnRss = (held.rssBytes - before.rssBytes) / count;
@@ -147,11 +148,12 @@ describe(`gateway hostile clients over TCP (${runtime})`, () => {
       extra?.child.kill('SIGKILL');
       await world.close();
     }
-  }, { timeoutMs: 150_000 });
+  }, { timeoutMs: 180_000 });
 
   test('a connect flood is cut at limits.connection_burst_per_ip (connection_rate_limited), and the address is served again once its bucket refills', async () => {
     const burst = 40;
-    const world = await startGatewayUnderTest({ salt: 1203, config: { 'limits.connection_burst_per_ip': burst, 'limits.connection_rate_per_ip': 20 } });
+    // A slow refill (5/s): the 200 connects finish long before the bucket could refill 160.
+    const world = await startGatewayUnderTest({ salt: 1203, config: { 'limits.connection_burst_per_ip': burst, 'limits.connection_rate_per_ip': 5 } });
     try {
       world.template(fixtureTemplate(1));
       const sockets: TcpSocket[] = [];
@@ -162,14 +164,14 @@ describe(`gateway hostile clients over TCP (${runtime})`, () => {
       }
       await until('200 connects answered', STEP_MS, () => (world.eventsOf('connection_opened').length + world.eventsOf('connection_refused').length === 200 ? true : undefined));
       const accepted = world.eventsOf('connection_opened').length;
-      // The bucket refills at 20/s while the loop runs: at least the burst, a few more on a slow machine.
+      // The bucket refills at 5/s while the loop runs: at least the burst, a few more on a slow machine.
       assert.ok(accepted >= burst && accepted < 200, `accepted ${accepted} of 200`);
       assert.ok(world.eventsOf('connection_refused').every((e) => e.reason_code === 'connection_rate_limited'));
       assert.equal(sampleValue(metricsOf(world), 'reservegrid_connections_refused_total', { reason_code: 'connection_rate_limited' }), 200 - accepted);
       for (const s of sockets) s.abort();
       await until('flood sockets gone', STEP_MS, () => (world.gateway.stats.openConnections === 0 ? true : undefined));
-      // The bucket refills at 20/s: 300 ms give at least 6 tokens for the health check.
-      await sleep(300);
+      // The bucket refills at 5/s: 500 ms give at least 2 tokens for the health check.
+      await sleep(500);
       await assertStillMines(world);
     } finally {
       await world.close();
