@@ -47,8 +47,8 @@ export interface KillLoopOptions {
   readonly seed: number;
   /** Miners connected to every run. Default 3. */
   readonly miners?: number;
-  /** Range of the kill moment after `ready` (ms). Default 20..600. */
-  readonly killAfterReadyMs?: readonly [number, number];
+  /** Range of the kill moment after the run's first acknowledgement (ms). Default 0..600. */
+  readonly killAfterFirstAckMs?: readonly [number, number];
   /** Share of kills aimed at start-up and recovery (before `ready` is awaited). Default 0.2. */
   readonly startupKillShare?: number;
   /** Losses must be zero (journal before ack), rather than confined to the last turn. */
@@ -181,7 +181,7 @@ export async function runKillLoop(options: KillLoopOptions): Promise<KillLoopRep
   const startedMs = Date.now();
   const random = new SeededRandom(options.seed);
   const uniform = (lo: number, hi: number): number => lo + (random.nextU32() / 2 ** 32) * (hi - lo);
-  const [afterLo, afterHi] = options.killAfterReadyMs ?? [20, 600];
+  const [afterLo, afterHi] = options.killAfterFirstAckMs ?? [0, 600];
   const startupShare = options.startupKillShare ?? 0.2;
   const minersPerRun = options.miners ?? 3;
   const clock = new SystemClock();
@@ -239,7 +239,12 @@ export async function runKillLoop(options: KillLoopOptions): Promise<KillLoopRep
       const atStartup = random.nextU32() / 2 ** 32 < startupShare;
       const { child, runMiners } = await startRun(run, atStartup);
       if (runMiners.length === 0) startupKills++;
-      else await sleep(uniform(afterLo, afterHi));
+      else {
+        // From this run's first acknowledgement (so every such kill lands with shares acked and
+        // batches in flight, however slow the machine is to start a run), a random moment.
+        await until(`run ${run}: a first ack`, 30_000, () => (runMiners.some((m) => m.acks.length > 0) ? true : undefined), 5).catch(() => undefined);
+        await sleep(uniform(afterLo, afterHi));
+      }
       child.child.kill('SIGKILL');
       const exit = await child.exited;
       if (exit.signal !== 'SIGKILL') violations.push(`run ${run} was not killed by SIGKILL (${JSON.stringify(exit)}): ${child.stderr().slice(0, 500)}`);
