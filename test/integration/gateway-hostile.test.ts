@@ -120,6 +120,7 @@ describe(`gateway hostile clients over TCP (${runtime})`, () => {
       const connectMs = Math.round(world.clock.monotonicMs() - startedMs);
       const held = await memoryNow(gc);
       assert.equal(world.gateway.admission.handshaking, count);
+      assert.equal(sampleValue(metricsOf(world), 'reservegrid_connections_handshaking'), count, 'the half-open gauge');
       const perConnRss = (held.rssBytes - before.rssBytes) / count;
       const perConnHeap = (held.heapBytes - before.heapBytes) / count;
       console.log(`    [${runtime}] ${count} half-open connections held: gateway process +${((held.rssBytes - before.rssBytes) / 1048576).toFixed(1)} MiB RSS, +${((held.heapBytes - before.heapBytes) / 1048576).toFixed(1)} MiB heap: ${Math.round(perConnRss)} B RSS, ${Math.round(perConnHeap)} B heap per half-open connection (connect phase ${connectMs} ms)`);
@@ -141,6 +142,7 @@ describe(`gateway hostile clients over TCP (${runtime})`, () => {
       const dropped = world.eventsOf('connection_closed').filter((e) => e.reason_code === 'handshake_timeout').length;
       assert.equal(dropped, perIpMax);
       assert.equal(world.gateway.admission.handshaking, 0);
+      assert.equal(sampleValue(metricsOf(world), 'reservegrid_connections_handshaking'), 0);
       assert.equal(world.gateway.admission.trackedIps <= 1, true, 'one address tracked at most');
       await assertStillMines(world, 'after.flood');
     } finally {
