@@ -39,6 +39,8 @@ import { SeededRandom } from '../../core/random.ts';
 import { nbitsForExpectedHashes } from '../../core/template/embedded-chain.ts';
 import { startShareSink, type ShareSinkServer } from '../../runtimes/commands/share-sink.ts';
 import { findGc, memoryNow } from '../support/hostile.ts';
+import { RawNoiseClient } from '../support/gateway-under-test.ts';
+import { encodeMessage } from '../../core/codec/index.ts';
 import { formatKillLoopReport, runKillLoop } from '../support/kill-loop.ts';
 import { sleep, until } from '../support/wait.ts';
 
@@ -47,6 +49,8 @@ const RSS_GROWTH_BYTES_MAX = 48 * 1024 * 1024;
 /** Open descriptors may exceed the post-warm-up count by this many (runtime worker pipes). */
 const FDS_GROWTH_MAX = 8;
 const MINER_SLOTS = 8;
+/** limits.max_invalid_shares_per_minute in the soak's gateway. */
+const INVALID_SHARE_BUDGET = 50;
 const SECRET = 'soak-secret-0123456789';
 
 const soakSecs = Number(readEnv('RG_SOAK_SECS') ?? '30');
@@ -93,7 +97,7 @@ event_log_max_files = 2
 data_dir = "${join(dir, 'data')}"
 
 [limits]
-max_invalid_shares_per_minute = 50
+max_invalid_shares_per_minute = ${INVALID_SHARE_BUDGET}
 
 [timing]
 upstream_poll_interval_ms = 200
@@ -135,6 +139,10 @@ const accepted = new Map<string, number>();
 const results = new Map<string, number>();
 const statuses = new Map<string, number>();
 let blocksFound = 0;
+/** conn_id → shares rejected, and the close reasons, for the invalid-share floods. */
+const rejectedByConn = new Map<number, number>();
+const closeReasonByConn = new Map<number, string>();
+const openedFloods = new Set<number>();
 let blocksSettled = 0;
 let eventsSeen = 0;
 const onEvent = (e: StampedEvent): void => {
@@ -145,6 +153,9 @@ const onEvent = (e: StampedEvent): void => {
     results.set(ev.share_id!, (results.get(ev.share_id!) ?? 0) + 1);
     statuses.set(ev.status!, (statuses.get(ev.status!) ?? 0) + 1);
   } else if (ev.type === 'block_found') blocksFound++;
+  else if (ev.type === 'share_rejected') rejectedByConn.set(ev.conn_id, (rejectedByConn.get(ev.conn_id) ?? 0) + 1);
+  else if (ev.type === 'connection_closed') closeReasonByConn.set(ev.conn_id, ev.reason_code);
+  else if (ev.type === 'channel_opened' && ev.identity === 'soak.flood') openedFloods.add(ev.conn_id);
   else if (ev.type === 'block_submit_result') blocksSettled++;
 };
 const stack = await startGatewayStack({ config: loaded.config, templateSource: source, clock, random: systemRandom, onEvent });
@@ -205,8 +216,32 @@ async function minerSession(slot: number, untilMs: number): Promise<void> {
   else conn.abort();
 }
 
-/** Hostile slot: garbage, an HTTP request, a half-open connection; each left to the gateway. */
+const FLOOD_SHARES = 1000;
+const floodConnIds: number[] = [];
+
+/** An invalid-share flood: a channel no CPU hash can satisfy, FLOOD_SHARES shares in one write. */
+async function invalidShareFlood(): Promise<void> {
+  const raw = await RawNoiseClient.connect({ port, authorityXOnly: authority.publicKeyXOnly, clock, random: new SeededRandom(seed + 104_729 * ++hostileConnections) });
+  await raw.setup();
+  raw.send({ type: 'OpenStandardMiningChannel', requestId: 1, userIdentity: 'soak.flood', nominalHashRate: 1e15, maxTarget: new Uint8Array(32).fill(0xff) });
+  const ch = await raw.nextMessage('OpenStandardMiningChannelSuccess');
+  const job = await raw.nextMessage('NewMiningJob');
+  const frames = Array.from({ length: FLOOD_SHARES }, (_, i) => raw.seal(encodeMessage({ type: 'SubmitSharesStandard', channelId: ch.channelId, sequenceNumber: i, jobId: job.jobId, nonce: i, ntime: 0x66000000, version: job.version })));
+  const bytes = new Uint8Array(frames.reduce((n, f) => n + f.length, 0));
+  frames.reduce((at, f) => (bytes.set(f, at), at + f.length), 0);
+  // Ours is the newest connection whose channel is 'soak.flood' (known from the events).
+  const connId = [...openedFloods].at(-1);
+  if (connId !== undefined) floodConnIds.push(connId);
+  raw.writeRaw(bytes);
+  await raw.closedByServer().catch(() => raw.abort());
+}
+
+/** Hostile slot: garbage, an HTTP request, a half-open connection, an invalid-share flood. */
 async function hostileSession(): Promise<void> {
+  if (random.nextU32() % 4 === 3) {
+    await invalidShareFlood();
+    return;
+  }
   const socket = await connectTcp({ host: '127.0.0.1', port });
   hostileConnections++;
   socket.onData(() => undefined);
@@ -272,6 +307,14 @@ for (const a of acks) {
   if (ids?.size === 1) ackedOnce++;
   else violations.push(`acknowledged share ${a.key} reached the backend under ${ids?.size ?? 0} share ids`);
 }
+// Each flood was cut at its budget: exactly budget + 1 of its shares were ever validated.
+let floodsCut = 0;
+for (const id of floodConnIds) {
+  const reason = closeReasonByConn.get(id);
+  const n = rejectedByConn.get(id) ?? 0;
+  if (reason === 'invalid_share_budget_exceeded' && n === INVALID_SHARE_BUDGET + 1) floodsCut++;
+  else violations.push(`invalid-share flood on conn ${id}: closed ${reason ?? 'never'} after ${n} rejections (budget ${INVALID_SHARE_BUDGET})`);
+}
 if (blocksSettled !== blocksFound) violations.push(`${blocksFound} blocks found, ${blocksSettled} settled`);
 if (g.stats.blocksPending !== 0 || g.stats.openConnections !== 0 || g.admission.handshaking !== 0 || g.admission.trackedIps > 1) {
   violations.push(`gateway not idle at the end: ${JSON.stringify({ ...g.stats, handshaking: g.admission.handshaking, trackedIps: g.admission.trackedIps })}`);
@@ -283,7 +326,7 @@ if (acks.length === 0 || blocksFound === 0 || outages === 0) violations.push(`th
 const sorted = [...ackLatencyMs].sort((a, b) => a - b);
 const pct = (p: number): string => (sorted.length === 0 ? '-' : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!.toFixed(1));
 out(
-  `churn: ${sessions} miner sessions, ${hostileConnections} hostile connections, ${outages} backend outages, ${blocksFound} blocks found (${blocksSettled} settled); ` +
+  `churn: ${sessions} miner sessions, ${hostileConnections} hostile connections (${floodsCut} invalid-share floods of ${FLOOD_SHARES}, each cut after ${INVALID_SHARE_BUDGET + 1}), ${outages} backend outages, ${blocksFound} blocks found (${blocksSettled} settled); ` +
     `${accepted.size} shares accepted, ${results.size} forwarded (${JSON.stringify(Object.fromEntries(statuses))}); ${acks.length} acks, ${ackedOnce} in the backend exactly once; ` +
     `ack latency p50 ${pct(50)} ms, p99 ${pct(99)} ms, max ${pct(100)} ms; ${eventsSeen} events`,
 );
