@@ -20,10 +20,12 @@
 // burst), and a refused connect spends nothing.
 //
 // Bounded (STYLE.md #8): one entry per IP that has an open connection or a bucket that is not
-// full. Entries with neither are forgotten lazily; at most `ipEntriesMax` entries exist, and a new
-// IP that finds the table full after pruning is refused as `connection_rate_limited` (only an
-// attacker spread over more than `ipEntriesMax` addresses that all keep a bucket partly spent
-// can get there, and then the global limits still hold).
+// full. Entries with neither are forgotten lazily; at most `ipEntriesMax` entries exist (the
+// Gateway passes max_connections + IP_ENTRIES_MAX_DEFAULT, so open connections alone never fill
+// it), and a new IP that finds the table full after pruning is refused as
+// `connection_rate_limited` (only an attacker spread over more than IP_ENTRIES_MAX_DEFAULT
+// addresses that all keep a bucket partly spent can get there, and then the global limits still
+// hold).
 import type { ReasonCode } from '../reason-codes.ts';
 
 export interface AdmissionLimits {

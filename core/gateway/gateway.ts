@@ -56,7 +56,7 @@ import {
 import { Authenticator, type AuthOptions } from './auth.ts';
 import { BlockSubmitter, type BlockSubmitOutcome, type SubmitBlockCommand } from './block-submitter.ts';
 import { DeadlineHeap } from './deadline-heap.ts';
-import { Admission, ADMISSION_UNLIMITED, ipOf, type AdmissionLimits } from './admission.ts';
+import { Admission, ADMISSION_UNLIMITED, IP_ENTRIES_MAX_DEFAULT, ipOf, type AdmissionLimits } from './admission.ts';
 import type { GatewayEvent } from './events.ts';
 import { Session, type SessionContext, type WorkSelectionHandler } from './session.ts';
 import { ShareIdAllocator } from './share-id.ts';
@@ -224,7 +224,8 @@ export class Gateway {
     _positiveInt(where, 'jobBroadcastIntervalMs', options.jobBroadcastIntervalMs, 0);
     _positiveInt(where, 'shutdownDrainTimeoutMs', options.shutdownDrainTimeoutMs, 0);
     this.#options = options;
-    this.#admission = new Admission(options.admission ?? ADMISSION_UNLIMITED);
+    // Room for an entry per open connection (never prunable) plus the spent buckets of closed ones.
+    this.#admission = new Admission(options.admission ?? ADMISSION_UNLIMITED, options.maxConnections + IP_ENTRIES_MAX_DEFAULT);
     if (options.invalidSharesPerMinuteMax !== undefined) _positiveInt(where, 'invalidSharesPerMinuteMax', options.invalidSharesPerMinuteMax);
     this.gatewayId = options.gatewayId;
     this.mode = options.mode;
