@@ -254,6 +254,7 @@ export async function runKillLoop(options: KillLoopOptions): Promise<KillLoopRep
 
     // The last run: mine a little, stop submitting, let everything drain, stop gracefully.
     const last = await startRun(options.kills, false);
+    await until('the last run: a first ack', 30_000, () => (last.runMiners.some((m) => m.acks.length > 0) ? true : undefined), 5).catch(() => undefined);
     await sleep(300);
     for (const m of last.runMiners) m.stopSubmitting();
     await until('last acks', 20_000, () => (last.runMiners.every((m) => m.inFlight === 0) ? true : undefined), 20).catch(() => undefined);
