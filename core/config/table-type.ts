@@ -22,6 +22,15 @@ export interface ConfigTableType {
     readonly event_buffer_size: KeyDef<number, 'default'>;
     readonly data_dir: KeyDef<string, 'default'>;
   };
+  readonly limits: {
+    readonly max_connections_per_ip: KeyDef<number, 'default'>;
+    readonly max_handshaking: KeyDef<number, 'default'>;
+    readonly max_handshaking_per_ip: KeyDef<number, 'default'>;
+    readonly connection_rate_per_ip: KeyDef<number, 'default'>;
+    readonly connection_burst_per_ip: KeyDef<number, 'default'>;
+    readonly max_channels_per_connection: KeyDef<number, 'default'>;
+    readonly max_invalid_shares_per_minute: KeyDef<number, 'default'>;
+  };
   readonly noise: {
     readonly authority_public_key: KeyDef<string, 'required'>;
     readonly authority_secret_key: KeyDef<string, 'required'>;

@@ -11,7 +11,16 @@ import type { ReasonCode } from '../reason-codes.ts';
 export type ChannelKind = 'standard' | 'extended';
 
 /** Why a connection is refused at accept (docs/events.md `connection_refused`); also the label set of reservegrid_connections_refused_total. */
-export const CONNECTION_REFUSED_REASON_CODES = ['connection_limit_reached', 'shutdown', 'shadow_mode', 'stale_hold_expired'] as const satisfies readonly ReasonCode[];
+export const CONNECTION_REFUSED_REASON_CODES = [
+  'connection_limit_reached',
+  'shutdown',
+  'shadow_mode',
+  'stale_hold_expired',
+  'connection_limit_per_ip',
+  'handshake_limit_reached',
+  'handshake_limit_per_ip',
+  'connection_rate_limited',
+] as const satisfies readonly ReasonCode[];
 export type ConnectionRefusedReasonCode = (typeof CONNECTION_REFUSED_REASON_CODES)[number];
 
 export type GatewayEvent =

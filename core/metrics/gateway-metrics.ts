@@ -122,6 +122,7 @@ export class GatewayMetrics {
   readonly #connRefused: Counter;
   readonly #connClosed: Counter;
   readonly #connOpen: Gauge;
+  readonly #connHandshaking: Gauge;
   readonly #handshakes: Counter;
   readonly #channelsOpened: Counter;
   readonly #channelsOpen: Gauge;
@@ -174,6 +175,8 @@ export class GatewayMetrics {
     this.#connRefused = r.counter({ name: 'reservegrid_connections_refused_total', help: 'Miner connections refused at accept, by reason code.', labels: ['reason_code'], seriesMax: 16 });
     this.#connClosed = r.counter({ name: 'reservegrid_connections_closed_total', help: 'Miner connections closed, by reason code.', labels: ['reason_code'], seriesMax: 64 });
     this.#connOpen = r.gauge({ name: 'reservegrid_connections_open', help: 'Miner connections open now.' });
+    // Issue 12 item 4: the half-open connections the [limits] admission bounds.
+    this.#connHandshaking = r.gauge({ name: 'reservegrid_connections_handshaking', help: 'Miner connections accepted and not yet past SetupConnection.Success (bounded by limits.max_handshaking).' });
     this.#handshakes = r.counter({
       name: 'reservegrid_handshakes_total',
       help: 'Connection handshakes (Noise NX + SetupConnection) by result: success, or the reason code that ended the connection before SetupConnection.Success.',
@@ -296,7 +299,10 @@ export class GatewayMetrics {
       case 'connection_opened': {
         this.#connOpened.inc();
         const conn = _num(e.conn_id);
-        if (conn !== undefined && this.#connections.size < TRACKED_CONNECTIONS_MAX) this.#connections.set(conn, false);
+        if (conn !== undefined && this.#connections.size < TRACKED_CONNECTIONS_MAX) {
+          this.#connections.set(conn, false);
+          this.#connHandshaking.inc();
+        }
         const open = _num(e.open_connections);
         s.connections_open = open ?? s.connections_open + 1;
         this.#connOpen.set(undefined, s.connections_open);
@@ -307,7 +313,10 @@ export class GatewayMetrics {
         break;
       case 'connection_setup': {
         const conn = _num(e.conn_id);
-        if (conn !== undefined && this.#connections.get(conn) === false) this.#connections.set(conn, true);
+        if (conn !== undefined && this.#connections.get(conn) === false) {
+          this.#connections.set(conn, true);
+          this.#connHandshaking.dec();
+        }
         this.#handshakes.inc({ result: 'success' });
         break;
       }
@@ -316,7 +325,10 @@ export class GatewayMetrics {
         this.#connClosed.inc({ reason_code: reason });
         const conn = _num(e.conn_id);
         if (conn !== undefined) {
-          if (this.#connections.get(conn) === false) this.#handshakes.inc({ result: reason });
+          if (this.#connections.get(conn) === false) {
+            this.#handshakes.inc({ result: reason });
+            this.#connHandshaking.dec();
+          }
           this.#connections.delete(conn);
           const channels = this.#channels.get(conn);
           if (channels !== undefined) {
