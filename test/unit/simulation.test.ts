@@ -6,11 +6,12 @@
 //   - a seed replays exactly (same trace digest and figures twice);
 //   - the simulator CAN find bugs: each injected defect is reported as the invariant it breaks,
 //     with its seed.
-// Knobs: RG_SIM_SEEDS (seeds per runtime, default 120), RG_SIM_STEPS (default 100),
+// Knobs: RG_SIM_SEEDS (seeds per runtime, default 300: about 60 s on a loaded 2-core machine), RG_SIM_STEPS (default 100),
 // RG_SIM_SEED_BASE (first seed), RG_SIM_SEED=<n> (run just that seed, trace printed on failure).
+import { readFileSync } from 'node:fs';
 import { describe, readEnv, runtime, test } from '../harness.ts';
 import { assert } from '../assert.ts';
-import { runSeed, type SimDefect, type SimReport } from '../support/sim/world.ts';
+import { INVARIANTS, runSeed, type SimDefect, type SimReport } from '../support/sim/world.ts';
 
 function intEnv(name: string, fallback: number): number {
   const text = readEnv(name);
@@ -21,10 +22,18 @@ function intEnv(name: string, fallback: number): number {
 }
 
 const RUNTIME_BASE: Record<typeof runtime, number> = { node: 1, deno: 100_001, bun: 200_001 };
+const SEEDS_DEFAULT = 300;
+const STEPS_DEFAULT = 100;
 const single = readEnv('RG_SIM_SEED');
-const steps = intEnv('RG_SIM_STEPS', 100);
-const count = intEnv('RG_SIM_SEEDS', 120);
+const steps = intEnv('RG_SIM_STEPS', STEPS_DEFAULT);
+const count = intEnv('RG_SIM_SEEDS', SEEDS_DEFAULT);
 const base = intEnv('RG_SIM_SEED_BASE', RUNTIME_BASE[runtime]);
+
+const expectations: readonly [SimDefect, string][] = [
+  ['drop-result', 'result-missing'],
+  ['ack-before-journal', 'ack-not-durable'],
+  ['double-result', 'result-twice'],
+];
 
 function describeFailure(r: SimReport): string {
   const v = r.violation!;
@@ -68,13 +77,22 @@ describe('fault simulation', () => {
     assert.notEqual(a.digest, c.digest, 'another seed is another run');
   }, { timeoutMs: 120_000 });
 
+  test('docs/simulation.md names every invariant, defect, default and command the code has', () => {
+    const doc = readFileSync(new URL('../../docs/simulation.md', import.meta.url), 'utf8');
+    for (const name of INVARIANTS) assert.ok(doc.includes(`| \`${name}\` |`), `invariant ${name} missing from the table`);
+    const tabled = [...doc.matchAll(/^\| `([a-z-]+)` \| /gm)].map((m) => m[1]!);
+    for (const name of tabled) assert.ok((INVARIANTS as readonly string[]).includes(name), `the doc lists ${name}, the simulator has no such invariant`);
+    for (const [defect, invariant] of expectations) assert.ok(doc.includes(`\`${defect}\``) && doc.includes(`| \`${invariant}\` |`), `defect ${defect} → ${invariant}`);
+    assert.ok(doc.includes(`${SEEDS_DEFAULT} seeds per runtime, ${STEPS_DEFAULT} steps each`), 'npm test defaults');
+    for (const [name, first] of Object.entries(RUNTIME_BASE)) assert.ok(doc.includes(`${name} ${first}..`), `seed block of ${name}`);
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { scripts: Record<string, string> };
+    assert.equal(pkg.scripts['sim'], 'node --import tsx scripts/sim.ts');
+    const ci = readFileSync(new URL('../../.ci/run', import.meta.url), 'utf8');
+    assert.ok(ci.includes('RG_SIM_SEEDS="${RG_SIM_SEEDS:-1000}"') && doc.includes('`.ci/run` sets 1000'), 'CI seed count as documented');
+  });
+
   // Each defect breaks one rule of the driver or the forwarder (world.ts SimDefect); the
   // simulator must name the invariant it violates, and a seed that shows it.
-  const expectations: readonly [SimDefect, string][] = [
-    ['drop-result', 'result-missing'],
-    ['ack-before-journal', 'ack-not-durable'],
-    ['double-result', 'result-twice'],
-  ];
   for (const [defect, invariant] of expectations) {
     test(`injected defect ${defect} is reported as ${invariant}, with its seed`, () => {
       const seen: string[] = [];

@@ -39,6 +39,8 @@
 //                        rejected), or a miner working on a prevhash never released
 //   disconnect-order     a stale-hold burst of miner_disconnected not in ascending conn_id
 //   queue-unbounded      more unsettled shares than queue size + recovered
+//   bad-request          the backend (core/forwarding/sink.ts) refused a request's signature or body
+//   livelock             a pump that never settles (1000 passes)
 //   result-missing       at the end (after a quiet drain and a graceful shutdown): a logged
 //                        share_accepted or an acknowledged share without exactly one settlement
 //   lost-in-journal      at the end: the journal still holds unsettled shares after shutdown
@@ -107,7 +109,7 @@ export interface SimOptions {
 }
 
 export interface SimViolation {
-  readonly invariant: string;
+  readonly invariant: Invariant;
   readonly step: number;
   readonly detail: string;
 }
@@ -129,7 +131,8 @@ export interface SimStats {
   templates: number;
   released: number;
   staleHoldDisconnects: number;
-  /** Blocks whose finder was killed before any submitblock reached the node (hex only in the log). */
+  /** Blocks that never reached the node: their finder was killed, or gave up at a graceful
+   * shutdown's drain deadline; the block_found / block_submit_result line holds the hex. */
   blocksLeftToLog: number;
   simulatedMs: number;
 }
@@ -145,8 +148,27 @@ export interface SimReport {
   readonly digest: string;
 }
 
+/** Every invariant the simulator checks, by the name a violation reports (docs/simulation.md). */
+export const INVARIANTS = [
+  'ack-not-durable',
+  'result-twice',
+  'result-without-share',
+  'resent-after-settle',
+  'ok-not-at-backend',
+  'backend-double-count',
+  'bad-request',
+  'block-not-submitted',
+  'unverified-job',
+  'disconnect-order',
+  'queue-unbounded',
+  'livelock',
+  'result-missing',
+  'lost-in-journal',
+] as const;
+export type Invariant = (typeof INVARIANTS)[number];
+
 class _Violation extends Error {
-  constructor(readonly invariant: string, readonly detail: string) {
+  constructor(readonly invariant: Invariant, readonly detail: string) {
     super(`${invariant}: ${detail}`);
   }
 }
@@ -377,6 +399,10 @@ export class SimWorld {
   readonly #blocksCommanded = new Set<string>();
   /** Logged block_found: block hash → the process that found it. */
   readonly #loggedBlocks = new Map<string, number>();
+  /** Blocks the gateway settled `failed` (logged with their hex). */
+  readonly #blocksGivenUp = new Set<string>();
+  /** Set by the final drain: every submitblock reaches the node. */
+  #nodeReliable = false;
   /** Processes that died by kill -9 (a block pending in one is left to the log's hex). */
   readonly #crashedProcesses = new Set<number>();
   #backendDownUntilMs = -1;
@@ -513,6 +539,12 @@ export class SimWorld {
       return this.#mine();
     }
     if (r < 910) return this.#gracefulRestart();
+    if (r < 930) {
+      // The node's RPC fails a poll: miners keep the jobs they have (gateway.ts header).
+      this.note('template source: poll failed');
+      this.#process!.gateway.upstreamFailed({ code: 'ECONNREFUSED', message: 'simulated node outage' }, this.now);
+      return this.#pump();
+    }
     return this.#advance(1 + this.rng.nextInt(60));
   }
 
@@ -975,6 +1007,14 @@ export class SimWorld {
           if (!this.#blocksCommanded.has(e.block_id)) throw new _Violation('block-not-submitted', `block ${e.block_id} (share ${e.share_id}) logged before its submit_block command`);
           this.#loggedBlocks.set(e.block_hash, proc.incarnation);
           break;
+        case 'block_submit_result':
+          // The gateway gave up (a graceful shutdown's drain deadline): the block goes to the log
+          // with its hex, for the operator to submit by hand (docs/events.md).
+          if (e.result === 'failed') {
+            if (e.hex === undefined || e.hex.length < 160) throw new _Violation('block-not-submitted', `block ${e.block_hash} given up without its hex`);
+            this.#blocksGivenUp.add(e.block_hash);
+          }
+          break;
         case 'miner_disconnected':
           this.stats.staleHoldDisconnects++;
           burst.push(e.conn_id);
@@ -1022,7 +1062,7 @@ export class SimWorld {
   #submitBlock(proc: Process, c: SubmitBlockCommand): void {
     this.#blocksCommanded.add(c.block_id);
     const fate = this.rng.nextInt(10);
-    const reached = fate >= 2; // 2 in 10: the RPC never reached the node
+    const reached = this.#nodeReliable || fate >= 2; // 2 in 10: the RPC never reached the node
     let hash = '';
     if (reached) {
       hash = _blockHash(c.hex);
@@ -1103,9 +1143,10 @@ export class SimWorld {
     this.#crashArmed = undefined;
     this.#backendDownUntilMs = -1;
     this.verifierDown = false;
+    this.#nodeReliable = true;
     this.note('finish: faults off, drain');
     const proc = this.#process!;
-    for (let i = 0; i < 200 && proc.forwarder.unsettled > 0; i++) this.#advance(500);
+    for (let i = 0; i < 200 && (proc.forwarder.unsettled > 0 || proc.gateway.stats.blocksPending > 0); i++) this.#advance(500);
     this.#shutdown(proc);
     this.#process = undefined;
     const view = readJournal(this.#journalLines);
@@ -1118,7 +1159,7 @@ export class SimWorld {
     // left, as docs/events.md promises; counted, not hidden.
     for (const [hash, incarnation] of this.#loggedBlocks) {
       if (this.#blocksAtNode.has(hash)) continue;
-      if (!this.#crashedProcesses.has(incarnation)) throw new _Violation('block-not-submitted', `block ${hash} found by process ${incarnation} never reached the node`);
+      if (!this.#crashedProcesses.has(incarnation) && !this.#blocksGivenUp.has(hash)) throw new _Violation('block-not-submitted', `block ${hash} found by process ${incarnation} never reached the node`);
       this.stats.blocksLeftToLog++;
     }
     this.note(`done: ${JSON.stringify(this.stats)}`);
