@@ -367,6 +367,8 @@ interface PendingAnswer {
   readonly atMs: number;
   readonly seq: number;
   readonly incarnation: number;
+  /** Who answers: a backend restart loses its answers, a node answer survives it. */
+  readonly from: 'backend' | 'node';
   readonly apply: () => void;
 }
 
@@ -499,16 +501,13 @@ export class SimWorld {
 
   /** Run `fn`; a crash armed for one of its passes kills the process, which restarts at once. */
   #guard(fn: () => void): void {
-    for (let attempt = 0; attempt < 4; attempt++) {
-      try {
-        fn();
-        return;
-      } catch (e) {
-        if (!(e instanceof _Crash)) throw e;
-        this.#crashed(e.point);
-        this.#start();
-        return;
-      }
+    try {
+      fn();
+    } catch (e) {
+      if (!(e instanceof _Crash)) throw e;
+      // The rest of the action died with the process; the supervisor restarts it at once.
+      this.#crashed(e.point);
+      this.#start();
     }
   }
 
@@ -523,8 +522,9 @@ export class SimWorld {
     if (r < 830) {
       const ms = 1 + this.rng.nextInt(3000);
       this.#backendDownUntilMs = this.now + ms;
-      this.note(`backend restarts: down ${ms} ms, answers in flight lost`);
-      this.#pending = this.#pending.filter((p) => p.incarnation !== -1);
+      const lost = this.#pending.filter((p) => p.from === 'backend').length;
+      this.note(`backend restarts: down ${ms} ms, ${lost} answers in flight lost`);
+      this.#pending = this.#pending.filter((p) => p.from !== 'backend');
       return;
     }
     if (r < 860) {
@@ -959,7 +959,11 @@ export class SimWorld {
           break;
         }
         case 'closed':
-          miner.dead = true;
+          if (!miner.dead) {
+            // The miner gave up on its own (a protocol error it saw): it hangs up the socket.
+            miner.dead = true;
+            proc.gateway.connectionClosed(miner.connId!, this.now);
+          }
           this.note(`miner ${miner.index} connection closed: ${e.error.code}`);
           break;
         default:
@@ -1055,8 +1059,8 @@ export class SimWorld {
 
   // ---- the node and the backend ------------------------------------------------------------
 
-  #later(proc: Process, latencyMs: number, apply: () => void): void {
-    this.#pending.push({ atMs: this.now + latencyMs, seq: this.#pendingSeq++, incarnation: proc.incarnation, apply });
+  #later(proc: Process, from: PendingAnswer['from'], latencyMs: number, apply: () => void): void {
+    this.#pending.push({ atMs: this.now + latencyMs, seq: this.#pendingSeq++, incarnation: proc.incarnation, from, apply });
   }
 
   #submitBlock(proc: Process, c: SubmitBlockCommand): void {
@@ -1075,7 +1079,7 @@ export class SimWorld {
         ? { kind: 'accepted' }
         : { kind: 'duplicate', reason: 'duplicate' };
     this.note(`node: submitblock ${c.block_id} attempt ${c.attempt}: ${outcome.kind}`);
-    this.#later(proc, 1 + this.rng.nextInt(200), () => {
+    this.#later(proc, 'node', 1 + this.rng.nextInt(200), () => {
       if (this.#process === proc && !proc.gateway.stopped) proc.gateway.blockSubmitResult(c.block_id, outcome, this.now);
     });
   }
@@ -1083,7 +1087,7 @@ export class SimWorld {
   #post(proc: Process, c: ForwardCommand): void {
     this.stats.posts++;
     const answer = (latencyMs: number, outcome: PostOutcome): void => {
-      this.#later(proc, latencyMs, () => {
+      this.#later(proc, 'backend', latencyMs, () => {
         if (this.#process === proc) proc.forwarder.postResult(c.request_id, outcome, this.now);
       });
     };
