@@ -91,7 +91,9 @@ export type SimDefect =
   /** The driver hands acks to miners before the journal flush (SubmitShares.Success before journal). */
   | 'ack-before-journal'
   /** The driver publishes one share_forward_result twice. */
-  | 'double-result';
+  | 'double-result'
+  /** The journal loses one share's accepted record (a journal that skips a write). */
+  | 'journal-skips-accept';
 
 export interface SimOptions {
   readonly seed: number;
@@ -191,8 +193,12 @@ const CRASH_POINTS: readonly CrashPoint[] = ['before-flush', 'journal-not-log', 
  */
 class SimDiskJournal implements ShareJournal {
   #buffer: string[] = [];
-  constructor(readonly durable: string[]) {}
+  constructor(readonly durable: string[], readonly skipOneAccept: { pending: boolean } | undefined) {}
   accepted(_share: ShareRecord, json: string): void {
+    if (this.skipOneAccept?.pending) {
+      this.skipOneAccept.pending = false; // the injected defect: this record never reaches the disk
+      return;
+    }
     this.#buffer.push(`{"a":${json}}`);
   }
   settled(shareId: string, status: ForwardStatus): void {
@@ -436,6 +442,7 @@ export class SimWorld {
   #step = 0;
   #digest = 0x811c9dc5;
   #droppedOne = false;
+  readonly #skipOneAccept = { pending: true };
   #doubledOne = false;
 
   constructor(options: SimOptions) {
@@ -555,7 +562,7 @@ export class SimWorld {
     this.stats.restarts++;
     const incarnation = this.#incarnation;
     const view = readJournal(this.#journalLines);
-    const journal = new SimDiskJournal(this.#journalLines);
+    const journal = new SimDiskJournal(this.#journalLines, this.options.defect === 'journal-skips-accept' ? this.#skipOneAccept : undefined);
     const verifier = new SimVerifier(this);
     const identity = new ResponderIdentity({ authoritySecretKey: this.#authority.secretKey, validitySecs: 3600 * 24 * 30, backdateSecs: 300, random: this.rng });
     const gateway = new Gateway(
