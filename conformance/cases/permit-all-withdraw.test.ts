@@ -113,4 +113,23 @@ describe('permit_all, then the verifier rejects the template it released unverif
     assert.deepEqual(world.eventsOf('stale_hold_started').map((e) => [e.reason_code, e.template_id]), [['avg_fee_below_minimum', first.templateId.toString()]]);
     assert.equal(world.gateway.gate.refusingMiners, true);
   });
+
+  test('a rejected template is never work to go back to: the first template permitted then rejected, then a new tip permitted and rejected too — no switch back to the first (fault simulation seed 24)', () => {
+    const world = new PrevhashWorld({ policy: 'permit_all' });
+    world.verifier.script = () => ({ kind: 'reject', latencyMs: 120 });
+    const start = world.now;
+    world.template(template(PREV_A));
+    world.advanceTo(start + 120);
+    assert.equal(world.eventsOf('template_verdict').at(-1)!.action, 'withdrawn', 'the first template is withdrawn');
+    world.events.length = 0;
+    const second = world.template(template(PREV_B));
+    world.advance(120);
+    assert.deepEqual(
+      world.eventsOf('prevhash_switch').map((s) => [s.template_id, s.cause]),
+      [[second.templateId.toString(), 'permit_all']],
+      'the second tip is permitted; its rejection releases nothing (before the fix: the rejected first template, cause withdrawn)',
+    );
+    assert.deepEqual(world.eventsOf('template_verdict').map((v) => [v.template_id, v.action]).at(-1), [second.templateId.toString(), 'withdrawn']);
+    assert.equal(world.gateway.gate.refusingMiners, true, 'no acceptable work: new miners are refused');
+  });
 });

@@ -167,6 +167,13 @@ export class VerdictGate {
   /** The released template had an accepted verdict (or was the held work of one). */
   #releasedVerified = false;
   /**
+   * The verifier rejected the released template after it went out (permit_all released it
+   * unverified). It stays what the miners have until something else is released, but it is never
+   * work to go back to: a later withdrawal must not re-release it (found by the fault simulation,
+   * seed 24: a rejected first template came back when the next permitted tip was rejected too).
+   */
+  #releasedRejected = false;
+  /**
    * permit_all released template `seq` unverified: the switch it ended and the work the miners
    * had before, so that a later rejection can withdraw it (header). Cleared by any other release.
    */
@@ -297,6 +304,7 @@ export class VerdictGate {
       this.#emitVerdict(outcome, req, 'logged');
       return;
     }
+    if (outcome.kind === 'verdict' && !accepted && req.seq === this.#releasedSeq) this.#releasedRejected = true;
     const permitted = this.#permitted;
     if (permitted !== null && permitted.seq === req.seq && this.#releasedSeq === req.seq && outcome.kind === 'verdict') {
       if (accepted) {
@@ -542,10 +550,14 @@ export class VerdictGate {
         ? {
             seq,
             sw: sw === null ? null : { ...sw },
-            held: this.#released === null || this.#releasedKey === null ? null : { template: this.#released, seq: this.#releasedSeq, key: this.#releasedKey, verified: this.#releasedVerified },
+            held:
+              this.#released === null || this.#releasedKey === null || this.#releasedRejected
+                ? null
+                : { template: this.#released, seq: this.#releasedSeq, key: this.#releasedKey, verified: this.#releasedVerified },
           }
         : null;
     this.#releasedVerified = verified;
+    this.#releasedRejected = false;
     this.#released = template;
     this.#releasedSeq = seq;
     this.#releasedKey = prevKey;
