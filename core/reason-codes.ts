@@ -96,6 +96,32 @@ export const REASON_CODES = {
     emittedBy: 'gateway; CloseChannel, connection_closed event',
     wire: 'shutdown',
   },
+  // Issue 12 item 4: admission limits against hostile clients (core/gateway/admission.ts).
+  connection_limit_per_ip: {
+    category: 'connection',
+    meaning: 'limits.max_connections_per_ip connections from this IP are open; the new one is closed at once, unread.',
+    emittedBy: 'gateway admission; connection_refused event',
+  },
+  handshake_limit_reached: {
+    category: 'connection',
+    meaning: 'limits.max_handshaking connections (all IPs) have not finished SetupConnection yet; the new one is closed at once, unread.',
+    emittedBy: 'gateway admission; connection_refused event',
+  },
+  handshake_limit_per_ip: {
+    category: 'connection',
+    meaning: 'limits.max_handshaking_per_ip connections from this IP have not finished SetupConnection yet; the new one is closed at once, unread.',
+    emittedBy: 'gateway admission; connection_refused event',
+  },
+  connection_rate_limited: {
+    category: 'connection',
+    meaning: 'This IP connected faster than limits.connection_rate_per_ip per second beyond a burst of limits.connection_burst_per_ip; the new connection is closed at once, unread.',
+    emittedBy: 'gateway admission; connection_refused event',
+  },
+  invalid_share_budget_exceeded: {
+    category: 'connection',
+    meaning: 'The connection sent more than limits.max_invalid_shares_per_minute rejected shares per minute; it is closed after the SubmitShares.Error of the share over budget.',
+    emittedBy: 'gateway session; connection_closed event',
+  },
   // ── auth ──────────────────────────────────────────────────────────────────
   unknown_user: {
     category: 'auth',

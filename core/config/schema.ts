@@ -312,6 +312,25 @@ export const CONFIG_TABLE = {
     data_dir: withDefault(str('directory path', { min: 1 }), './reservegrid-data',
       'Directory for state that must survive a crash (the share-forwarding spool, SPEC §8).', '/var/lib/reservegrid'),
   },
+  // Issue 12 item 4: limits against hostile clients (core/gateway/admission.ts,
+  // docs/reliability.md). Defaults are sized for a farm of thousands of miners behind one NAT
+  // address; a gateway facing the internet should lower the per-IP values.
+  limits: {
+    max_connections_per_ip: withDefault(int(1, 1_000_000), 5000,
+      'Miner connections open at once from one IP address; further connections from it are refused (`connection_limit_per_ip`).', 64),
+    max_handshaking: withDefault(int(1, 1_000_000), 2000,
+      'Connections (all IPs) accepted and not yet past SetupConnection.Success; further connections are refused (`handshake_limit_reached`). Each is dropped at `timing.handshake_timeout_ms` anyway; this bounds how many an attacker can hold at once.', 500),
+    max_handshaking_per_ip: withDefault(int(1, 1_000_000), 1000,
+      'The same, from one IP address (`handshake_limit_per_ip`).', 16),
+    connection_rate_per_ip: withDefault(int(1, 1_000_000, 'connections per second'), 200,
+      'Sustained connect rate allowed from one IP address (token bucket refill); faster connects are refused (`connection_rate_limited`).', 20),
+    connection_burst_per_ip: withDefault(int(1, 1_000_000, 'connections'), 2000,
+      'Connects one IP address may make in a burst before `connection_rate_per_ip` applies (token bucket capacity; a farm reconnecting after a restart uses it).', 100),
+    max_channels_per_connection: withDefault(int(1, 1_000_000), 64,
+      'Mining channels one connection may open; further OpenMiningChannel requests get `channel-limit-reached`.', 16),
+    max_invalid_shares_per_minute: withDefault(int(1, 10_000_000, 'shares'), 5000,
+      'Rejected shares one connection may send per minute (token bucket of this size refilled at this rate); past it the connection is closed (`invalid_share_budget_exceeded`). Bounds the validation work a flood of invalid shares costs.', 600),
+  },
   noise: {
     authority_public_key: required(authorityKey('public'),
       'Pool authority public key that miners pin (`stratum2+tcp://host:port/<key>`); certifies the gateway\'s static Noise key. Generate with `reservegrid keys generate`.',

@@ -19,7 +19,10 @@ export type GatewayEvent =
     }
   | {
       readonly type: 'connection_refused';
-      readonly reason_code: Extract<ReasonCode, 'connection_limit_reached' | 'shutdown' | 'shadow_mode' | 'stale_hold_expired'>;
+      readonly reason_code: Extract<
+        ReasonCode,
+        'connection_limit_reached' | 'shutdown' | 'shadow_mode' | 'stale_hold_expired' | 'connection_limit_per_ip' | 'handshake_limit_reached' | 'handshake_limit_per_ip' | 'connection_rate_limited'
+      >;
       readonly remote_address: string | null;
       readonly open_connections: number;
       readonly max_connections: number;

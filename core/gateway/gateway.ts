@@ -56,6 +56,7 @@ import {
 import { Authenticator, type AuthOptions } from './auth.ts';
 import { BlockSubmitter, type BlockSubmitOutcome, type SubmitBlockCommand } from './block-submitter.ts';
 import { DeadlineHeap } from './deadline-heap.ts';
+import { Admission, ADMISSION_UNLIMITED, ipOf, type AdmissionLimits } from './admission.ts';
 import type { GatewayEvent } from './events.ts';
 import { Session, type SessionContext, type WorkSelectionHandler } from './session.ts';
 import { ShareIdAllocator } from './share-id.ts';
@@ -85,6 +86,17 @@ export interface GatewayOptions {
   readonly blockRetryInitialMs: number;
   readonly blockRetryMaxMs: number;
   readonly shutdownDrainTimeoutMs: number;
+  /**
+   * Issue 12 item 4: per-IP and global admission limits (core/gateway/admission.ts, the
+   * `[limits]` config section). Absent = no limit beyond maxConnections.
+   */
+  readonly admission?: AdmissionLimits;
+  /**
+   * Issue 12 item 4: rejected shares one connection may send per minute (token bucket of this
+   * capacity refilled at this rate); past it the connection is closed with
+   * `invalid_share_budget_exceeded`. Absent = no budget.
+   */
+  readonly invalidSharesPerMinuteMax?: number;
   /** Events held until polled; past it new events are dropped and counted. Default 100,000. */
   readonly eventQueueMax?: number;
   /** Issue 4: SetCustomMiningJob handler; enables REQUIRES_WORK_SELECTION. */
@@ -167,6 +179,9 @@ export class Gateway {
   /** Connections with bytes or a close marker to hand out, in the order they became ready. */
   readonly #dirty = new Set<number>();
   readonly #heap = new DeadlineHeap();
+  readonly #admission: Admission;
+  /** conn id → its IP (admission key) and whether it is still before SetupConnection.Success. */
+  readonly #admitted = new Map<number, { readonly ip: string; handshaking: boolean }>();
   readonly #events: _Fifo<GatewayEvent>;
   readonly #gate: VerdictGate;
   readonly #verifier: TemplateVerifier | undefined;
@@ -209,6 +224,8 @@ export class Gateway {
     _positiveInt(where, 'jobBroadcastIntervalMs', options.jobBroadcastIntervalMs, 0);
     _positiveInt(where, 'shutdownDrainTimeoutMs', options.shutdownDrainTimeoutMs, 0);
     this.#options = options;
+    this.#admission = new Admission(options.admission ?? ADMISSION_UNLIMITED);
+    if (options.invalidSharesPerMinuteMax !== undefined) _positiveInt(where, 'invalidSharesPerMinuteMax', options.invalidSharesPerMinuteMax);
     this.gatewayId = options.gatewayId;
     this.mode = options.mode;
     this.#events = new _Fifo<GatewayEvent>(options.eventQueueMax ?? 100_000);
@@ -241,6 +258,7 @@ export class Gateway {
       ...(options.workSelection === undefined ? {} : { workSelection: options.workSelection }),
       staleHold: () => this.#gate.holding,
       mode: options.mode,
+      ...(options.invalidSharesPerMinuteMax === undefined ? {} : { invalidSharesPerMinuteMax: options.invalidSharesPerMinuteMax }),
     };
     this.#verifier = options.verifier;
     this.#gate = new VerdictGate(options.mode, options.prevhash ?? OBSERVE_GATE_SETTINGS, {
@@ -262,6 +280,11 @@ export class Gateway {
       },
       emit,
     });
+  }
+
+  /** Admission state (handshaking counts, tracked IPs): tests and benchmarks. */
+  get admission(): Admission {
+    return this.#admission;
   }
 
   /** The verdict gate (phase, holding, deadlines): tests and /status. */
@@ -330,6 +353,9 @@ export class Gateway {
       throw new TypeError(`acceptConnection: info.wallMs must be a finite number, got ${String(info?.wallMs)}`);
     }
     const remote = info.remoteAddress ?? null;
+    const ip = ipOf(info.remoteAddress);
+    // Global refusals first; the per-IP and handshake limits (admission.ts) only count a
+    // connection that would otherwise be accepted, and spend its rate token only then.
     const refusal =
       this.#state !== 'running'
         ? 'shutdown'
@@ -339,7 +365,7 @@ export class Gateway {
             ? 'stale_hold_expired'
             : this.#openConnections >= this.#options.maxConnections
               ? 'connection_limit_reached'
-              : null;
+              : this.#admission.admit(ip, nowMs);
     if (refusal !== null) {
       this.#connectionsRefused += 1;
       this.#emit({
@@ -352,6 +378,7 @@ export class Gateway {
       return null;
     }
     const connId = this.#nextConnId++;
+    this.#admitted.set(connId, { ip, handshaking: true });
     const session = new Session(connId, this.#ctx, nowMs, info.wallMs);
     this.#sessions.set(connId, session);
     this.#openConnections += 1;
@@ -566,6 +593,11 @@ export class Gateway {
 
   /** Bookkeeping after any input to a session: output, close, deadline. */
   #after(session: Session): void {
+    const admitted = this.#admitted.get(session.connId);
+    if (admitted !== undefined && admitted.handshaking && session.state === 'ready') {
+      admitted.handshaking = false;
+      this.#admission.setupDone(admitted.ip);
+    }
     if (session.closed) {
       this.#onSessionClosed(session);
       this.#dirty.add(session.connId);
@@ -589,6 +621,11 @@ export class Gateway {
     if (this.#closedCounted.has(session)) return;
     this.#closedCounted.add(session);
     this.#openConnections -= 1;
+    const admitted = this.#admitted.get(session.connId);
+    if (admitted !== undefined) {
+      this.#admitted.delete(session.connId);
+      this.#admission.closed(admitted.ip, admitted.handshaking);
+    }
     this.#closedSharesAccepted += session.sharesAccepted;
     this.#closedSharesRejected += session.sharesRejected;
   }

@@ -100,6 +100,8 @@ export interface SessionContext {
   readonly staleHold?: () => boolean;
   /** gateway.mode, stamped on share_accepted (issue 5 item 1). Default 'observe'. */
   readonly mode?: 'shadow' | 'observe' | 'inline';
+  /** limits.max_invalid_shares_per_minute (issue 12 item 4); absent = no budget. */
+  readonly invalidSharesPerMinuteMax?: number;
 }
 
 export type SessionState = 'handshake' | 'expect_setup' | 'ready' | 'closed';
@@ -167,6 +169,16 @@ export class Session {
   #closeReason: ReasonCode | undefined;
   /** Latest time seen, for closes triggered while sending (no nowMs at hand). */
   #nowMs: number;
+  /**
+   * Invalid-share budget (issue 12 item 4): a token bucket of `invalidSharesPerMinuteMax`
+   * tokens refilled at that many per minute; each rejected share spends one. A connection that
+   * rejects faster than that is closed (`invalid_share_budget_exceeded`), so a flood of invalid
+   * shares costs the gateway at most one budget of validation work per minute per connection
+   * and cannot crowd out other miners' shares. Honest miners stay far below it: stale shares
+   * after a prevhash switch are a handful per channel.
+   */
+  #invalidShareTokens: number;
+  #invalidShareRefilledAtMs: number;
 
   constructor(connId: number, ctx: SessionContext, nowMs: number, wallMs: number) {
     this.connId = connId;
@@ -186,6 +198,8 @@ export class Session {
     );
     this.#deadlines.set('setup', nowMs + ctx.handshakeTimeoutMs);
     this.#deadlines.set('idle', nowMs + ctx.idleTimeoutMs);
+    this.#invalidShareTokens = ctx.invalidSharesPerMinuteMax ?? Number.POSITIVE_INFINITY;
+    this.#invalidShareRefilledAtMs = nowMs;
   }
 
   get state(): SessionState {
@@ -563,6 +577,24 @@ export class Session {
       reason_code: reason,
       wire,
     });
+    this.#spendInvalidShareToken();
+  }
+
+  /** One rejected share against the budget; closes the connection when it is spent. */
+  #spendInvalidShareToken(): void {
+    const perMinute = this.#ctx.invalidSharesPerMinuteMax;
+    if (perMinute === undefined) return;
+    const nowMs = this.#nowMs;
+    const elapsedMs = nowMs - this.#invalidShareRefilledAtMs;
+    if (elapsedMs > 0) {
+      this.#invalidShareTokens = Math.min(perMinute, this.#invalidShareTokens + (elapsedMs * perMinute) / 60_000);
+      this.#invalidShareRefilledAtMs = nowMs;
+    }
+    this.#invalidShareTokens -= 1;
+    if (this.#invalidShareTokens < 0) {
+      // The SubmitShares.Error for this share is already queued; it goes out before the close.
+      this.#close('invalid_share_budget_exceeded', `more than ${perMinute} rejected shares per minute (limits.max_invalid_shares_per_minute)`, nowMs);
+    }
   }
 
   // ---- output and close ------------------------------------------------------------------------
