@@ -25,6 +25,7 @@ import type { CryptoProvider } from '../core/crypto/provider.ts';
 import type { Gateway } from '../core/gateway/gateway.ts';
 import { createGateway, type GatewayDeps } from '../core/gateway/create.ts';
 import { decodeAuthoritySecretKey } from '../core/noise/keys.ts';
+import { parseCidr } from '../core/gateway/proxy-protocol.ts';
 import { ResponderIdentity } from '../core/noise/handshake.ts';
 import type { RandomSource } from '../core/random.ts';
 import { BitcoindRpc, type BitcoindAuth } from './bitcoind-rpc.ts';
@@ -299,6 +300,10 @@ export async function startGatewayStack(options: GatewayStackOptions): Promise<G
       listen: { host: listen.bindHost, port: listen.port },
       onEvent,
       onCommand: (command) => executor.execute(command),
+      // gateway.proxy_protocol = "v2" (issue 13 item 3, docs/scaling.md): real client addresses from a load balancer.
+      ...(config.gateway.proxy_protocol === 'v2'
+        ? { proxyProtocol: { trustedSources: config.gateway.proxy_trusted_sources.map((t) => parseCidr(t)!), headerTimeoutMs: config.timing.handshake_timeout_ms, maxConnections: config.gateway.max_connections } }
+        : {}),
       // Shadow mode serves no miners (SPEC §5): the pump runs (templates, verdicts, events) but
       // nothing listens.
       ...(config.gateway.mode === 'shadow' ? { listenTcp: shadowListenTcp } : options.listenTcp === undefined ? {} : { listenTcp: options.listenTcp }),

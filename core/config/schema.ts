@@ -13,6 +13,7 @@
 // is `optional` (unset means "not used", e.g. cookie auth when user/password is given).
 import * as v from 'valibot';
 import { bytesToHex } from '../bytes.ts';
+import { parseCidr } from '../gateway/proxy-protocol.ts';
 import { authorityPublicKeyFromSecret, decodeAuthorityPublicKey, decodeAuthoritySecretKey } from '../noise/keys.ts';
 
 // ---------------------------------------------------------------------------------------------
@@ -184,6 +185,18 @@ const authorityKey = (which: 'public' | 'secret'): Leaf<string> => ({
       : 'SRI base58check authority secret key (32 raw bytes; SV2.md §3.3)',
 });
 
+/** An IPv4/IPv6 address or CIDR block (core/gateway/proxy-protocol.ts parses it). */
+const cidr = (): Leaf<string> => ({
+  schema: v.pipe(
+    v.string(),
+    v.rawCheck(({ dataset, addIssue }) => {
+      if (dataset.typed && parseCidr(dataset.value) === undefined) addIssue({ message: 'not an IP address or CIDR block' });
+    }),
+  ),
+  kind: 'string',
+  type: 'IP address or CIDR block (e.g. "10.0.0.0/8", "2001:db8::/32")',
+});
+
 function arrayOf<T>(element: Leaf<T>, opts: { min?: number; max: number; what: string }): Leaf<T[]> {
   const min = opts.min ?? 0;
   return {
@@ -311,6 +324,13 @@ export const CONFIG_TABLE = {
       'Events kept in memory for `/events` history and `Last-Event-ID` resume.', 50_000),
     data_dir: withDefault(str('directory path', { min: 1 }), './reservegrid-data',
       'Directory for state that must survive a crash (the share-forwarding spool, SPEC §8).', '/var/lib/reservegrid'),
+    // Issue 13 item 3: gateways behind a TCP load balancer (docs/scaling.md).
+    proxy_protocol: withDefault(oneOf(['off', 'v2']), 'off',
+      'PROXY protocol on the miner listener (haproxy doc/proxy-protocol.txt §2.2): `v2` reads the binary header a load balancer (HAProxy `send-proxy-v2`) writes before the miner\'s first byte, and uses the client address it names for the per-IP limits, events and logs. Only peers in `gateway.proxy_trusted_sources` may send it; others connect directly and a header from them is refused (`proxy_untrusted_source`).',
+      'v2'),
+    proxy_trusted_sources: withDefault(arrayOf(cidr(), { max: 1024, what: 'IP addresses or CIDR blocks' }), [],
+      'Load balancers allowed to send a PROXY header, as IP addresses or CIDR blocks (`10.0.0.0/8`, `2001:db8::/32`). A connection from one of them must start with a valid v2 header (a LOCAL header, a health check, keeps the balancer\'s address). Required non-empty with `proxy_protocol = "v2"`.',
+      ['10.0.0.0/8']),
   },
   // Issue 12 item 4: limits against hostile clients (core/gateway/admission.ts,
   // docs/reliability.md). Defaults are sized for a farm of thousands of miners behind one NAT
@@ -607,6 +627,12 @@ export const CROSS_RULES: readonly CrossRule[] = [
       if (user !== password) return `upstream.${user ? 'rpc_password' : 'rpc_user'} is also needed for user/password auth`;
       return 'required for Bitcoin Core RPC auth: set upstream.rpc_cookie_file (RESERVEGRID_UPSTREAM__RPC_COOKIE_FILE), or upstream.rpc_user and upstream.rpc_password';
     },
+  },
+  {
+    target: ['gateway', 'proxy_trusted_sources'],
+    doc: 'must be non-empty when `gateway.proxy_protocol = "v2"` (nobody could send the header otherwise).',
+    reads: [['gateway', 'proxy_protocol'], ['gateway', 'proxy_trusted_sources']],
+    check: (c) => (c.gateway.proxy_protocol === 'v2' && c.gateway.proxy_trusted_sources.length === 0 ? 'gateway.proxy_protocol = "v2" needs at least one trusted load balancer address' : undefined),
   },
   {
     target: ['mining', 'max_difficulty'],

@@ -22,6 +22,8 @@ export type GatewayEvent =
       readonly reason_code: Extract<
         ReasonCode,
         'connection_limit_reached' | 'shutdown' | 'shadow_mode' | 'stale_hold_expired' | 'connection_limit_per_ip' | 'handshake_limit_reached' | 'handshake_limit_per_ip' | 'connection_rate_limited'
+        // Emitted by the listener (adapters/gateway-server.ts) before the gateway sees the socket.
+        | 'proxy_header_invalid' | 'proxy_header_incomplete' | 'proxy_header_too_large' | 'proxy_header_v1' | 'proxy_untrusted_source'
       >;
       readonly remote_address: string | null;
       readonly open_connections: number;
