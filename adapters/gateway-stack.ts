@@ -43,6 +43,7 @@ import type { TemplateVerifier } from '../core/policy/types.ts';
 import type { ShareForwardEvent } from '../core/forwarding/types.ts';
 import { attachShareForwarding, type ShareForwarding, type ShareForwardingOptions } from './share-forwarding.ts';
 import { VerifierBridge } from './verifier-bridge.ts';
+import { createJetStreamSharePoster, registerJetStreamMetrics, type JetStreamSharePoster, type JetStreamSinkStatus } from './share-jetstream.ts';
 import { parseVerifierAddr } from './verifier-client.ts';
 import { EventBuffer } from '../core/events/event-buffer.ts';
 import { GatewayMetrics, type ObservableEvent } from '../core/metrics/gateway-metrics.ts';
@@ -83,6 +84,8 @@ export interface GatewayStackOptions {
    * themselves); an object overrides the journal ('memory' for tests), the poster, attemptsMax.
    */
   readonly shareForwarding?: false | Pick<ShareForwardingOptions, 'journal' | 'poster' | 'attemptsMax'>;
+  /** JetStream sink connection changes and warnings (share.sink = "jetstream"), for logs. Must not throw. */
+  readonly onShareSinkStatus?: (status: JetStreamSinkStatus) => void;
   /** Verifier connection changes (host:port verifiers only), for logs. Must not throw. */
   readonly onVerifierConnection?: (state: 'connected' | 'disconnected', detail: string) => void;
   /**
@@ -315,8 +318,30 @@ export async function startGatewayStack(options: GatewayStackOptions): Promise<G
     verifierBridge?.close();
     throw error;
   }
+  // share.sink = "jetstream" (issue 13 item 4, adapters/share-jetstream.ts): the same forwarder,
+  // publishing to NATS JetStream instead of POSTing.
+  let jetStream: JetStreamSharePoster | null = null;
+  if (options.shareForwarding !== false && options.shareForwarding?.poster === undefined && config.share.sink === 'jetstream') {
+    const nats = config.nats;
+    const credentials = nats.credentials_file === undefined ? undefined : new TextEncoder().encode(await (options.readFile ?? ((path) => readFileAsync(path, 'utf8')))(nats.credentials_file));
+    jetStream = createJetStreamSharePoster({
+      servers: nats.servers,
+      stream: nats.stream,
+      subject: nats.subject,
+      gatewayId: config.gateway.id,
+      ackTimeoutMs: nats.ack_timeout_ms,
+      duplicateWindowMs: nats.duplicate_window_ms,
+      createStream: nats.create_stream,
+      ...(credentials === undefined ? {} : { credentials }),
+      ...(nats.user === undefined ? {} : { user: nats.user, password: nats.password ?? '' }),
+      ...(nats.token === undefined ? {} : { token: nats.token }),
+      ...(options.onShareSinkStatus === undefined ? {} : { onStatus: options.onShareSinkStatus }),
+    });
+  }
+  const jetStreamPoster = jetStream;
+  registerJetStreamMetrics(metrics.registry, config.share.sink, () => jetStreamPoster?.stats ?? null);
   if (options.shareForwarding !== false) {
-    const fwd = attachShareForwarding({ config, clock, random, provider, onEvent: onForwardEvent, ...options.shareForwarding });
+    const fwd = attachShareForwarding({ config, clock, random, provider, onEvent: onForwardEvent, ...options.shareForwarding, ...(jetStreamPoster === null ? {} : { poster: jetStreamPoster }) });
     forwarding = fwd;
     forwardQueue = () => {
       const m = fwd.metrics;
@@ -348,6 +373,7 @@ export async function startGatewayStack(options: GatewayStackOptions): Promise<G
         // After the gateway: no share_accepted can follow. Drains up to
         // shutdown_drain_timeout_ms and settles the rest (dropped_shutdown), logged below.
         await forwarding?.stop();
+        await jetStreamPoster?.close();
         verifierBridge?.close();
         executor.stop();
         eventLog?.close();
