@@ -295,7 +295,7 @@ export class GatewayServer {
     const timer = this.#clock.setTimer(proxy.headerTimeoutMs, () => {
       if (phase === 'header') refuse('proxy_header_incomplete', `no complete PROXY v2 header within ${proxy.headerTimeoutMs} ms (${buffered.length} bytes received)`);
     });
-    const refuse = (code: Extract<ProxyHeaderResult, { kind: 'refused' }>['code'] | 'proxy_header_incomplete' | 'proxy_untrusted_source', _detail: string): void => {
+    const refuse = (code: Extract<ProxyHeaderResult, { kind: 'refused' }>['code'] | 'proxy_header_incomplete' | 'proxy_untrusted_source', detail: string): void => {
       phase = 'refused';
       this.#pending.delete(socket);
       this.#clock.clearTimer(timer);
@@ -309,6 +309,7 @@ export class GatewayServer {
           remote_address: peerAddress || null,
           open_connections: this.#gateway.stats.openConnections,
           max_connections: proxy.maxConnections,
+          detail,
         }),
       );
     };

@@ -28,6 +28,8 @@ export type GatewayEvent =
       readonly remote_address: string | null;
       readonly open_connections: number;
       readonly max_connections: number;
+      /** proxy_* refusals only: what was wrong with the header (core/gateway/proxy-protocol.ts). */
+      readonly detail?: string;
     }
   | {
       /** SetupConnection answered with .Success. */

@@ -157,6 +157,7 @@ describe(`PROXY protocol v2 on the miner port (${runtime})`, () => {
         assert.equal(sampleValue(metrics, 'reservegrid_connections_refused_total', { reason_code: code }), n, code);
       }
       assert.equal(world.server.stats.proxyHeadersRefused, 6);
+      for (const e of world.eventsOf('connection_refused')) assert.ok(typeof e.detail === 'string' && e.detail.length > 0, `detail on ${e.reason_code}`);
       await mineOnce(await minerVia(world, world.server.port, proxied('198.51.100.10', 11)), 'still.mines');
 
       // Untrusted peer: a direct miner is served as itself; a header from it is refused.
