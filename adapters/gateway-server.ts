@@ -299,6 +299,7 @@ export class GatewayServer {
       phase = 'refused';
       this.#pending.delete(socket);
       this.#clock.clearTimer(timer);
+      this.#bytesIn += buffered.length;
       this.#proxyRefused++;
       this.#socketsRefused++;
       socket.abort();
@@ -318,6 +319,8 @@ export class GatewayServer {
       this.#pending.delete(socket);
       this.#clock.clearTimer(timer);
       if (counted) this.#proxyAccepted++;
+      // The header's bytes; `rest` is counted when the gateway gets it.
+      this.#bytesIn += buffered.length - rest.length;
       this.#admit(socket, remoteAddress, rest, (onData, onClose) => {
         dataSink = onData;
         closeSink = onClose;
@@ -357,7 +360,6 @@ export class GatewayServer {
         return;
       }
       if (phase === 'refused') return;
-      this.#bytesIn += bytes.length;
       const joined = new Uint8Array(buffered.length + bytes.length);
       joined.set(buffered, 0);
       joined.set(bytes, buffered.length);
@@ -367,6 +369,13 @@ export class GatewayServer {
     socket.onClose(() => {
       if (phase === 'admitted') {
         closeSink?.();
+        return;
+      }
+      if (phase === 'header' && this.#closed) {
+        // Our own close() aborted it: not the peer's fault, nothing to report.
+        phase = 'refused';
+        this.#pending.delete(socket);
+        this.#clock.clearTimer(timer);
         return;
       }
       if (phase === 'header') {
