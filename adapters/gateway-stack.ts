@@ -43,7 +43,7 @@ import type { TemplateVerifier } from '../core/policy/types.ts';
 import type { ShareForwardEvent } from '../core/forwarding/types.ts';
 import { attachShareForwarding, type ShareForwarding, type ShareForwardingOptions } from './share-forwarding.ts';
 import { VerifierBridge } from './verifier-bridge.ts';
-import { createJetStreamSharePoster, registerJetStreamMetrics, type JetStreamSharePoster, type JetStreamSinkStatus } from './share-jetstream.ts';
+import { createJetStreamSharePoster, registerJetStreamMetrics, type JetStreamSharePoster, type JetStreamSinkStats, type JetStreamSinkStatus } from './share-jetstream.ts';
 import { parseVerifierAddr } from './verifier-client.ts';
 import { EventBuffer } from '../core/events/event-buffer.ts';
 import { GatewayMetrics, type ObservableEvent } from '../core/metrics/gateway-metrics.ts';
@@ -240,6 +240,12 @@ export async function startGatewayStack(options: GatewayStackOptions): Promise<G
   // The HTTP app first (cheap to undo if the miner listener then fails). Its handlers read the
   // objects below lazily.
   const startedWallMs = clock.wallMs();
+  // Filled in below once the JetStream poster exists (share.sink = "jetstream").
+  let sinkStats: (() => JetStreamSinkStats | null) = () => null;
+  const sinkStatus = (): NonNullable<Parameters<typeof buildStatus>[0]['shareSink']> => {
+    const s = sinkStats();
+    return { kind: config.share.sink, connected: s?.connected ?? null, published: s?.published ?? null, duplicates: s?.duplicates ?? null, failures: s?.failures ?? null };
+  };
   let forwardQueue: Parameters<GatewayTelemetry['setForwardQueueSource']>[0] = null;
   metrics.registry.addCollector(() => {
     if (poller !== undefined) metrics.setUpstreamPolls(poller.stats);
@@ -259,6 +265,7 @@ export async function startGatewayStack(options: GatewayStackOptions): Promise<G
         started_at: new Date(startedWallMs).toISOString(),
         uptime_secs: Math.round((clock.wallMs() - startedWallMs) / 1000),
         sv2_url: sv2UrlText ?? null,
+        proxy_protocol: config.gateway.proxy_protocol,
       },
       upstream: { url: config.gateway.upstream_url, failure_policy: config.gateway.upstream_failure_policy },
       verifier: { addr: config.gateway.verifier_addr, pending_requests: gate.pendingRequests },
@@ -266,6 +273,7 @@ export async function startGatewayStack(options: GatewayStackOptions): Promise<G
       forwarding: q === null ? null : { depth: q.queueDepth, capacity: q.queueCapacity, in_flight: q.inFlightShares, unsettled: q.unsettled },
       eventBuffer: { size: eventBuffer.size, capacity: eventBuffer.capacity, last_id: eventBuffer.lastId, evicted: eventBuffer.evicted, subscribers: eventBuffer.subscriberCount },
       blocksPending: gateway.stats.blocksPending,
+      shareSink: sinkStatus(),
     });
   };
   const httpShutdown = new AbortController();
@@ -339,6 +347,7 @@ export async function startGatewayStack(options: GatewayStackOptions): Promise<G
     });
   }
   const jetStreamPoster = jetStream;
+  sinkStats = () => jetStreamPoster?.stats ?? null;
   registerJetStreamMetrics(metrics.registry, config.share.sink, () => jetStreamPoster?.stats ?? null);
   if (options.shareForwarding !== false) {
     const fwd = attachShareForwarding({ config, clock, random, provider, onEvent: onForwardEvent, ...options.shareForwarding, ...(jetStreamPoster === null ? {} : { poster: jetStreamPoster }) });

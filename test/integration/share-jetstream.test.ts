@@ -87,10 +87,11 @@ describe(`JetStream share sink (${runtime})`, () => {
   testWithNats('a batch lands once per share with Nats-Msg-Id = share_id; the same batch again is all duplicates; wrong stream and no server are failures', async () => {
     const server = await NatsServer.start();
     const nc = await connect({ servers: server.url });
+    // The stream first: the posters read its duplicate window when they connect.
+    await createStream(nc);
     const sink = poster(server);
     const wrong = poster(server, { stream: 'NOT_THE_STREAM' });
     try {
-      await createStream(nc);
       const ids = Array.from({ length: 50 }, (_, i) => `7-0011223344556677-${i + 1}`);
       const first = await sink.post(command(1, ids));
       assert.equal(first.kind, 'response', JSON.stringify(first));
@@ -106,12 +107,28 @@ describe(`JetStream share sink (${runtime})`, () => {
       assert.deepEqual(stored.msgIds, ids, 'one message per share, in order, Nats-Msg-Id = share_id');
       assert.deepEqual(stored.shareIds, ids);
       assert.deepEqual([...stored.subjects], [`${SUBJECT}.7`], 'subject ends with the gateway id');
+      await until('the stream check done', STEP_MS, () => (sink.stats.streamDuplicateWindowMs !== null ? true : undefined));
       assert.deepEqual(sink.stats, { connected: true, published: 50, duplicates: 20, failures: 0, streamDuplicateWindowMs: WINDOW_MS });
       // The server checks the expected stream (and we check the ack): a failure, retried.
       const mismatch = await wrong.post(command(3, ['7-0011223344556677-999']));
       assert.equal(mismatch.kind, 'transport_error', JSON.stringify(mismatch));
       assert.match((mismatch as { message: string }).message, /stream/i);
       assert.equal((await jetstreamManager(nc).then((j) => j.streams.info(STREAM))).state.messages, 50, 'nothing stored by the refused publish');
+      // A stream whose duplicate window is below nats.duplicate_window_ms is reported; create_stream
+      // makes a missing stream with the configured window.
+      const statuses: string[] = [];
+      const demanding = poster(server, { duplicateWindowMs: 2 * WINDOW_MS, onStatus: (st) => void statuses.push(`${st.kind}: ${'detail' in st ? st.detail : ''}`) });
+      const creator = poster(server, { stream: 'RG_CREATED', subject: 'rg.created', createStream: true, onStatus: (st) => void statuses.push(st.kind) });
+      try {
+        await until('window warning and stream created', STEP_MS, () => (statuses.some((x) => /duplicate window of 600000 ms, below/.test(x)) && statuses.includes('stream_created') ? true : undefined));
+        const created = await (await jetstreamManager(nc)).streams.info('RG_CREATED');
+        assert.equal(created.config.duplicate_window, WINDOW_MS * 1_000_000);
+        assert.deepEqual(created.config.subjects, ['rg.created.>']);
+        assert.equal((await creator.post(command(5, ['7-0011223344556677-1']))).kind, 'response');
+      } finally {
+        await demanding.close();
+        await creator.close();
+      }
     } finally {
       await sink.close();
       await wrong.close();
@@ -398,6 +415,21 @@ async function twoGateways(): Promise<void> {
       return open.size === 0;
     };
     await until('every share settled on both gateways', STEP_MS, () => (settled(eventsOf(dirA, textA1.length)) && settled(eventsOf(dirB)) ? true : undefined), 20);
+    // What an operator sees on B: /status names the sink and its acks, /metrics counts them.
+    const http = /HTTP (http:\/\/127\.0\.0\.1:\d+)/.exec(b.stdout())?.[1];
+    assert.ok(http !== undefined, b.stdout());
+    const headers = { 'X-API-Key': 'test-api-key-0123456789' };
+    const status = (await (await fetch(`${http}/status`, { headers })).json()) as { share_sink: { kind: string; connected: boolean; published: number; duplicates: number } };
+    assert.equal(status.share_sink.kind, 'jetstream');
+    assert.equal(status.share_sink.connected, true);
+    // Each of B's shares was acked `stored` once, or only as a duplicate (its first publish was
+    // stored but the ack was lost in the NATS restart): stored ≤ accepted ≤ stored + duplicates.
+    const acceptedB = idsOf(eventsOf(dirB), 'share_accepted').length;
+    assert.ok(status.share_sink.published <= acceptedB && acceptedB <= status.share_sink.published + status.share_sink.duplicates, JSON.stringify({ acceptedB, ...status.share_sink }));
+    const metricsText = await (await fetch(`${http}/metrics`, { headers })).text();
+    assert.match(metricsText, /^reservegrid_jetstream_connected 1$/m);
+    assert.match(metricsText, /^reservegrid_share_sink_info\{sink="jetstream"\} 1$/m);
+    assert.match(metricsText, new RegExp(`^reservegrid_jetstream_publishes_total\\{result="stored"\\} ${status.share_sink.published}$`, 'm'));
     for (const run of [a2, b]) spawn('kill', ['-TERM', String(run.child.pid)], { stdio: 'ignore' });
     for (const [name, run] of [['A', a2], ['B', b]] as const) {
       const exit = await Promise.race([run.exited, sleep(15_000).then(() => undefined)]);
