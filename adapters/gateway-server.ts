@@ -19,9 +19,20 @@
 //  - past `outboundBytesMax` queued bytes the connection is closed at once with `slow_consumer`
 //    (core/reason-codes.ts) and the queue is discarded: it could never be flushed anyway.
 // Connections the gateway refuses (limit, shutdown) are closed before reading a byte.
+//
+// PROXY protocol v2 (option `proxyProtocol`, gateway.proxy_protocol = "v2"; issue 13 item 3):
+// a connection from a trusted load balancer is held, unknown to the gateway, until its header
+// (core/gateway/proxy-protocol.ts) is whole; then the gateway accepts it under the client
+// address the header names (so per-IP limits, events and logs see the miner, not the balancer)
+// and gets the bytes after the header. A bad, oversized or v1 header, one that is not whole
+// within `headerTimeoutMs`, or a header from an untrusted peer closes the socket with a
+// `connection_refused` event carrying the proxy_* reason code (counted like every refusal).
+// Untrusted peers connect directly; their first bytes are only inspected for a header.
 import type { Clock, TimerId } from '../core/clock.ts';
 import type { Gateway, GatewayCommand } from '../core/gateway/gateway.ts';
 import type { GatewayEvent } from '../core/gateway/events.ts';
+import { cidrContains, looksLikeProxyHeader, parseProxyHeaderV2, type CidrBlock, type ProxyHeaderResult } from '../core/gateway/proxy-protocol.ts';
+import { ipOf } from '../core/gateway/admission.ts';
 import { listenTcp as defaultListenTcp, type ListenTcp, type TcpAddress, type TcpListener, type TcpSocket } from './net/index.ts';
 
 /** Default hard bound on one connection's unsent bytes before `slow_consumer`. */
@@ -51,6 +62,19 @@ export interface GatewayServerOptions {
    * written: make what the events recorded crash-safe (the share journal's write). Must not throw.
    */
   readonly beforeTransmit?: () => void;
+  /** Read a PROXY protocol v2 header first (see the header). Absent: off. */
+  readonly proxyProtocol?: ProxyProtocolOptions;
+}
+
+export interface ProxyProtocolOptions {
+  /** gateway.proxy_trusted_sources, parsed. */
+  readonly trustedSources: readonly CidrBlock[];
+  /** The whole header must arrive within this (timing.handshake_timeout_ms). */
+  readonly headerTimeoutMs: number;
+  /** Default PROXY_V2_HEADER_BYTES_MAX_DEFAULT (core/gateway/proxy-protocol.ts). */
+  readonly headerBytesMax?: number;
+  /** gateway.max_connections, reported in the refusal event. */
+  readonly maxConnections: number;
 }
 
 export interface GatewayServerStats {
@@ -63,6 +87,9 @@ export interface GatewayServerStats {
   readonly bytesIn: number;
   readonly bytesOut: number;
   readonly eventsEmitted: number;
+  /** PROXY v2: headers accepted (proxied and LOCAL), and connections refused for their header. */
+  readonly proxyHeadersAccepted: number;
+  readonly proxyHeadersRefused: number;
 }
 
 interface _Conn {
@@ -94,6 +121,11 @@ export class GatewayServer {
   #bytesIn = 0;
   #bytesOut = 0;
   #closed = false;
+  readonly #proxy: ProxyProtocolOptions | undefined;
+  /** Sockets still waiting for their PROXY header (closed with the server). */
+  readonly #pending = new Set<TcpSocket>();
+  #proxyAccepted = 0;
+  #proxyRefused = 0;
 
   private constructor(options: GatewayServerOptions) {
     this.#gateway = options.gateway;
@@ -105,6 +137,10 @@ export class GatewayServer {
     this.#onEvent = options.onEvent;
     this.#onCommand = options.onCommand;
     this.#beforeTransmit = options.beforeTransmit;
+    this.#proxy = options.proxyProtocol;
+    if (this.#proxy !== undefined && !(Number.isInteger(this.#proxy.headerTimeoutMs) && this.#proxy.headerTimeoutMs > 0)) {
+      throw new RangeError(`serveGateway: proxyProtocol.headerTimeoutMs must be a positive integer, got ${this.#proxy.headerTimeoutMs}`);
+    }
   }
 
   /** Listen and pump until `close()`. */
@@ -132,6 +168,8 @@ export class GatewayServer {
       bytesIn: this.#bytesIn,
       bytesOut: this.#bytesOut,
       eventsEmitted: this.#seq,
+      proxyHeadersAccepted: this.#proxyAccepted,
+      proxyHeadersRefused: this.#proxyRefused,
     };
   }
 
@@ -186,6 +224,8 @@ export class GatewayServer {
     if (this.#timer !== undefined) this.#clock.clearTimer(this.#timer);
     this.#timer = undefined;
     await this.#listener?.close();
+    for (const socket of this.#pending) socket.abort();
+    this.#pending.clear();
     for (const conn of [...this.#conns.values()]) {
       conn.done = true;
       // Graceful: bytes the gateway already produced (CloseChannel 'shutdown') still go out.
@@ -200,8 +240,20 @@ export class GatewayServer {
       socket.abort();
       return;
     }
+    if (this.#proxy !== undefined) {
+      this.#awaitProxyHeader(socket, this.#proxy);
+      return;
+    }
+    this.#admit(socket, socket.remoteAddress, undefined);
+  }
+
+  /**
+   * Hand a socket to the gateway under `remoteAddress`, then feed it `firstBytes` (what followed
+   * a PROXY header). `firstBytes` undefined: the socket's handlers are not attached yet.
+   */
+  #admit(socket: TcpSocket, remoteAddress: string, firstBytes: Uint8Array | undefined, attach?: (onData: (bytes: Uint8Array) => void, onClose: () => void) => void): void {
     const now = this.#clock.monotonicMs();
-    const connId = this.#gateway.acceptConnection(now, { wallMs: this.#clock.wallMs(), ...(socket.remoteAddress ? { remoteAddress: socket.remoteAddress } : {}) });
+    const connId = this.#gateway.acceptConnection(now, { wallMs: this.#clock.wallMs(), ...(remoteAddress ? { remoteAddress } : {}) });
     if (connId === null) {
       this.#socketsRefused++;
       socket.abort();
@@ -211,25 +263,141 @@ export class GatewayServer {
     this.#socketsAccepted++;
     const conn: _Conn = { connId, socket, paused: false, done: false };
     this.#conns.set(connId, conn);
-    socket.onData((bytes) => {
+    const onData = (bytes: Uint8Array): void => {
       if (conn.done) return;
       this.#bytesIn += bytes.length;
       this.#gateway.receive(connId, bytes, this.#clock.monotonicMs());
       this.service();
-    });
+    };
+    const onClose = (): void => {
+      this.#conns.delete(connId);
+      // Harmless if the gateway already closed it (its close marker came first).
+      this.#gateway.connectionClosed(connId, this.#clock.monotonicMs());
+      this.service();
+    };
+    if (attach !== undefined) {
+      attach(onData, onClose);
+      this.#attachDrain(conn);
+      if (firstBytes !== undefined && firstBytes.length > 0) onData(firstBytes);
+      this.service();
+      return;
+    }
+    socket.onData(onData);
+    this.#attachDrain(conn);
+    socket.onClose(onClose);
+    this.service();
+  }
+
+  #attachDrain(conn: _Conn): void {
+    const socket = conn.socket;
     socket.onDrain(() => {
       if (conn.paused && !conn.done) {
         conn.paused = false;
         socket.resume();
       }
     });
-    socket.onClose(() => {
-      this.#conns.delete(connId);
-      // Harmless if the gateway already closed it (its close marker came first).
-      this.#gateway.connectionClosed(connId, this.#clock.monotonicMs());
-      this.service();
+  }
+
+  /** PROXY v2: buffer the first bytes until the header decides (see the file header). */
+  #awaitProxyHeader(socket: TcpSocket, proxy: ProxyProtocolOptions): void {
+    const peerAddress = socket.remoteAddress;
+    const trusted = cidrContains(proxy.trustedSources, ipOf(peerAddress));
+    let buffered = new Uint8Array(0);
+    let phase: 'header' | 'admitted' | 'refused' = 'header';
+    let dataSink: ((bytes: Uint8Array) => void) | undefined;
+    let closeSink: (() => void) | undefined;
+    this.#pending.add(socket);
+    const timer = this.#clock.setTimer(proxy.headerTimeoutMs, () => {
+      if (phase === 'header') refuse('proxy_header_incomplete', `no complete PROXY v2 header within ${proxy.headerTimeoutMs} ms (${buffered.length} bytes received)`);
     });
-    this.service();
+    const refuse = (code: Extract<ProxyHeaderResult, { kind: 'refused' }>['code'] | 'proxy_header_incomplete' | 'proxy_untrusted_source', detail: string): void => {
+      phase = 'refused';
+      this.#pending.delete(socket);
+      this.#clock.clearTimer(timer);
+      this.#bytesIn += buffered.length;
+      this.#proxyRefused++;
+      this.#socketsRefused++;
+      socket.abort();
+      this.#onEvent?.(
+        this.stamp({
+          type: 'connection_refused',
+          reason_code: code,
+          remote_address: peerAddress || null,
+          open_connections: this.#gateway.stats.openConnections,
+          max_connections: proxy.maxConnections,
+          detail,
+        }),
+      );
+    };
+    const admit = (remoteAddress: string, rest: Uint8Array, counted: boolean): void => {
+      phase = 'admitted';
+      this.#pending.delete(socket);
+      this.#clock.clearTimer(timer);
+      if (counted) this.#proxyAccepted++;
+      // The header's bytes; `rest` is counted when the gateway gets it.
+      this.#bytesIn += buffered.length - rest.length;
+      this.#admit(socket, remoteAddress, rest, (onData, onClose) => {
+        dataSink = onData;
+        closeSink = onClose;
+      });
+    };
+    const decide = (): void => {
+      if (!trusted) {
+        const looks = looksLikeProxyHeader(buffered);
+        if (looks === 'yes') refuse('proxy_untrusted_source', `${peerAddress} is not in gateway.proxy_trusted_sources`);
+        else if (looks === 'no') admit(peerAddress, buffered, false);
+        return;
+      }
+      const result = parseProxyHeaderV2(buffered, proxy.headerBytesMax === undefined ? {} : { headerBytesMax: proxy.headerBytesMax });
+      switch (result.kind) {
+        case 'need_more':
+          return;
+        case 'refused':
+          refuse(result.code, result.message);
+          return;
+        case 'local':
+          admit(peerAddress, buffered.subarray(result.headerBytes), true);
+          return;
+        case 'proxied': {
+          const { address, port } = result.source;
+          admit(`${address}:${port}`, buffered.subarray(result.headerBytes), true);
+          return;
+        }
+        default: {
+          const exhaustive: never = result;
+          throw new TypeError(`unexpected proxy parse result ${String(exhaustive)}`);
+        }
+      }
+    };
+    socket.onData((bytes) => {
+      if (phase === 'admitted') {
+        dataSink?.(bytes);
+        return;
+      }
+      if (phase === 'refused') return;
+      const joined = new Uint8Array(buffered.length + bytes.length);
+      joined.set(buffered, 0);
+      joined.set(bytes, buffered.length);
+      buffered = joined;
+      decide();
+    });
+    socket.onClose(() => {
+      if (phase === 'admitted') {
+        closeSink?.();
+        return;
+      }
+      if (phase === 'header' && this.#closed) {
+        // Our own close() aborted it: not the peer's fault, nothing to report.
+        phase = 'refused';
+        this.#pending.delete(socket);
+        this.#clock.clearTimer(timer);
+        return;
+      }
+      if (phase === 'header') {
+        // Cut off mid-header (or before a byte): a truncated header is refused like a stalled one.
+        refuse('proxy_header_incomplete', `connection closed after ${buffered.length} bytes, before a complete PROXY v2 header`);
+      }
+    });
   }
 
   #drain(): void {

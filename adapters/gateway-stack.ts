@@ -25,6 +25,7 @@ import type { CryptoProvider } from '../core/crypto/provider.ts';
 import type { Gateway } from '../core/gateway/gateway.ts';
 import { createGateway, type GatewayDeps } from '../core/gateway/create.ts';
 import { decodeAuthoritySecretKey } from '../core/noise/keys.ts';
+import { parseCidr } from '../core/gateway/proxy-protocol.ts';
 import { ResponderIdentity } from '../core/noise/handshake.ts';
 import type { RandomSource } from '../core/random.ts';
 import { BitcoindRpc, type BitcoindAuth } from './bitcoind-rpc.ts';
@@ -42,6 +43,7 @@ import type { TemplateVerifier } from '../core/policy/types.ts';
 import type { ShareForwardEvent } from '../core/forwarding/types.ts';
 import { attachShareForwarding, type ShareForwarding, type ShareForwardingOptions } from './share-forwarding.ts';
 import { VerifierBridge } from './verifier-bridge.ts';
+import { createJetStreamSharePoster, registerJetStreamMetrics, type JetStreamSharePoster, type JetStreamSinkStats, type JetStreamSinkStatus } from './share-jetstream.ts';
 import { parseVerifierAddr } from './verifier-client.ts';
 import { EventBuffer } from '../core/events/event-buffer.ts';
 import { GatewayMetrics, type ObservableEvent } from '../core/metrics/gateway-metrics.ts';
@@ -83,6 +85,8 @@ export interface GatewayStackOptions {
    * themselves); an object overrides the journal ('memory' for tests), the poster, attemptsMax.
    */
   readonly shareForwarding?: false | Pick<ShareForwardingOptions, 'journal' | 'poster' | 'attemptsMax'>;
+  /** JetStream sink connection changes and warnings (share.sink = "jetstream"), for logs. Must not throw. */
+  readonly onShareSinkStatus?: (status: JetStreamSinkStatus) => void;
   /** Verifier connection changes (host:port verifiers only), for logs. Must not throw. */
   readonly onVerifierConnection?: (state: 'connected' | 'disconnected', detail: string) => void;
   /**
@@ -238,6 +242,12 @@ export async function startGatewayStack(options: GatewayStackOptions): Promise<G
   // The HTTP app first (cheap to undo if the miner listener then fails). Its handlers read the
   // objects below lazily.
   const startedWallMs = clock.wallMs();
+  // Filled in below once the JetStream poster exists (share.sink = "jetstream").
+  let sinkStats: (() => JetStreamSinkStats | null) = () => null;
+  const sinkStatus = (): NonNullable<Parameters<typeof buildStatus>[0]['shareSink']> => {
+    const s = sinkStats();
+    return { kind: config.share.sink, connected: s?.connected ?? null, published: s?.published ?? null, duplicates: s?.duplicates ?? null, failures: s?.failures ?? null };
+  };
   let forwardQueue: Parameters<GatewayTelemetry['setForwardQueueSource']>[0] = null;
   metrics.registry.addCollector(() => {
     if (poller !== undefined) metrics.setUpstreamPolls(poller.stats);
@@ -257,6 +267,7 @@ export async function startGatewayStack(options: GatewayStackOptions): Promise<G
         started_at: new Date(startedWallMs).toISOString(),
         uptime_secs: Math.round((clock.wallMs() - startedWallMs) / 1000),
         sv2_url: sv2UrlText ?? null,
+        proxy_protocol: config.gateway.proxy_protocol,
       },
       upstream: { url: config.gateway.upstream_url, failure_policy: config.gateway.upstream_failure_policy },
       verifier: { addr: config.gateway.verifier_addr, pending_requests: gate.pendingRequests },
@@ -264,6 +275,7 @@ export async function startGatewayStack(options: GatewayStackOptions): Promise<G
       forwarding: q === null ? null : { depth: q.queueDepth, capacity: q.queueCapacity, in_flight: q.inFlightShares, unsettled: q.unsettled },
       eventBuffer: { size: eventBuffer.size, capacity: eventBuffer.capacity, last_id: eventBuffer.lastId, evicted: eventBuffer.evicted, subscribers: eventBuffer.subscriberCount },
       blocksPending: gateway.stats.blocksPending,
+      shareSink: sinkStatus(),
     });
   };
   const httpShutdown = new AbortController();
@@ -304,6 +316,10 @@ export async function startGatewayStack(options: GatewayStackOptions): Promise<G
       // Journal first, then acknowledge (gateway-server.ts header): the pass's share_accepted
       // records reach the OS in one write before its SubmitShares.Success bytes are written.
       beforeTransmit: () => forwarding?.flush(),
+      // gateway.proxy_protocol = "v2" (issue 13 item 3, docs/scaling.md): real client addresses from a load balancer.
+      ...(config.gateway.proxy_protocol === 'v2'
+        ? { proxyProtocol: { trustedSources: config.gateway.proxy_trusted_sources.map((t) => parseCidr(t)!), headerTimeoutMs: config.timing.handshake_timeout_ms, maxConnections: config.gateway.max_connections } }
+        : {}),
       // Shadow mode serves no miners (SPEC §5): the pump runs (templates, verdicts, events) but
       // nothing listens.
       ...(config.gateway.mode === 'shadow' ? { listenTcp: shadowListenTcp } : options.listenTcp === undefined ? {} : { listenTcp: options.listenTcp }),
@@ -315,8 +331,31 @@ export async function startGatewayStack(options: GatewayStackOptions): Promise<G
     verifierBridge?.close();
     throw error;
   }
+  // share.sink = "jetstream" (issue 13 item 4, adapters/share-jetstream.ts): the same forwarder,
+  // publishing to NATS JetStream instead of POSTing.
+  let jetStream: JetStreamSharePoster | null = null;
+  if (options.shareForwarding !== false && options.shareForwarding?.poster === undefined && config.share.sink === 'jetstream') {
+    const nats = config.nats;
+    const credentials = nats.credentials_file === undefined ? undefined : new TextEncoder().encode(await (options.readFile ?? ((path) => readFileAsync(path, 'utf8')))(nats.credentials_file));
+    jetStream = createJetStreamSharePoster({
+      servers: nats.servers,
+      stream: nats.stream,
+      subject: nats.subject,
+      gatewayId: config.gateway.id,
+      ackTimeoutMs: nats.ack_timeout_ms,
+      duplicateWindowMs: nats.duplicate_window_ms,
+      createStream: nats.create_stream,
+      ...(credentials === undefined ? {} : { credentials }),
+      ...(nats.user === undefined ? {} : { user: nats.user, password: nats.password ?? '' }),
+      ...(nats.token === undefined ? {} : { token: nats.token }),
+      ...(options.onShareSinkStatus === undefined ? {} : { onStatus: options.onShareSinkStatus }),
+    });
+  }
+  const jetStreamPoster = jetStream;
+  sinkStats = () => jetStreamPoster?.stats ?? null;
+  registerJetStreamMetrics(metrics.registry, config.share.sink, () => jetStreamPoster?.stats ?? null);
   if (options.shareForwarding !== false) {
-    const fwd = attachShareForwarding({ config, clock, random, provider, onEvent: onForwardEvent, ...options.shareForwarding });
+    const fwd = attachShareForwarding({ config, clock, random, provider, onEvent: onForwardEvent, ...options.shareForwarding, ...(jetStreamPoster === null ? {} : { poster: jetStreamPoster }) });
     forwarding = fwd;
     forwardQueue = () => {
       const m = fwd.metrics;
@@ -348,6 +387,7 @@ export async function startGatewayStack(options: GatewayStackOptions): Promise<G
         // After the gateway: no share_accepted can follow. Drains up to
         // shutdown_drain_timeout_ms and settles the rest (dropped_shutdown), logged below.
         await forwarding?.stop();
+        await jetStreamPoster?.close();
         verifierBridge?.close();
         executor.stop();
         eventLog?.close();

@@ -122,6 +122,33 @@ export const REASON_CODES = {
     meaning: 'The connection sent more than limits.max_invalid_shares_per_minute rejected shares per minute; it is closed after the SubmitShares.Error of the share over budget.',
     emittedBy: 'gateway session; connection_closed event',
   },
+  // PROXY protocol v2 on the miner port (issue 13 item 3, core/gateway/proxy-protocol.ts): a
+  // connection refused before the gateway sees it, with gateway.proxy_protocol = "v2".
+  proxy_header_invalid: {
+    category: 'connection',
+    meaning: 'A trusted load balancer\'s connection did not start with a valid PROXY protocol v2 header (wrong signature, version, command, family or transport, an address block or TLV past the announced length); closed unread.',
+    emittedBy: 'listener (gateway.proxy_protocol = "v2"); connection_refused event',
+  },
+  proxy_header_incomplete: {
+    category: 'connection',
+    meaning: 'The PROXY protocol v2 header did not arrive whole within timing.handshake_timeout_ms (truncated, or the peer stalled).',
+    emittedBy: 'listener (gateway.proxy_protocol = "v2"); connection_refused event',
+  },
+  proxy_header_too_large: {
+    category: 'connection',
+    meaning: 'The PROXY protocol v2 header announced a length over the 2048-byte bound; refused before buffering it.',
+    emittedBy: 'listener (gateway.proxy_protocol = "v2"); connection_refused event',
+  },
+  proxy_header_v1: {
+    category: 'connection',
+    meaning: 'A PROXY protocol v1 (text, "PROXY ...") header arrived where v2 is configured (HAProxy: use send-proxy-v2).',
+    emittedBy: 'listener (gateway.proxy_protocol = "v2"); connection_refused event',
+  },
+  proxy_untrusted_source: {
+    category: 'connection',
+    meaning: 'A peer outside gateway.proxy_trusted_sources sent a PROXY protocol header; only trusted load balancers may name the client address.',
+    emittedBy: 'listener (gateway.proxy_protocol = "v2"); connection_refused event',
+  },
   // ── auth ──────────────────────────────────────────────────────────────────
   unknown_user: {
     category: 'auth',

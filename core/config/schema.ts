@@ -13,6 +13,7 @@
 // is `optional` (unset means "not used", e.g. cookie auth when user/password is given).
 import * as v from 'valibot';
 import { bytesToHex } from '../bytes.ts';
+import { parseCidr } from '../gateway/proxy-protocol.ts';
 import { authorityPublicKeyFromSecret, decodeAuthorityPublicKey, decodeAuthoritySecretKey } from '../noise/keys.ts';
 import type { ConfigTableType } from './table-type.ts';
 import { BITCOIN_NETWORKS, decodeAddress, decodeDescriptor, type BitcoinNetwork, type DecodeResult } from '../mining/address.ts';
@@ -202,6 +203,18 @@ const authorityKey = (which: 'public' | 'secret'): Leaf<string> => ({
       : 'SRI base58check authority secret key (32 raw bytes; SV2.md §3.3)',
 });
 
+/** An IPv4/IPv6 address or CIDR block (core/gateway/proxy-protocol.ts parses it). */
+const cidr = (): Leaf<string> => ({
+  schema: v.pipe(
+    v.string(),
+    v.rawCheck(({ dataset, addIssue }) => {
+      if (dataset.typed && parseCidr(dataset.value) === undefined) addIssue({ message: 'not an IP address or CIDR block' });
+    }),
+  ),
+  kind: 'string',
+  type: 'IP address or CIDR block (e.g. "10.0.0.0/8", "2001:db8::/32")',
+});
+
 function arrayOf<T>(element: Leaf<T>, opts: { min?: number; max: number; what: string }): Leaf<T[]> {
   const min = opts.min ?? 0;
   return {
@@ -337,6 +350,13 @@ export const CONFIG_TABLE: ConfigTableType = {
       'Events kept in memory for `/events` history and `Last-Event-ID` resume.', 50_000),
     data_dir: withDefault(str('directory path', { min: 1 }), './reservegrid-data',
       'Directory for state that must survive a crash (the share-forwarding spool, SPEC §8).', '/var/lib/reservegrid'),
+    // Issue 13 item 3: gateways behind a TCP load balancer (docs/scaling.md).
+    proxy_protocol: withDefault(oneOf(['off', 'v2']), 'off',
+      'PROXY protocol on the miner listener (haproxy doc/proxy-protocol.txt §2.2): `v2` reads the binary header a load balancer (HAProxy `send-proxy-v2`) writes before the miner\'s first byte, and uses the client address it names for the per-IP limits, events and logs. Only peers in `gateway.proxy_trusted_sources` may send it; others connect directly and a header from them is refused (`proxy_untrusted_source`).',
+      'v2'),
+    proxy_trusted_sources: withDefault(arrayOf(cidr(), { max: 1024, what: 'IP addresses or CIDR blocks' }), [],
+      'Load balancers allowed to send a PROXY header, as IP addresses or CIDR blocks (`10.0.0.0/8`, `2001:db8::/32`). A connection from one of them must start with a valid v2 header (a LOCAL header, a health check, keeps the balancer\'s address). Required non-empty with `proxy_protocol = "v2"`.',
+      ['10.0.0.0/8']),
   },
   // Issue 12 item 4: limits against hostile clients (core/gateway/admission.ts,
   // docs/reliability.md). Defaults are sized for a farm of thousands of miners behind one NAT
@@ -412,6 +432,36 @@ export const CONFIG_TABLE: ConfigTableType = {
       'First retry delay after a failed attempt (transport error, timeout, 5xx, 408 or 429); doubles per attempt.', 500),
     share_forward_retry_max_ms: withDefault(int(1, MS_HOUR, 'ms'), 30_000,
       'Ceiling of the retry delay.', 60_000),
+    // Issue 13 item 4 (docs/scaling.md "The JetStream sink").
+    sink: withDefault(oneOf(['http', 'jetstream']), 'http',
+      'Where accepted shares go: `http` POSTs signed batches to `share_upstream_url` (SPEC §8); `jetstream` publishes each share to NATS JetStream (`[nats]`) with `Nats-Msg-Id` = share id, and settles it on the publish ack. Same queue, batching, retries and journal either way; `share_upstream_url` and `share_upstream_secret` are still validated but not used with `jetstream`.',
+      'jetstream'),
+  },
+  nats: {
+    servers: withDefault(arrayOf(hostPort(1, 'host:port'), { max: 64, what: 'host:port addresses' }), [],
+      'NATS servers of the JetStream sink (`share.sink = "jetstream"`; required non-empty then). The client reconnects among them forever; shares wait in the bounded forwarding queue meanwhile.',
+      ['127.0.0.1:4222']),
+    stream: withDefault(str('JetStream stream name (1..64 of A-Z a-z 0-9 _ -)', { min: 1, max: 64, pattern: /^[A-Za-z0-9_-]+$/ }), 'RESERVEGRID_SHARES',
+      'Stream that must capture `nats.subject`; every publish asks the server to check it (`expect.streamName`) and the ack must name it.', 'POOL_SHARES'),
+    subject: withDefault(str('NATS subject (tokens of printable ASCII without spaces, * or >)', { min: 1, max: 255, pattern: /^[!-)+-=?-~]+(?:\.[!-)+-=?-~]+)*$/ }), 'reservegrid.shares',
+      'Subject each share is published on; `.<gateway.id>` is appended (`reservegrid.shares.7`), so one stream on `reservegrid.shares.>` takes every gateway and a consumer can filter one.',
+      'pool.shares'),
+    ack_timeout_ms: withDefault(int(1, 600_000, 'ms'), 5000,
+      'Deadline of one publish\'s PubAck; past it the batch is retried like an HTTP timeout (also bounded by `share.share_forward_timeout_ms`).', 2000),
+    duplicate_window_ms: withDefault(int(1000, MS_WEEK, 'ms'), 2 * MS_HOUR,
+      'Smallest duplicate window the stream must have: checked at connect (a smaller one is logged as a warning) and used when `create_stream` creates it. It must exceed the longest time a share can be re-published after its first publish: retries (`share.share_forward_retry_max_ms` per attempt) plus a gateway restart from its journal (docs/scaling.md).',
+      86_400_000),
+    create_stream: withDefault(bool(), false,
+      'Create the stream (subjects `<subject>.>`, file storage, `duplicate_window_ms`) when it does not exist. Off: the pool operator creates it, and publishing fails (retried) until it exists.',
+      true),
+    credentials_file: optional(str('file path', { min: 1 }),
+      'NATS credentials file (`.creds`, JWT + NKey seed) for the connection.', '/etc/reservegrid/nats.creds'),
+    user: optional(str('string of 1..1024 characters', { min: 1, max: 1024 }),
+      'NATS user (with `nats.password`).', 'gateway-7'),
+    password: optional(str('string of 1..1024 characters', { min: 1, max: 1024 }),
+      'NATS password (with `nats.user`).', 'nats-password', true),
+    token: optional(str('string of 1..1024 characters', { min: 1, max: 1024 }),
+      'NATS authentication token.', 'nats-token-0123456789', true),
   },
   auth: {
     mode: required(oneOf(['open', 'allowlist', 'prefix_map']),
@@ -673,6 +723,24 @@ export const CROSS_RULES: readonly CrossRule[] = [
     doc: 'each entry sets exactly one of `script_hex`, `address`, `descriptor`; addresses belong to `mining.network` (when set) or else all to one chain.',
     reads: [['mining', 'payout'], ['mining', 'network']],
     check: (c) => _payoutProblem(c.mining.payout, c.mining.network),
+  },
+  {
+    target: ['gateway', 'proxy_trusted_sources'],
+    doc: 'must be non-empty when `gateway.proxy_protocol = "v2"` (nobody could send the header otherwise).',
+    reads: [['gateway', 'proxy_protocol'], ['gateway', 'proxy_trusted_sources']],
+    check: (c) => (c.gateway.proxy_protocol === 'v2' && c.gateway.proxy_trusted_sources.length === 0 ? 'gateway.proxy_protocol = "v2" needs at least one trusted load balancer address' : undefined),
+  },
+  {
+    target: ['nats', 'servers'],
+    doc: 'must be non-empty when `share.sink = "jetstream"`.',
+    reads: [['share', 'sink'], ['nats', 'servers']],
+    check: (c) => (c.share.sink === 'jetstream' && c.nats.servers.length === 0 ? 'share.sink = "jetstream" needs at least one NATS server' : undefined),
+  },
+  {
+    target: ['nats', 'password'],
+    doc: '`nats.user` and `nats.password` go together.',
+    reads: [['nats', 'user'], ['nats', 'password']],
+    check: (c) => ((c.nats.user === undefined) === (c.nats.password === undefined) ? undefined : `nats.${c.nats.user === undefined ? 'user' : 'password'} is also needed`),
   },
   {
     target: ['mining', 'max_difficulty'],

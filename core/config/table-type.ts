@@ -21,6 +21,8 @@ export interface ConfigTableType {
     readonly event_log_max_files: KeyDef<number, 'default'>;
     readonly event_buffer_size: KeyDef<number, 'default'>;
     readonly data_dir: KeyDef<string, 'default'>;
+    readonly proxy_protocol: KeyDef<'off' | 'v2', 'default'>;
+    readonly proxy_trusted_sources: KeyDef<string[], 'default'>;
   };
   readonly limits: {
     readonly max_connections_per_ip: KeyDef<number, 'default'>;
@@ -59,6 +61,19 @@ export interface ConfigTableType {
     readonly share_forward_timeout_ms: KeyDef<number, 'default'>;
     readonly share_forward_retry_initial_ms: KeyDef<number, 'default'>;
     readonly share_forward_retry_max_ms: KeyDef<number, 'default'>;
+    readonly sink: KeyDef<'http' | 'jetstream', 'default'>;
+  };
+  readonly nats: {
+    readonly servers: KeyDef<string[], 'default'>;
+    readonly stream: KeyDef<string, 'default'>;
+    readonly subject: KeyDef<string, 'default'>;
+    readonly ack_timeout_ms: KeyDef<number, 'default'>;
+    readonly duplicate_window_ms: KeyDef<number, 'default'>;
+    readonly create_stream: KeyDef<boolean, 'default'>;
+    readonly credentials_file: KeyDef<string, 'optional'>;
+    readonly user: KeyDef<string, 'optional'>;
+    readonly password: KeyDef<string, 'optional'>;
+    readonly token: KeyDef<string, 'optional'>;
   };
   readonly auth: {
     readonly mode: KeyDef<'open' | 'allowlist' | 'prefix_map', 'required'>;

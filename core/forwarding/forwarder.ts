@@ -588,7 +588,8 @@ function _checkShare(share: ShareRecord): string {
  */
 export interface ShareForwardingConfig {
   readonly gateway: Pick<Config['gateway'], 'id' | 'data_dir'>;
-  readonly share: Config['share'];
+  // share.sink picks the poster (adapters/gateway-stack.ts); the forwarder does not read it.
+  readonly share: Omit<Config['share'], 'sink'>;
   readonly timing: Pick<Config['timing'], 'shutdown_drain_timeout_ms'>;
 }
 

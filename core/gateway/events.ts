@@ -20,6 +20,12 @@ export const CONNECTION_REFUSED_REASON_CODES = [
   'handshake_limit_reached',
   'handshake_limit_per_ip',
   'connection_rate_limited',
+  // Emitted by the listener (adapters/gateway-server.ts, PROXY protocol v2) before the gateway sees the socket.
+  'proxy_header_invalid',
+  'proxy_header_incomplete',
+  'proxy_header_too_large',
+  'proxy_header_v1',
+  'proxy_untrusted_source',
 ] as const satisfies readonly ReasonCode[];
 export type ConnectionRefusedReasonCode = (typeof CONNECTION_REFUSED_REASON_CODES)[number];
 
@@ -36,6 +42,8 @@ export type GatewayEvent =
       readonly remote_address: string | null;
       readonly open_connections: number;
       readonly max_connections: number;
+      /** proxy_* refusals only: what was wrong with the header (core/gateway/proxy-protocol.ts). */
+      readonly detail?: string;
     }
   | {
       /** SetupConnection answered with .Success. */

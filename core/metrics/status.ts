@@ -15,6 +15,8 @@ export interface StatusInput {
     readonly started_at: string;
     readonly uptime_secs: number;
     readonly sv2_url: string | null;
+    /** gateway.proxy_protocol of the miner listener ("off" | "v2"; docs/scaling.md). */
+    readonly proxy_protocol?: string;
   };
   readonly upstream: { readonly url: string; readonly failure_policy: string };
   readonly verifier: { readonly addr: string; readonly pending_requests: number | null };
@@ -23,6 +25,14 @@ export interface StatusInput {
   readonly forwarding: { readonly depth: number; readonly capacity: number; readonly in_flight: number; readonly unsettled: number } | null;
   readonly eventBuffer: { readonly size: number; readonly capacity: number; readonly last_id: number; readonly evicted: number; readonly subscribers: number };
   readonly blocksPending?: number;
+  /** Where accepted shares go (share.sink) and, for JetStream, the connection and ack counts. */
+  readonly shareSink?: {
+    readonly kind: string;
+    readonly connected: boolean | null;
+    readonly published: number | null;
+    readonly duplicates: number | null;
+    readonly failures: number | null;
+  };
 }
 
 export interface StatusDocument {
@@ -43,6 +53,7 @@ export interface StatusDocument {
     readonly events: StatusInput['eventBuffer'];
   };
   readonly last_event_at: string | null;
+  readonly share_sink: NonNullable<StatusInput['shareSink']> | null;
 }
 
 export function buildStatus(input: StatusInput): StatusDocument {
@@ -68,5 +79,6 @@ export function buildStatus(input: StatusInput): StatusDocument {
     blocks: input.blocksPending === undefined ? o.blocks : { ...o.blocks, pending: input.blocksPending },
     queue: { share_forward: input.forwarding, events: input.eventBuffer },
     last_event_at: o.last_event_at,
+    share_sink: input.shareSink ?? null,
   };
 }

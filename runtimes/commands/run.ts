@@ -72,6 +72,8 @@ export const runCommand: Command = {
         readFile: async (path) => io.readFile(path),
         http: true,
         httpOptional: true,
+        // share.sink = "jetstream": connection changes and warnings (duplicate window) on stderr.
+        onShareSinkStatus: (status) => io.stderr(`${PREFIX} jetstream ${status.kind}: ${'server' in status ? status.server : 'stream' in status ? status.stream : status.detail}\n`),
       });
     } catch (error) {
       removeHook();

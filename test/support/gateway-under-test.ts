@@ -17,7 +17,7 @@ import type { BlockTemplate } from '../../core/template/template.ts';
 import type { ChannelsSettings } from '../../core/channels/index.ts';
 import { createGateway, type Gateway } from '../../core/gateway/index.ts';
 import { connectTcp, type TcpCloseInfo, type TcpSocket } from '../../adapters/net/index.ts';
-import { serveGateway, type GatewayServer, type StampedEvent } from '../../adapters/gateway-server.ts';
+import { serveGateway, type GatewayServer, type ProxyProtocolOptions, type StampedEvent } from '../../adapters/gateway-server.ts';
 import { sleep, until } from './wait.ts';
 import { MinerConnection } from '../../adapters/fleet.ts';
 
@@ -65,6 +65,8 @@ export interface GatewayUnderTestOptions {
   readonly channels?: Partial<ChannelsSettings>;
   /** adapters/gateway-server.ts outboundBytesMax. */
   readonly outboundBytesMax?: number;
+  /** adapters/gateway-server.ts proxyProtocol (PROXY v2 before Noise). */
+  readonly proxyProtocol?: ProxyProtocolOptions;
 }
 
 /**
@@ -170,6 +172,7 @@ export async function startGatewayUnderTest(options: GatewayUnderTestOptions): P
     listen: { host: HOST, port: 0 },
     onEvent: (e) => events.push(e),
     ...(options.outboundBytesMax === undefined ? {} : { outboundBytesMax: options.outboundBytesMax }),
+    ...(options.proxyProtocol === undefined ? {} : { proxyProtocol: options.proxyProtocol }),
   });
   const miners: MinerConnection[] = [];
   const raws: RawNoiseClient[] = [];
