@@ -129,6 +129,12 @@ describe('template provider listener (real sockets)', () => {
       assert.ok(nt2.templateId > nt.templateId);
       assert.equal(prev2.templateId, nt2.templateId);
       assert.deepEqual(tdp.violations, []);
+      const metrics = world.stack.telemetry.metrics.registry.render();
+      assert.match(metrics, /reservegrid_tdp_solutions_total\{result="submitted",reason_code="tdp_solution_submitted"\} 1/);
+      assert.match(metrics, /reservegrid_tdp_templates_sent_total\{cause="tip"\} 2/);
+      assert.match(metrics, /reservegrid_tdp_transaction_data_total\{result="success",reason_code="tdp_transaction_data_sent"\} 1/);
+      assert.match(metrics, /reservegrid_tdp_connections_open 1/);
+      assert.match(metrics, /reservegrid_blocks_found_total 1/);
       for (const type of ['tdp_connection_opened', 'tdp_connection_setup', 'tdp_constraints', 'tdp_template_sent', 'tdp_transaction_data', 'tdp_solution']) {
         assert.ok(world.events.some((e) => e.type === type), `event ${type}`);
       }
