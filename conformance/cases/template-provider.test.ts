@@ -240,6 +240,16 @@ describe('template provider: bad input', () => {
     }
   });
 
+  test('constraints accepted earlier that a later template\'s own limits cannot hold close the connection (no throw)', () => {
+    const world = new TdpWorld();
+    world.template(tpl());
+    const peer = world.tdp({ constraints: { additionalSizeBytes: 1000, additionalSigops: 0 } });
+    tipOf(peer);
+    world.template({ ...tpl({ prev: PREV_B }), weightLimit: 5000 }); // 1168 + 4,000 > 5,000
+    assert.equal(peer.closedByServer, true);
+    assert.equal(world.tdpEvents('tdp_connection_closed')[0]!.reason_code, 'tdp_constraints_too_large');
+  });
+
   test('the largest request that still fits is served (boundary of the reservation)', () => {
     const world = new TdpWorld();
     world.template(tpl({ transactions: [] }));
