@@ -106,6 +106,12 @@ describe('template provider listener (real sockets)', () => {
       assert.equal(status.template_provider!.clients.length, 1);
       assert.equal(status.template_provider!.clients[0]!.state, 'serving');
       assert.equal(status.template_provider!.clients[0]!.last_template_id, nt.templateId.toString());
+      // docs/http-api.md shows exactly these fields.
+      const doc = readFileSync(new URL('../../docs/http-api.md', import.meta.url), 'utf8');
+      const shown = /"clients": \[\n\s*(\{[\s\S]*?\}) \] \}/.exec(doc)![1]!;
+      const documented = JSON.parse(shown) as Record<string, unknown>;
+      assert.deepEqual(Object.keys(documented), Object.keys(status.template_provider!.clients[0]!));
+      assert.deepEqual(Object.keys(status.template_provider!).sort(), ['clients', 'listen_addr', 'max_clients', 'port']);
 
       // A solution on this template: the block goes to the source's submitblock.
       const coinbase = poolCoinbase(nt, hexToBytes('0000000000000001'));
