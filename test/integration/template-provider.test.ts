@@ -45,11 +45,11 @@ class EasySource implements TemplateSource {
   }
 }
 
-async function start(salt: number): Promise<{ stack: GatewayStack; source: EasySource; events: StampedEvent[]; connect: () => Promise<TdpConnection>; close: () => Promise<void> }> {
+async function start(salt: number, mode: 'observe' | 'shadow' = 'observe'): Promise<{ stack: GatewayStack; source: EasySource; events: StampedEvent[]; connect: () => Promise<TdpConnection>; close: () => Promise<void> }> {
   const clock = new SystemClock();
   const random = new SeededRandom(seed + salt);
   const authority = generateAuthorityKeyPair(random);
-  const config = loadTestConfig(configToml({ 'gateway.mode': 'observe', 'template_provider.listen_addr': '127.0.0.1:0', 'template_provider.fee_update_interval_ms': 0 }, authority));
+  const config = loadTestConfig(configToml({ 'gateway.mode': mode, 'template_provider.listen_addr': '127.0.0.1:0', 'template_provider.fee_update_interval_ms': 0 }, authority));
   const source = new EasySource();
   const events: StampedEvent[] = [];
   const stack = await startGatewayStack({ config, templateSource: source, clock, random, provider: nobleProvider, eventLog: false, shareForwarding: false, onEvent: (e) => events.push(e) });
@@ -163,5 +163,15 @@ describe('template provider listener (real sockets)', () => {
       await world.close();
     }
     assert.ok(world.events.some((e) => e.type === 'tdp_connection_closed' && e.reason_code === 'shutdown'));
+  }, { timeoutMs: 60_000 });
+
+  test('shadow mode: the Template Provider listener is not opened (no address), like the miner port', async () => {
+    const world = await start(73, 'shadow');
+    try {
+      assert.equal(world.stack.tdpAddress, null);
+      assert.equal(world.stack.gateway.templateProviderEnabled, true);
+    } finally {
+      await world.close();
+    }
   }, { timeoutMs: 60_000 });
 });
