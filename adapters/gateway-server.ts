@@ -38,6 +38,13 @@ import { listenTcp as defaultListenTcp, type ListenTcp, type TcpAddress, type Tc
 /** Default hard bound on one connection's unsent bytes before `slow_consumer`. */
 export const OUTBOUND_BYTES_MAX_DEFAULT = 4 * 1024 * 1024;
 
+/**
+ * The same bound for Template Distribution clients: one RequestTransactionData.Success carries a
+ * whole block's transactions (up to ~4 MB on mainnet, plus 16 bytes of MAC per 64 KiB chunk), so
+ * the miners' 4 MiB would close a JD client that asked twice in a row; 64 MiB holds a dozen.
+ */
+export const TDP_OUTBOUND_BYTES_MAX_DEFAULT = 64 * 1024 * 1024;
+
 /** A gateway event as it leaves the process: wall time and a sequence number stamped on. */
 export type StampedEvent = GatewayEvent & { readonly seq: number; readonly ts: string };
 
@@ -46,8 +53,15 @@ export interface GatewayServerOptions {
   readonly clock: Clock;
   /** Where miners connect (gateway.listen_addr). */
   readonly listen: TcpAddress;
+  /**
+   * Where Template Distribution clients connect (template_provider.listen_addr, issue 10); the
+   * gateway must have been built with templateProvider options. Same pump, same connection ids.
+   */
+  readonly tdpListen?: TcpAddress;
   /** Unsent bytes one connection may queue before it is closed with slow_consumer. */
   readonly outboundBytesMax?: number;
+  /** The same for Template Distribution connections (default TDP_OUTBOUND_BYTES_MAX_DEFAULT). */
+  readonly tdpOutboundBytesMax?: number;
   /** Every event, stamped, in order. Must not throw. */
   readonly onEvent?: (event: StampedEvent) => void;
   /**
@@ -95,6 +109,8 @@ export interface GatewayServerStats {
 interface _Conn {
   readonly connId: number;
   readonly socket: TcpSocket;
+  /** outboundBytesMax or tdpOutboundBytesMax, by listener. */
+  readonly outboundBytesMax: number;
   paused: boolean;
   /** Closed by us (gateway close marker or slow_consumer); later bytes for it are dropped. */
   done: boolean;
@@ -104,11 +120,13 @@ export class GatewayServer {
   readonly #gateway: Gateway;
   readonly #clock: Clock;
   readonly #outboundBytesMax: number;
+  readonly #tdpOutboundBytesMax: number;
   readonly #onEvent: ((event: StampedEvent) => void) | undefined;
   readonly #onCommand: ((command: GatewayCommand) => void) | undefined;
   readonly #beforeTransmit: (() => void) | undefined;
   readonly #conns = new Map<number, _Conn>();
   #listener: TcpListener | undefined;
+  #tdpListener: TcpListener | undefined;
   #timer: TimerId | undefined;
   #timerAtMs: number | undefined;
   #servicing = false;
@@ -134,6 +152,10 @@ export class GatewayServer {
     if (!(Number.isInteger(this.#outboundBytesMax) && this.#outboundBytesMax > 0)) {
       throw new RangeError(`serveGateway: outboundBytesMax must be a positive integer, got ${this.#outboundBytesMax}`);
     }
+    this.#tdpOutboundBytesMax = options.tdpOutboundBytesMax ?? TDP_OUTBOUND_BYTES_MAX_DEFAULT;
+    if (!(Number.isInteger(this.#tdpOutboundBytesMax) && this.#tdpOutboundBytesMax > 0)) {
+      throw new RangeError(`serveGateway: tdpOutboundBytesMax must be a positive integer, got ${this.#tdpOutboundBytesMax}`);
+    }
     this.#onEvent = options.onEvent;
     this.#onCommand = options.onCommand;
     this.#beforeTransmit = options.beforeTransmit;
@@ -148,7 +170,15 @@ export class GatewayServer {
     if (options === null || typeof options !== 'object') throw new TypeError(`serveGateway: options must be an object, got ${String(options)}`);
     const server = new GatewayServer(options);
     const listen = options.listenTcp ?? defaultListenTcp;
-    server.#listener = await listen(options.listen, (socket) => server.#accept(socket));
+    server.#listener = await listen(options.listen, (socket) => server.#accept(socket, 'mining'));
+    if (options.tdpListen !== undefined) {
+      try {
+        server.#tdpListener = await listen(options.tdpListen, (socket) => server.#accept(socket, 'tdp'));
+      } catch (error) {
+        await server.#listener.close();
+        throw error;
+      }
+    }
     server.service();
     return server;
   }
@@ -156,6 +186,11 @@ export class GatewayServer {
   /** The bound port (the kernel's choice when listening on port 0). */
   get port(): number {
     return this.#listener?.port ?? 0;
+  }
+
+  /** The Template Provider listener's bound port, or null without one. */
+  get tdpPort(): number | null {
+    return this.#tdpListener === undefined ? null : this.#tdpListener.port;
   }
 
   get stats(): GatewayServerStats {
@@ -226,6 +261,7 @@ export class GatewayServer {
     await this.#listener?.close();
     for (const socket of this.#pending) socket.abort();
     this.#pending.clear();
+    await this.#tdpListener?.close();
     for (const conn of [...this.#conns.values()]) {
       conn.done = true;
       // Graceful: bytes the gateway already produced (CloseChannel 'shutdown') still go out.
@@ -235,25 +271,28 @@ export class GatewayServer {
 
   // ---- internals -------------------------------------------------------------------------
 
-  #accept(socket: TcpSocket): void {
+  #accept(socket: TcpSocket, kind: 'mining' | 'tdp'): void {
     if (this.#closed) {
       socket.abort();
       return;
     }
-    if (this.#proxy !== undefined) {
+    // PROXY protocol applies to the miner port only (docs/scaling.md): TDP clients are pools
+    // and JD clients that connect directly.
+    if (this.#proxy !== undefined && kind === 'mining') {
       this.#awaitProxyHeader(socket, this.#proxy);
       return;
     }
-    this.#admit(socket, socket.remoteAddress, undefined);
+    this.#admit(socket, kind, socket.remoteAddress, undefined);
   }
 
   /**
    * Hand a socket to the gateway under `remoteAddress`, then feed it `firstBytes` (what followed
    * a PROXY header). `firstBytes` undefined: the socket's handlers are not attached yet.
    */
-  #admit(socket: TcpSocket, remoteAddress: string, firstBytes: Uint8Array | undefined, attach?: (onData: (bytes: Uint8Array) => void, onClose: () => void) => void): void {
+  #admit(socket: TcpSocket, kind: 'mining' | 'tdp', remoteAddress: string, firstBytes: Uint8Array | undefined, attach?: (onData: (bytes: Uint8Array) => void, onClose: () => void) => void): void {
     const now = this.#clock.monotonicMs();
-    const connId = this.#gateway.acceptConnection(now, { wallMs: this.#clock.wallMs(), ...(remoteAddress ? { remoteAddress } : {}) });
+    const info = { wallMs: this.#clock.wallMs(), ...(remoteAddress ? { remoteAddress } : {}) };
+    const connId = kind === 'mining' ? this.#gateway.acceptConnection(now, info) : this.#gateway.acceptTdpConnection(now, info);
     if (connId === null) {
       this.#socketsRefused++;
       socket.abort();
@@ -261,7 +300,7 @@ export class GatewayServer {
       return;
     }
     this.#socketsAccepted++;
-    const conn: _Conn = { connId, socket, paused: false, done: false };
+    const conn: _Conn = { connId, socket, outboundBytesMax: kind === 'tdp' ? this.#tdpOutboundBytesMax : this.#outboundBytesMax, paused: false, done: false };
     this.#conns.set(connId, conn);
     const onData = (bytes: Uint8Array): void => {
       if (conn.done) return;
@@ -336,7 +375,7 @@ export class GatewayServer {
       if (counted) this.#proxyAccepted++;
       // The header's bytes; `rest` is counted when the gateway gets it.
       this.#bytesIn += buffered.length - rest.length;
-      this.#admit(socket, remoteAddress, rest, (onData, onClose) => {
+      this.#admit(socket, 'mining', remoteAddress, rest, (onData, onClose) => {
         dataSink = onData;
         closeSink = onClose;
       });
@@ -443,7 +482,7 @@ export class GatewayServer {
   #write(conn: _Conn, bytes: Uint8Array): void {
     this.#bytesOut += bytes.length;
     const accepted = conn.socket.write(bytes);
-    if (conn.socket.bufferedBytes > this.#outboundBytesMax) {
+    if (conn.socket.bufferedBytes > conn.outboundBytesMax) {
       this.#slowConsumerCloses++;
       conn.done = true;
       // The gateway records why (connection_closed{reason_code: slow_consumer}); whatever it

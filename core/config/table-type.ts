@@ -112,4 +112,12 @@ export interface ConfigTableType {
     readonly subsidy_halving_interval: KeyDef<number, 'default'>;
     readonly verify_commitments: KeyDef<boolean, 'default'>;
   };
+  readonly template_provider: {
+    readonly listen_addr: KeyDef<string, 'optional'>;
+    readonly max_clients: KeyDef<number, 'default'>;
+    readonly fee_update_interval_ms: KeyDef<number, 'default'>;
+    readonly min_fee_delta_sats: KeyDef<number, 'default'>;
+    readonly retained_templates: KeyDef<number, 'default'>;
+    readonly max_requests_per_second: KeyDef<number, 'default'>;
+  };
 }

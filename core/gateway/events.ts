@@ -7,6 +7,7 @@
 import type { ShareForwardResultEvent, ShareForwardRetryEvent } from '../forwarding/types.ts';
 import type { Verdict } from '../policy/types.ts';
 import type { ReasonCode } from '../reason-codes.ts';
+import type { TdpEvent } from '../template-provider/events.ts';
 
 export type ChannelKind = 'standard' | 'extended';
 
@@ -335,7 +336,9 @@ export type GatewayEvent =
       readonly phase: 'started' | 'completed';
       readonly connections: number;
       readonly blocks_pending: number;
-    };
+    }
+  // Template Provider connections (issue 10, core/template-provider/events.ts).
+  | TdpEvent;
 
 export type GatewayEventType = GatewayEvent['type'];
 
@@ -376,6 +379,15 @@ export const GATEWAY_EVENT_TYPES = [
   'share_forward_result',
   'share_forward_retry',
   'gateway_shutdown',
+  // Template Provider (core/template-provider/events.ts, docs/template-provider.md).
+  'tdp_connection_opened',
+  'tdp_connection_refused',
+  'tdp_connection_setup',
+  'tdp_connection_closed',
+  'tdp_constraints',
+  'tdp_template_sent',
+  'tdp_transaction_data',
+  'tdp_solution',
 ] as const satisfies readonly GatewayEventType[];
 
 type _EveryEventTypeListed = Exclude<GatewayEventType, (typeof GATEWAY_EVENT_TYPES)[number]> extends never ? true : never;
