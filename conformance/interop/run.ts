@@ -37,6 +37,7 @@ import {
 import { generateAuthorityKeyPair, type AuthorityKeyPair } from '../../core/noise/index.ts';
 import { vectorJson } from '../vectors.ts';
 import { gatewayInterop } from './gateway-interop.ts';
+import { interopCacheDir } from './sri-apps.ts';
 import {
   CLIENT_SCRIPT,
   connectTestInitiator,
@@ -50,7 +51,10 @@ import {
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const HARNESS_DIR = join(HERE, 'sri-harness');
-const HARNESS_BIN = join(HARNESS_DIR, 'target', 'release', process.platform === 'win32' ? 'sri-harness.exe' : 'sri-harness');
+// The harness's target dir lives in the machine's interop cache (sri-apps.ts), not in the clone, so
+// a fresh CI clone reuses the compiled SRI crates (only the harness crate itself is rebuilt).
+const HARNESS_TARGET_DIR = join(interopCacheDir(), 'harness-build');
+const HARNESS_BIN = join(HARNESS_TARGET_DIR, 'release', process.platform === 'win32' ? 'sri-harness.exe' : 'sri-harness');
 const CHILD_TIMEOUT_MS = 30_000;
 const STEP_TIMEOUT_MS = 10_000;
 const BUILD_TIMEOUT_MS = 10 * 60_000;
@@ -762,9 +766,9 @@ async function ourInitiatorAgainstSriResponder(provider: CryptoProvider, keys: A
 // ---- main -----------------------------------------------------------------------------------
 
 function build(): boolean {
-  console.log(`# building ${HARNESS_DIR} (cargo build --release --locked)`);
+  console.log(`# building ${HARNESS_DIR} (cargo build --release --locked, target dir ${HARNESS_TARGET_DIR})`);
   const started = Date.now();
-  const result = spawnSync('cargo', ['build', '--release', '--locked'], { cwd: HARNESS_DIR, stdio: 'inherit', timeout: BUILD_TIMEOUT_MS });
+  const result = spawnSync('cargo', ['build', '--release', '--locked', '--target-dir', HARNESS_TARGET_DIR], { cwd: HARNESS_DIR, stdio: 'inherit', timeout: BUILD_TIMEOUT_MS });
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   if (result.error !== undefined) {
     report(`build sri-harness`, [`cargo could not run: ${result.error.message} (is Rust installed? see conformance/interop/README.md)`]);
