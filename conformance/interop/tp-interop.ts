@@ -29,11 +29,10 @@
 // addresses, ports and keys are replaced by this run's. Every child is bounded (timeout, killed
 // on exit); everything binds or connects to 127.0.0.1.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { bech32 } from '@scure/base';
-import { parse as parseToml, stringify as stringifyToml } from 'smol-toml';
+import { stringify as stringifyToml } from 'smol-toml';
 import { SystemClock } from '../../adapters/clock.ts';
 import { MinerConnection } from '../../adapters/fleet.ts';
 import type { StampedEvent } from '../../adapters/gateway-server.ts';
@@ -48,11 +47,10 @@ import { generateAuthorityKeyPair, type AuthorityKeyPair } from '../../core/nois
 import { decodeBlock, type DecodedBlock } from '../../core/template/embedded-chain.ts';
 import { BtcdNode, TEST_MINING_KEY, findBtcd, freeLoopbackPort, spendTestKeyOutput } from '../../test/support/btcd.ts';
 import { binaryPath, installBundle, SRI_APPS_BUNDLE, type Report } from './sri-apps.ts';
+import { docSnippet, JDC_KEYS, POOL_KEYS, RESERVEGRID_KEYS, scriptOfAddrDescriptor, snippetKeyProblems, type TomlTable } from './tp-doc-snippets.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-const REPO = join(HERE, '..', '..');
 const RUN_DIR = join(HERE, 'target', 'tp-run');
-export const TEMPLATE_PROVIDER_DOC = join(REPO, 'docs', 'template-provider.md');
 
 const POOL_BIN = binaryPath(SRI_APPS_BUNDLE, 'pool_sv2');
 const JDC_BIN = binaryPath(SRI_APPS_BUNDLE, 'jd_client_sv2');
@@ -64,68 +62,11 @@ const BLOCK_MS = 45_000;
 const TEMPLATE_MS = 30_000;
 const MINER_HASHRATE = 20_000;
 
-/** A script the policy blocklists: P2WPKH of secret key 3 (worthless outside regtest). */
-const BLOCKED_SCRIPT_HEX = '00147dd65592d0ab2fe0d0257d571abf032cd9db93dc';
+/** A script the policy blocklists: P2WPKH of secret key 4 (worthless outside regtest). */
+const BLOCKED_SCRIPT_HEX = '0014c42e7ef92fdb603af844d064faad95db9bcdfd3d';
 /** Fee of each mempool transaction in (g3): well above the TP's fee delta below. */
 const TX_FEE_SATS = 50_000n;
 const FEE_DELTA_SATS = 1_000;
-
-// ---- docs/template-provider.md snippets ------------------------------------------------------
-
-type TomlTable = Record<string, unknown>;
-
-/** The TOML block after `<!-- interop-snippet: NAME -->`, parsed. */
-export function docSnippet(name: string, docText = readFileSync(TEMPLATE_PROVIDER_DOC, 'utf8')): { text: string; table: TomlTable } {
-  const marker = `<!-- interop-snippet: ${name} -->`;
-  const at = docText.indexOf(marker);
-  if (at < 0) throw new Error(`${TEMPLATE_PROVIDER_DOC}: no ${marker}`);
-  const fence = /```toml\n([\s\S]*?)```/.exec(docText.slice(at + marker.length));
-  if (fence === null) throw new Error(`${TEMPLATE_PROVIDER_DOC}: no \`\`\`toml block after ${marker}`);
-  return { text: fence[1]!, table: parseToml(fence[1]!) as TomlTable };
-}
-
-/** Keys (dotted for tables) of a parsed TOML table, sorted. */
-function keyPaths(table: TomlTable, prefix = ''): string[] {
-  const out: string[] = [];
-  for (const [k, v] of Object.entries(table)) {
-    const path = prefix === '' ? k : `${prefix}.${k}`;
-    if (v !== null && typeof v === 'object' && !Array.isArray(v)) out.push(...keyPaths(v as TomlTable, path));
-    else out.push(path);
-  }
-  return out.sort();
-}
-
-const POOL_KEYS = [
-  'authority_public_key', 'authority_secret_key', 'cert_validity_sec', 'coinbase_reward_script', 'listen_address',
-  'pool_signature', 'server_id', 'share_batch_size', 'shares_per_minute',
-  'template_provider_type.Sv2Tp.address', 'template_provider_type.Sv2Tp.public_key',
-].sort();
-const JDC_KEYS = [
-  'authority_public_key', 'authority_secret_key', 'cert_validity_sec', 'coinbase_reward_script', 'jdc_signature',
-  'listening_address', 'max_supported_version', 'min_supported_version', 'mode', 'share_batch_size', 'shares_per_minute',
-  'template_provider_type.Sv2Tp.address', 'template_provider_type.Sv2Tp.public_key', 'upstreams',
-].sort();
-
-/** Problems with a snippet's key set (exactly `expected`; never the LAN-scanning keys). */
-export function snippetKeyProblems(name: string, table: TomlTable, expected: readonly string[]): string[] {
-  const got = keyPaths(table);
-  const problems: string[] = [];
-  for (const k of expected) if (!got.includes(k)) problems.push(`${name}: key ${k} missing`);
-  for (const k of got) if (!expected.includes(k)) problems.push(`${name}: unexpected key ${k}`);
-  for (const k of got) if (/monitoring_address|miner_telemetry/.test(k)) problems.push(`${name}: ${k} makes SRI's app scan a LAN range; drop it`);
-  return problems;
-}
-
-/** The scriptPubKey of a descriptor `addr(<bech32 segwit v0 address>)`, as the SRI apps compute it. */
-export function scriptOfAddrDescriptor(descriptor: string): Uint8Array {
-  const m = /^addr\((bcrt1[0-9a-z]+)\)$/.exec(descriptor);
-  if (m === null) throw new Error(`coinbase_reward_script ${descriptor}: expected addr(<regtest bech32 address>)`);
-  const decoded = bech32.decode(m[1] as `${string}1${string}`);
-  const [version, ...words] = decoded.words;
-  if (version !== 0) throw new Error(`${descriptor}: witness version ${version}, expected 0`);
-  const program = bech32.fromWords(words);
-  return concatBytes(new Uint8Array([0x00, program.length]), Uint8Array.from(program));
-}
 
 // ---- bounded children ------------------------------------------------------------------------
 
@@ -556,7 +497,7 @@ export async function templateProviderInterop(report: Report, provider: CryptoPr
   const snippetProblems = [
     ...snippetKeyProblems('sri-pool', docSnippet('sri-pool').table, POOL_KEYS),
     ...snippetKeyProblems('sri-jdc-solo', docSnippet('sri-jdc-solo').table, JDC_KEYS),
-    ...snippetKeyProblems('reservegrid', docSnippet('reservegrid').table, ['template_provider.listen_addr']),
+    ...snippetKeyProblems('reservegrid', docSnippet('reservegrid').table, RESERVEGRID_KEYS),
   ];
   report('docs/template-provider.md: the pool, JDC and ReserveGrid snippets parse and have exactly the documented keys', snippetProblems);
   if (!installBundle(report, SRI_APPS_BUNDLE)) return;
