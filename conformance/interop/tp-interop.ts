@@ -60,7 +60,9 @@ const APP_TIMEOUT_MS = 120_000;
 const APP_READY_MS = 30_000;
 const BLOCK_MS = 45_000;
 const TEMPLATE_MS = 30_000;
-const MINER_HASHRATE = 20_000;
+/** Our miner's nominal rate: the apps' share target is then ~10,000 hashes; regtest's network
+ * target (nbits 0x207fffff, about every other hash) is far easier, so every share is a block. */
+const MINER_HASHRATE = 1_000;
 
 /** A script the policy blocklists: P2WPKH of secret key 4 (worthless outside regtest). */
 const BLOCKED_SCRIPT_HEX = '0014c42e7ef92fdb603af844d064faad95db9bcdfd3d';
@@ -359,11 +361,15 @@ async function checkBlock(report: Report, label: string, rig: Rig, app: App, min
     const coinbase = block.transactions[0]!;
     const pays = coinbase.outputs.filter((o) => bytesToHex(o.scriptPubKey) === bytesToHex(payoutScript));
     if (pays.length === 0) bp.push(`coinbase outputs ${coinbase.outputs.map((o) => `${o.valueSats}→${bytesToHex(o.scriptPubKey)}`).join(', ')} do not pay ${bytesToHex(payoutScript)}`);
-    else if (pays[0]!.valueSats < 1_000_000_000n) bp.push(`coinbase pays only ${pays[0]!.valueSats} sats to the app's script`);
+    else {
+      // The app set that output's value to our NewTemplate's coinbase_tx_value_remaining.
+      const remaining = new Set(app.lines().map((l) => /Received: NewTemplate\(.*coinbase_tx_value_remaining:\s*(\d+)/.exec(l)?.[1]).filter((v): v is string => v !== undefined));
+      if (!remaining.has(String(pays[0]!.valueSats))) bp.push(`coinbase pays ${pays[0]!.valueSats} sats, which is no coinbase_tx_value_remaining our TP sent to ${app.name} (${[...remaining].join(', ')})`);
+    }
   } catch (error) {
     bp.push((error as Error).message);
   }
-  report(`${label}: btcd's block pays ${app.name}'s configured coinbase_reward_script (${bytesToHex(payoutScript)})`, bp);
+  report(`${label}: btcd's block pays ${app.name}'s configured coinbase_reward_script (${bytesToHex(payoutScript)}) the coinbase_tx_value_remaining of our NewTemplate`, bp);
   return block;
 }
 
