@@ -69,6 +69,8 @@ const BLOCKED_SCRIPT_HEX = '0014c42e7ef92fdb603af844d064faad95db9bcdfd3d';
 /** Fee of each mempool transaction in (g3): well above the TP's fee delta below. */
 const TX_FEE_SATS = 50_000n;
 const FEE_DELTA_SATS = 1_000;
+/** Fee-bump templates at most this often per client (default 30 s, too slow for a test). */
+const FEE_UPDATE_INTERVAL_MS = 500;
 
 // ---- bounded children ------------------------------------------------------------------------
 
@@ -248,7 +250,7 @@ async function blockAt(node: BtcdNode, hash: string): Promise<DecodedBlock> {
 function gatewayToml(node: BtcdNode, keys: AuthorityKeyPair): string {
   // The [template_provider] section is the doc's, with the port replaced by 0 (kernel-chosen).
   const tp = docSnippet('reservegrid').table['template_provider'] as TomlTable;
-  const section = stringifyToml({ template_provider: { ...tp, listen_addr: '127.0.0.1:0', min_fee_delta_sats: FEE_DELTA_SATS } });
+  const section = stringifyToml({ template_provider: { ...tp, listen_addr: '127.0.0.1:0', min_fee_delta_sats: FEE_DELTA_SATS, fee_update_interval_ms: FEE_UPDATE_INTERVAL_MS } });
   return `
 [gateway]
 mode = "inline"
@@ -301,9 +303,8 @@ interface Rig {
 
 /** The TP's bound port (listen_addr port 0). */
 function templateProviderPort(stack: GatewayStack): number {
-  const tp = (stack as unknown as { templateProvider?: { address?: { port: number } } | null }).templateProvider;
-  const port = tp?.address?.port;
-  if (port === undefined) throw new Error('the gateway stack has no template provider listener (is [template_provider] wired in?)');
+  const port = (stack as unknown as { tdpAddress: { port: number } | null }).tdpAddress?.port;
+  if (port === undefined) throw new Error('the gateway stack has no Template Provider listener ([template_provider] missing?)');
   return port;
 }
 
@@ -350,8 +351,9 @@ async function checkBlock(report: Report, label: string, rig: Rig, app: App, min
   const result = rig.events.find((e) => e.type === 'block_submit_result' && e.block_hash === mined.bestHash);
   if (found === undefined) problems.push(`no block_found for ${mined.bestHash}: ${summarize(rig.events.filter((e) => e.type.startsWith('block') || e.type.startsWith('tdp')))}`);
   if (result === undefined || result.type !== 'block_submit_result' || result.result !== 'accepted') problems.push(`block_submit_result: ${JSON.stringify(result ?? null)}`);
-  const solutions = tdpEvents(rig, 'tdp_solution_received').concat(tdpEvents(rig, 'tdp_solution'));
-  if (solutions.length === 0) problems.push(`no tdp solution event (SubmitSolution from ${app.name}): ${summarize(rig.events.map(anyEvent).filter((e) => String(e['type']).startsWith('tdp')))}`);
+  const solution = tdpEvents(rig, 'tdp_solution').find((e) => e['block_hash'] === mined.bestHash);
+  if (solution === undefined) problems.push(`no tdp_solution for ${mined.bestHash} (SubmitSolution from ${app.name}): ${summarize(tdpEvents(rig, 'tdp_solution'))}`);
+  else if (solution['result'] !== 'submitted') problems.push(`tdp_solution ${JSON.stringify(solution)}`);
   report(`${label}: the block goes ${app.name} → SubmitSolution → ReserveGrid (block_found, block_submit_result accepted) → btcd (best block hash ${mined.bestHash.slice(0, 16)}…)`, problems);
 
   const bp: string[] = [];
@@ -389,8 +391,9 @@ async function poolBlock(report: Report, rig: Rig, provider: CryptoProvider): Pr
       const work = miner.conn.client.work(miner.channelId)!;
       const tip = (await rig.node.rpc('getbestblockhash')) as string;
       if (hashToDisplayHex(work.prevHash) !== tip) jp.push(`miner's job prev hash ${hashToDisplayHex(work.prevHash)} is not btcd's tip ${tip}`);
-      const prevhashes = tdpEvents(rig, 'tdp_prevhash_sent').map((e) => String(e['prev_hash']));
-      if (!prevhashes.includes(hashToDisplayHex(work.prevHash))) jp.push(`our TP never sent prev hash ${hashToDisplayHex(work.prevHash)} (tdp_prevhash_sent: ${prevhashes.join(', ')})`);
+      // A `tip` template is the future NewTemplate + SetNewPrevHash pair (core/template-provider).
+      const prevhashes = tdpEvents(rig, 'tdp_template_sent').filter((e) => e['cause'] === 'tip').map((e) => String(e['prev_hash']));
+      if (!prevhashes.includes(hashToDisplayHex(work.prevHash))) jp.push(`our TP never sent prev hash ${hashToDisplayHex(work.prevHash)} (tdp_template_sent tip: ${prevhashes.join(', ')})`);
       report(`${label}: handshake pinned to our key, ${logged.length} NewTemplate from our TP; our miner's standard channel gets jobs on btcd's tip from them`, jp);
 
       const mined = await mineUntilBlock(miner, rig.node, BLOCK_MS);

@@ -137,9 +137,9 @@ listen_addr = "127.0.0.1:0"
   if (!loaded.ok) throw new Error(`bench config: ${loaded.problems.map((p) => `${p.key}: ${p.message}`).join('; ')}`);
   const stack = await startGatewayStack({ config: loaded.config, templateSource: source, clock: new SystemClock(), random: systemRandom, provider, eventLog: false, shareForwarding: false });
   await stack.poller.pollNow();
-  const tp = (stack as unknown as { templateProvider?: { address?: { port: number } } | null }).templateProvider;
-  if (tp?.address?.port === undefined) throw new Error('the gateway stack has no template provider listener');
-  return { stack, tpPort: tp.address.port };
+  const tp = (stack as unknown as { tdpAddress: { port: number } | null }).tdpAddress;
+  if (tp === null || tp === undefined) throw new Error('the gateway stack has no Template Provider listener');
+  return { stack, tpPort: tp.port };
 }
 
 // ---- SRI: pool_sv2 on our TP -------------------------------------------------------------------
