@@ -27,6 +27,11 @@ export interface GatewayServerOptions {
   readonly clock: Clock;
   /** Where miners connect (gateway.listen_addr). */
   readonly listen: TcpAddress;
+  /**
+   * Where Template Distribution clients connect (template_provider.listen_addr, issue 10); the
+   * gateway must have been built with templateProvider options. Same pump, same connection ids.
+   */
+  readonly tdpListen?: TcpAddress;
   /** Unsent bytes one connection may queue before it is closed with slow_consumer. */
   readonly outboundBytesMax?: number;
   /** Every event, stamped, in order. Must not throw. */
@@ -68,6 +73,7 @@ export class GatewayServer {
   readonly #onCommand: ((command: GatewayCommand) => void) | undefined;
   readonly #conns = new Map<number, _Conn>();
   #listener: TcpListener | undefined;
+  #tdpListener: TcpListener | undefined;
   #timer: TimerId | undefined;
   #timerAtMs: number | undefined;
   #servicing = false;
@@ -97,7 +103,15 @@ export class GatewayServer {
     if (options === null || typeof options !== 'object') throw new TypeError(`serveGateway: options must be an object, got ${String(options)}`);
     const server = new GatewayServer(options);
     const listen = options.listenTcp ?? defaultListenTcp;
-    server.#listener = await listen(options.listen, (socket) => server.#accept(socket));
+    server.#listener = await listen(options.listen, (socket) => server.#accept(socket, 'mining'));
+    if (options.tdpListen !== undefined) {
+      try {
+        server.#tdpListener = await listen(options.tdpListen, (socket) => server.#accept(socket, 'tdp'));
+      } catch (error) {
+        await server.#listener.close();
+        throw error;
+      }
+    }
     server.service();
     return server;
   }
@@ -105,6 +119,11 @@ export class GatewayServer {
   /** The bound port (the kernel's choice when listening on port 0). */
   get port(): number {
     return this.#listener?.port ?? 0;
+  }
+
+  /** The Template Provider listener's bound port, or null without one. */
+  get tdpPort(): number | null {
+    return this.#tdpListener === undefined ? null : this.#tdpListener.port;
   }
 
   get stats(): GatewayServerStats {
@@ -171,6 +190,7 @@ export class GatewayServer {
     if (this.#timer !== undefined) this.#clock.clearTimer(this.#timer);
     this.#timer = undefined;
     await this.#listener?.close();
+    await this.#tdpListener?.close();
     for (const conn of [...this.#conns.values()]) {
       conn.done = true;
       // Graceful: bytes the gateway already produced (CloseChannel 'shutdown') still go out.
@@ -180,13 +200,14 @@ export class GatewayServer {
 
   // ---- internals -------------------------------------------------------------------------
 
-  #accept(socket: TcpSocket): void {
+  #accept(socket: TcpSocket, kind: 'mining' | 'tdp'): void {
     if (this.#closed) {
       socket.abort();
       return;
     }
     const now = this.#clock.monotonicMs();
-    const connId = this.#gateway.acceptConnection(now, { wallMs: this.#clock.wallMs(), ...(socket.remoteAddress ? { remoteAddress: socket.remoteAddress } : {}) });
+    const info = { wallMs: this.#clock.wallMs(), ...(socket.remoteAddress ? { remoteAddress: socket.remoteAddress } : {}) };
+    const connId = kind === 'mining' ? this.#gateway.acceptConnection(now, info) : this.#gateway.acceptTdpConnection(now, info);
     if (connId === null) {
       this.#socketsRefused++;
       socket.abort();

@@ -125,6 +125,8 @@ export interface GatewayStack {
   readonly address: { readonly host: string; readonly port: number };
   /** `stratum2+tcp://HOST:PORT/AUTHORITY_PUBLIC_KEY`; a wildcard listen host is shown as 127.0.0.1. */
   readonly sv2Url: string;
+  /** Where Template Distribution clients connect ([template_provider], issue 10), or null. */
+  readonly tdpAddress: { readonly host: string; readonly port: number } | null;
   /** Null when eventLog is false. */
   readonly eventLog: EventLog | null;
   /** What judges templates (gateway.verifier_addr, or gatewayDeps.verifier). */
@@ -143,6 +145,7 @@ export async function startGatewayStack(options: GatewayStackOptions): Promise<G
   if (options === null || typeof options !== 'object') throw new TypeError(`startGatewayStack: options must be an object, got ${String(options)}`);
   const { config, clock, random } = options;
   const listen = parseListenAddr(config.gateway.listen_addr);
+  const tdpListen = config.template_provider.listen_addr === undefined ? null : parseListenAddr(config.template_provider.listen_addr);
   const provider = options.provider ?? selectCryptoProvider('auto');
   const templateSource = options.templateSource ?? templateSourceFromConfig(config, options.readFile ?? ((path) => readFileAsync(path, 'utf8')));
   const identity = responderIdentityFromConfig(config, random);
@@ -264,13 +267,28 @@ export async function startGatewayStack(options: GatewayStackOptions): Promise<G
       blocksPending: gateway.stats.blocksPending,
     });
   };
+  // /status lists TDP clients (issue 10) when the Template Provider is configured.
+  const statusWithTdp = (): StatusDocument => {
+    const doc = status();
+    if (!gateway.templateProviderEnabled) return doc;
+    const tdpPort = server?.tdpPort ?? null;
+    return {
+      ...doc,
+      template_provider: {
+        listen_addr: config.template_provider.listen_addr ?? null,
+        port: tdpPort,
+        max_clients: config.template_provider.max_clients,
+        clients: gateway.tdpClients(),
+      },
+    };
+  };
   const httpShutdown = new AbortController();
   let httpServer: HttpServer | undefined;
   let httpInfo: GatewayTelemetry['http'] = null;
   let httpError: string | null = null;
   if (options.http === true) {
     const httpListen = parseListenAddr(config.gateway.http_listen_addr);
-    const app = createHttpApp({ apiKey: config.gateway.http_api_key, metrics: () => metrics.registry.render(), status, events: eventBuffer, shutdownSignal: httpShutdown.signal });
+    const app = createHttpApp({ apiKey: config.gateway.http_api_key, metrics: () => metrics.registry.render(), status: statusWithTdp, events: eventBuffer, shutdownSignal: httpShutdown.signal });
     try {
       httpServer = await (options.serveHttp ?? serveHttpDefault)(app, { host: httpListen.bindHost, port: httpListen.port });
       const shownHost = httpListen.wildcard ? '127.0.0.1' : httpListen.urlHost;
@@ -297,6 +315,7 @@ export async function startGatewayStack(options: GatewayStackOptions): Promise<G
       gateway,
       clock,
       listen: { host: listen.bindHost, port: listen.port },
+      ...(tdpListen === null ? {} : { tdpListen: { host: tdpListen.bindHost, port: tdpListen.port } }),
       onEvent,
       onCommand: (command) => executor.execute(command),
       // Shadow mode serves no miners (SPEC §5): the pump runs (templates, verdicts, events) but
@@ -330,6 +349,7 @@ export async function startGatewayStack(options: GatewayStackOptions): Promise<G
   poller.start();
 
   const address = { host: listen.urlHost, port: server.port };
+  const tdpAddress = tdpListen === null || server.tdpPort === null ? null : { host: tdpListen.urlHost, port: server.tdpPort };
   const sv2Url = `stratum2+tcp://${listen.wildcard ? '127.0.0.1' : listen.urlHost}:${server.port}/${config.noise.authority_public_key}`;
   sv2UrlText = sv2Url;
   let stopping: Promise<void> | undefined;
@@ -359,11 +379,11 @@ export async function startGatewayStack(options: GatewayStackOptions): Promise<G
     events: eventBuffer,
     publish,
     setForwardQueueSource: (source) => void (forwardQueue = source),
-    status,
+    status: statusWithTdp,
     http: httpInfo,
     httpError,
   };
-  return { gateway, server: runningServer, poller: runningPoller, executor, templateSource, address, sv2Url, eventLog, verifier, forwarding, telemetry, stop };
+  return { gateway, server: runningServer, poller: runningPoller, executor, templateSource, address, sv2Url, tdpAddress, eventLog, verifier, forwarding, telemetry, stop };
 }
 
 /** Shadow mode's "listener": binds nothing and never accepts (SPEC §5: no miner listener). */

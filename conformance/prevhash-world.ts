@@ -15,7 +15,7 @@ import { decodeMessage, encodeMessage, type Sv2Message } from '../core/codec/ind
 import { NoiseInitiatorConnection, ResponderIdentity, generateAuthorityKeyPair } from '../core/noise/index.ts';
 import { parseGetBlockTemplate } from '../core/template/gbt.ts';
 import type { BlockTemplate } from '../core/template/template.ts';
-import { Gateway, type GatewayEvent, type GatewayMode } from '../core/gateway/index.ts';
+import { Gateway, type GatewayEvent, type GatewayMode, type TemplateProviderOptions } from '../core/gateway/index.ts';
 import type { UpstreamFailurePolicy } from '../core/gateway/verdict-gate.ts';
 import {
   acceptedVerdict,
@@ -217,6 +217,8 @@ export interface WorldOptions {
   readonly verifier?: boolean;
   readonly seed?: number;
   readonly startMs?: number;
+  /** Issue 10: serve Template Distribution clients too (conformance/tdp-world.ts). */
+  readonly templateProvider?: TemplateProviderOptions;
 }
 
 export class PrevhashWorld {
@@ -227,6 +229,8 @@ export class PrevhashWorld {
   readonly gateway: Gateway;
   readonly miners = new Map<number, Miner>();
   readonly events: { readonly atMs: number; readonly event: GatewayEvent }[] = [];
+  /** submit_block commands, in order. */
+  readonly commands: NonNullable<ReturnType<Gateway['pollCommand']>>[] = [];
   /** Every template handed to Gateway.releaseTemplate (the only path to miners), with its time. */
   readonly released: { readonly atMs: number; readonly template: BlockTemplate }[] = [];
   readonly verdictTimeoutMs: number;
@@ -263,6 +267,7 @@ export class PrevhashWorld {
         blockRetryMaxMs: 2_000,
         shutdownDrainTimeoutMs: 1_000,
         ...(options.verifier === false ? {} : { verifier: this.verifier }),
+        ...(options.templateProvider === undefined ? {} : { templateProvider: options.templateProvider }),
         prevhash: {
           verdictTimeoutMs: this.verdictTimeoutMs,
           staleHoldMs: this.staleHoldMs,
@@ -287,7 +292,7 @@ export class PrevhashWorld {
   pump(): void {
     pumpGateway(this.gateway, this.miners, this.now, {
       skipClosedMiners: true,
-      command: () => {}, // no blocks in these worlds (hard bits)
+      command: (c) => this.commands.push(c), // blocks only in the TDP worlds (the others use hard bits)
       event: (e) => this.events.push({ atMs: this.now, event: e }),
     });
   }

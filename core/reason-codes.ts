@@ -49,7 +49,7 @@ export const REASON_CODES = {
   },
   unsupported_protocol: {
     category: 'connection',
-    meaning: 'SetupConnection asked for a protocol other than Mining.',
+    meaning: 'SetupConnection asked for a protocol other than the one the port serves (Mining on the miner port, Template Distribution on the Template Provider port).',
     emittedBy: 'gateway session; SetupConnection.Error',
     wire: 'unsupported-protocol',
   },
@@ -362,6 +362,54 @@ export const REASON_CODES = {
     category: 'connection',
     meaning: 'gateway.mode = "shadow" serves no miners (templates are only audited); a miner connection that reaches the gateway is closed at once.',
     emittedBy: 'gateway; connection_refused event',
+  },
+  // ── template provider (issue 10, docs/template-provider.md) ─────────────────
+  tdp_constraints_too_large: {
+    category: 'template',
+    meaning: 'CoinbaseOutputConstraints asked for more coinbase space or sigops than any block can hold (reservation over the block weight or sigop limit, or a coinbase over SubmitSolution\'s 64 KiB); the TDP connection is closed.',
+    emittedBy: 'template provider session; tdp_constraints and tdp_connection_closed events',
+  },
+  tdp_template_id_not_found: {
+    category: 'template',
+    meaning: 'RequestTransactionData or SubmitSolution named a template id this connection was never sent, or one no longer retained (template_provider.retained_templates).',
+    emittedBy: 'template provider session; RequestTransactionData.Error, tdp_transaction_data and tdp_solution events',
+    wire: 'template-id-not-found',
+  },
+  tdp_stale_template_id: {
+    category: 'template',
+    meaning: 'RequestTransactionData named a retained template whose prevhash is no longer the tip sent to the client.',
+    emittedBy: 'template provider session; RequestTransactionData.Error and tdp_transaction_data event',
+    wire: 'stale-template-id',
+  },
+  tdp_transaction_data_sent: {
+    category: 'template',
+    meaning: 'RequestTransactionData answered with .Success: the transactions of the template as served (trimmed to the client\'s constraints), in the order its merkle_path commits to.',
+    emittedBy: 'template provider session; tdp_transaction_data event',
+  },
+  tdp_solution_submitted: {
+    category: 'template',
+    meaning: 'A SubmitSolution rebuilt into a block that meets the network target; it went to the node on the block path (block_found, block_submit_result).',
+    emittedBy: 'template provider session; tdp_solution event',
+  },
+  tdp_solution_malformed: {
+    category: 'template',
+    meaning: 'SubmitSolution.coinbase_tx is not a serialized coinbase (truncated, trailing bytes, not exactly one null-outpoint input, scriptSig outside 2..100 bytes).',
+    emittedBy: 'template provider session; tdp_solution event',
+  },
+  tdp_solution_high_hash: {
+    category: 'template',
+    meaning: 'The header rebuilt from SubmitSolution and the served template does not meet the network target, so it is no block; nothing is submitted.',
+    emittedBy: 'template provider session; tdp_solution event',
+  },
+  tdp_solution_duplicate: {
+    category: 'template',
+    meaning: 'SubmitSolution for a block already submitted (same block hash); the first submission is the one on the block path.',
+    emittedBy: 'template provider session; tdp_solution event',
+  },
+  tdp_request_flood: {
+    category: 'connection',
+    meaning: 'A TDP client sent more CoinbaseOutputConstraints and RequestTransactionData messages than template_provider.max_requests_per_second in one second; the connection is closed (SubmitSolution is never rate limited).',
+    emittedBy: 'template provider session; tdp_connection_closed event',
   },
   // ── availability ─────────────────────────────────────────────────────────
   upstream_unavailable: {

@@ -5,6 +5,7 @@ export {
   CONFIG_TABLE,
   CONFIG_KEYS,
   CROSS_RULES,
+  PRESENCE_ENABLED_SECTIONS,
   SECTION_NAMES,
   configSchema,
   keyMeta,

@@ -15,7 +15,7 @@
 import { parse as parseToml } from 'smol-toml';
 import * as v from 'valibot';
 import { applyEnvironment, envNameOf, structuredCloneJson, suggest, type SourceTrack } from './env.ts';
-import { CONFIG_KEYS, SECTION_NAMES, configSchema, keyMeta, type Config, type KeyMeta, type Leaf } from './schema.ts';
+import { CONFIG_KEYS, PRESENCE_ENABLED_SECTIONS, SECTION_NAMES, configSchema, keyMeta, type Config, type KeyMeta, type Leaf } from './schema.ts';
 
 export interface ConfigProblem {
   readonly kind: 'syntax' | 'unknown-key' | 'unknown-env' | 'missing' | 'invalid' | 'conflict';
@@ -96,6 +96,24 @@ export function loadConfig(input: LoadInput): LoadResult {
 
   // 3. Environment.
   problems.push(...applyEnvironment(tree, input.env, sources));
+
+  // 3b. Optional roles whose section, when present, enables them (issue 10): their anchor key is
+  // optional in the table (an absent section must not be an error) but required once the section
+  // exists in the file or any of its keys comes from the environment.
+  for (const [section, anchor] of PRESENCE_ENABLED_SECTIONS) {
+    const present = Object.prototype.hasOwnProperty.call(fileTree, section) || Object.keys(tree[section] ?? {}).length > 0;
+    if (present && (tree[section] as Record<string, unknown>)[anchor] === undefined) {
+      const meta = keyMeta(`${section}.${anchor}`)!;
+      const envName = envNameOf([section, anchor]);
+      problems.push({
+        kind: 'missing',
+        key: `${section}.${anchor}`,
+        envName,
+        expected: meta.leaf.type,
+        message: `required when [${section}] is present; expected ${meta.leaf.type}; set ${anchor} in [${section}] or env ${envName}`,
+      });
+    }
+  }
 
   // 4. Unknown keys.
   for (const section of SECTION_NAMES) {

@@ -462,7 +462,26 @@ export const CONFIG_TABLE = {
       'Recompute the witness commitment and the coinbase merkle path from the template\'s wtxids/txids for every verdict (about 2 double-SHA256 per transaction each, ~25 ms for 4,000 transactions on a slow core). Off: the structural checks still run, and gbt.ts already recomputed the commitment when it built the template.',
       true),
   },
+  // Issue 10: present = enabled (PRESENCE_ENABLED_SECTIONS); docs/template-provider.md.
+  template_provider: {
+    listen_addr: optional(hostPort(0, 'host:port (port 0..65535; 0 = any free port)'),
+      'Template Distribution (SV2 Noise over TCP) listener for SV2 pools and Job Declaration clients; required when [template_provider] is present, and the section being present is what enables the Template Provider. Same Noise authority key and certificate as the miner port. Not opened in `shadow` mode.',
+      '127.0.0.1:8442'),
+    max_clients: withDefault(int(1, 10_000), 16,
+      'Template Distribution connections open at once; further connections are refused (`connection_limit_reached`).', 4),
+    fee_update_interval_ms: withDefault(int(0, MS_HOUR, 'ms'), 30_000,
+      'Least time between two templates on one tip for one client: a fee-bump (non-future) NewTemplate waits until this long after the previous template (the default is sv2-tp\'s `-sv2interval` of 30 s).', 10_000),
+    min_fee_delta_sats: withDefault(int(0, SATS_MAX, 'sats'), 1000,
+      'Fee rise (of the template as trimmed for the client) over the last template sent that makes a non-future NewTemplate on the same tip (the default is sv2-tp\'s `-sv2feedelta`).', 500),
+    retained_templates: withDefault(int(1, 1024, 'templates'), 32,
+      'Templates per connection that stay answerable for RequestTransactionData and SubmitSolution (the newest this many sent); older ids get `template-id-not-found`.', 64),
+    max_requests_per_second: withDefault(int(1, 100_000, 'messages per second'), 100,
+      'CoinbaseOutputConstraints + RequestTransactionData a client may send in one second; more closes the connection (`tdp_request_flood`). SubmitSolution is never limited.', 50),
+  },
 } as const satisfies Record<string, Record<string, KeyDef>>;
+
+/** Sections that are optional as a whole and enabled by being present; [section, required key]. */
+export const PRESENCE_ENABLED_SECTIONS: readonly (readonly [string, string])[] = [['template_provider', 'listen_addr']];
 
 export type ConfigTable = typeof CONFIG_TABLE;
 export type SectionName = keyof ConfigTable;

@@ -53,11 +53,26 @@ export function gatewayOptionsFromConfig(config: Config, deps: Omit<GatewayDeps,
     ...(deps.eventQueueMax === undefined ? {} : { eventQueueMax: deps.eventQueueMax }),
     ...(deps.workSelection === undefined ? {} : { workSelection: deps.workSelection }),
     ...(deps.verifier === undefined ? {} : { verifier: deps.verifier }),
+    ...(config.template_provider.listen_addr === undefined ? {} : { templateProvider: templateProviderOptionsFromConfig(config) }),
     prevhash: {
       verdictTimeoutMs: config.timing.prevhash_verdict_timeout_ms,
       staleHoldMs: config.timing.prevhash_stale_hold_ms,
       upstreamFailurePolicy: config.gateway.upstream_failure_policy,
       requestTimeoutMs: config.timing.verifier_request_timeout_ms,
+    },
+  };
+}
+
+/** [template_provider] → the gateway's Template Provider options (issue 10). */
+export function templateProviderOptionsFromConfig(config: Config): NonNullable<GatewayOptions['templateProvider']> {
+  const tp = config.template_provider;
+  return {
+    maxClients: tp.max_clients,
+    settings: {
+      feeUpdateIntervalMs: tp.fee_update_interval_ms,
+      minFeeDeltaSats: BigInt(tp.min_fee_delta_sats),
+      retainedTemplates: tp.retained_templates,
+      requestsPerSecondMax: tp.max_requests_per_second,
     },
   };
 }

@@ -7,6 +7,7 @@
 import type { ShareForwardResultEvent, ShareForwardRetryEvent } from '../forwarding/types.ts';
 import type { Verdict } from '../policy/types.ts';
 import type { ReasonCode } from '../reason-codes.ts';
+import type { TdpEvent } from '../template-provider/events.ts';
 
 export type ChannelKind = 'standard' | 'extended';
 
@@ -299,7 +300,9 @@ export type GatewayEvent =
       readonly phase: 'started' | 'completed';
       readonly connections: number;
       readonly blocks_pending: number;
-    };
+    }
+  // Template Provider connections (issue 10, core/template-provider/events.ts).
+  | TdpEvent;
 
 export type GatewayEventType = GatewayEvent['type'];
 

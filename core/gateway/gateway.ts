@@ -61,6 +61,8 @@ import { Session, type SessionContext, type WorkSelectionHandler } from './sessi
 import { ShareIdAllocator } from './share-id.ts';
 import { VerdictGate, type VerdictGateSettings } from './verdict-gate.ts';
 import type { TemplateVerifier } from '../policy/types.ts';
+import { TdpSession, type TdpBlock, type TdpSettings } from '../template-provider/tdp-session.ts';
+import { TemplateCache } from '../template-provider/template-cache.ts';
 
 export type GatewayMode = 'shadow' | 'observe' | 'inline';
 
@@ -94,6 +96,35 @@ export interface GatewayOptions {
   readonly verifier?: TemplateVerifier;
   /** Issue 4 SPEC §6 timing and failure policy (required in inline mode). */
   readonly prevhash?: VerdictGateSettings;
+  /** Issue 10: the Template Provider role ([template_provider]); absent = no TDP clients. */
+  readonly templateProvider?: TemplateProviderOptions;
+}
+
+/** The Template Provider role (issue 10, docs/template-provider.md). */
+export interface TemplateProviderOptions {
+  /** template_provider.max_clients: TDP connections open at once. */
+  readonly maxClients: number;
+  readonly settings: TdpSettings;
+  /** Released templates kept for lookups by id, txid and wtxid (TemplateCache). Default 16. */
+  readonly cachedTemplates?: number;
+}
+
+/** One TDP client as /status lists it. */
+export interface TdpClientStatus {
+  readonly conn_id: number;
+  readonly remote_address: string | null;
+  readonly state: string;
+  readonly vendor: string;
+  readonly opened_at_ms: number;
+  readonly constraints: { readonly additional_size_bytes: number; readonly additional_sigops: number } | null;
+  readonly templates_sent: number;
+  readonly last_template_id: string | null;
+  readonly last_source_template_id: string | null;
+  readonly retained_template_ids: readonly string[];
+  readonly transaction_data_served: number;
+  readonly transaction_data_errors: number;
+  readonly solutions_submitted: number;
+  readonly solutions_rejected: number;
 }
 
 /** Used by observe/shadow when no `prevhash` settings are given (permit_all is never applied there). */
@@ -117,6 +148,9 @@ export interface GatewayStats {
   readonly jobBroadcasts: number;
   readonly eventsDropped: number;
   readonly deadlineHeapSize: number;
+  readonly tdpOpenClients: number;
+  readonly tdpClientsAccepted: number;
+  readonly tdpClientsRefused: number;
 }
 
 /** A FIFO with O(1) amortised shift and a capacity. */
@@ -163,7 +197,16 @@ export class Gateway {
   readonly #factory: JobFactory;
   readonly #shareIds: ShareIdAllocator;
   readonly #submitter: BlockSubmitter;
-  readonly #sessions = new Map<number, Session>();
+  /** Miner sessions and TDP sessions share one connection-id space, heap and output queue, so
+   * the pump and the stale-hold disconnects treat them alike. */
+  readonly #sessions = new Map<number, Session | TdpSession>();
+  readonly #tdpCtx: ConstructorParameters<typeof TdpSession>[1] | undefined;
+  readonly #templateCache: TemplateCache;
+  /** Block hashes of TDP solutions submitted (bounded), so a re-sent solution is one block. */
+  readonly #tdpBlockHashes = new Set<string>();
+  #tdpOpenClients = 0;
+  #tdpClientsAccepted = 0;
+  #tdpClientsRefused = 0;
   /** Connections with bytes or a close marker to hand out, in the order they became ready. */
   readonly #dirty = new Set<number>();
   readonly #heap = new DeadlineHeap();
@@ -242,6 +285,27 @@ export class Gateway {
       staleHold: () => this.#gate.holding,
       mode: options.mode,
     };
+    this.#templateCache = new TemplateCache(options.templateProvider?.cachedTemplates ?? 16);
+    const tp = options.templateProvider;
+    if (tp !== undefined) {
+      _positiveInt(where, 'templateProvider.maxClients', tp.maxClients);
+      _positiveInt(where, 'templateProvider.settings.retainedTemplates', tp.settings.retainedTemplates);
+      _positiveInt(where, 'templateProvider.settings.requestsPerSecondMax', tp.settings.requestsPerSecondMax);
+      _positiveInt(where, 'templateProvider.settings.feeUpdateIntervalMs', tp.settings.feeUpdateIntervalMs, 0);
+      this.#tdpCtx = {
+        provider,
+        random: options.random,
+        staticKey: identity.staticKey,
+        certificateAt: (wallMs) => identity.certificateAt(Math.floor(wallMs / 1000)),
+        handshakeTimeoutMs: options.handshakeTimeoutMs,
+        payloadBytesMax: options.maxFramePayloadBytes,
+        settings: tp.settings,
+        sha256,
+        emit,
+        released: () => this.#gate.released,
+        onSolution: (block) => this.#onTdpSolution(block),
+      };
+    }
     this.#verifier = options.verifier;
     this.#gate = new VerdictGate(options.mode, options.prevhash ?? OBSERVE_GATE_SETTINGS, {
       requestVerdict: (request, now) => (this.#verifier === undefined ? null : this.#verifier.request(request, now)),
@@ -286,7 +350,7 @@ export class Gateway {
     let accepted = this.#closedSharesAccepted;
     let rejected = this.#closedSharesRejected;
     for (const s of this.#sessions.values()) {
-      if (!s.closed) {
+      if (!s.closed && s instanceof Session) {
         accepted += s.sharesAccepted;
         rejected += s.sharesRejected;
       }
@@ -303,6 +367,9 @@ export class Gateway {
       jobBroadcasts: this.#jobBroadcasts,
       eventsDropped: this.#eventsDropped,
       deadlineHeapSize: this.#heap.size,
+      tdpOpenClients: this.#tdpOpenClients,
+      tdpClientsAccepted: this.#tdpClientsAccepted,
+      tdpClientsRefused: this.#tdpClientsRefused,
     };
   }
 
@@ -313,9 +380,92 @@ export class Gateway {
     return ids; // Map order = insertion order = ascending ids.
   }
 
-  /** The session of an open connection (tests, the issue-4 gate). */
+  /** The session of an open miner connection (tests, the issue-4 gate). */
   session(connId: number): Session | undefined {
-    return this.#sessions.get(connId);
+    const s = this.#sessions.get(connId);
+    return s instanceof Session ? s : undefined;
+  }
+
+  /** The session of an open Template Provider connection (tests). */
+  tdpSession(connId: number): TdpSession | undefined {
+    const s = this.#sessions.get(connId);
+    return s instanceof TdpSession ? s : undefined;
+  }
+
+  /** Whether the Template Provider role is configured. */
+  get templateProviderEnabled(): boolean {
+    return this.#tdpCtx !== undefined;
+  }
+
+  /** Released templates by id, txid and wtxid (the TP's and the JDS's lookups). */
+  get templateCache(): TemplateCache {
+    return this.#templateCache;
+  }
+
+  /** Open TDP clients, ascending connection id (/status). */
+  tdpClients(): TdpClientStatus[] {
+    const out: TdpClientStatus[] = [];
+    for (const s of this.#sessions.values()) {
+      if (!(s instanceof TdpSession) || s.closed) continue;
+      const c = s.constraints;
+      out.push({
+        conn_id: s.connId,
+        remote_address: s.remoteAddress,
+        state: s.state,
+        vendor: s.vendor,
+        opened_at_ms: s.openedAtMs,
+        constraints: c === null ? null : { additional_size_bytes: c.additionalSizeBytes, additional_sigops: c.additionalSigops },
+        templates_sent: s.templatesSent,
+        last_template_id: s.lastTemplateId?.toString() ?? null,
+        last_source_template_id: s.lastSourceTemplateId?.toString() ?? null,
+        retained_template_ids: s.retainedTemplateIds.map(String),
+        transaction_data_served: s.transactionDataServed,
+        transaction_data_errors: s.transactionDataErrors,
+        solutions_submitted: s.solutionsSubmitted,
+        solutions_rejected: s.solutionsRejected,
+      });
+    }
+    return out;
+  }
+
+  /**
+   * A TCP connection was accepted on the Template Provider listener (issue 10). Returns its id
+   * (same id space as miners), or null when refused: no [template_provider], shutting down,
+   * shadow mode (nothing is released there, so there is nothing to serve), a stale hold that
+   * expired (the same refusal miners get, so a pool fails over to another TP), or max_clients.
+   */
+  acceptTdpConnection(nowMs: number, info: { readonly wallMs: number; readonly remoteAddress?: string }): number | null {
+    _checkNow('acceptTdpConnection', nowMs);
+    if (info === null || typeof info !== 'object' || !Number.isFinite(info.wallMs)) {
+      throw new TypeError(`acceptTdpConnection: info.wallMs must be a finite number, got ${String(info?.wallMs)}`);
+    }
+    const ctx = this.#tdpCtx;
+    if (ctx === undefined) throw new RangeError('acceptTdpConnection: the gateway has no templateProvider options');
+    const remote = info.remoteAddress ?? null;
+    const maxClients = this.#options.templateProvider!.maxClients;
+    const refusal =
+      this.#state !== 'running'
+        ? 'shutdown'
+        : this.mode === 'shadow'
+          ? 'shadow_mode'
+          : this.#gate.refusingMiners
+            ? 'stale_hold_expired'
+            : this.#tdpOpenClients >= maxClients
+              ? 'connection_limit_reached'
+              : null;
+    if (refusal !== null) {
+      this.#tdpClientsRefused += 1;
+      this.#emit({ type: 'tdp_connection_refused', reason_code: refusal, remote_address: remote, open_clients: this.#tdpOpenClients, max_clients: maxClients });
+      return null;
+    }
+    const connId = this.#nextConnId++;
+    const session = new TdpSession(connId, ctx, nowMs, info.wallMs, remote);
+    this.#sessions.set(connId, session);
+    this.#tdpOpenClients += 1;
+    this.#tdpClientsAccepted += 1;
+    this.#emit({ type: 'tdp_connection_opened', conn_id: connId, remote_address: remote, open_clients: this.#tdpOpenClients });
+    this.#after(session);
+    return connId;
   }
 
   // ---- connections -----------------------------------------------------------------------------
@@ -434,6 +584,13 @@ export class Gateway {
     if (this.#state !== 'running') return;
     const newPrevhash = this.#lastPrevHash === undefined || !equalBytes(this.#lastPrevHash, template.prevHash);
     const job = this.#factory.addTemplate(template);
+    this.#templateCache.add(template);
+    // TDP clients get exactly what miners get, at the same moment (one rule: the gate's release).
+    for (const session of this.#sessions.values()) {
+      if (!(session instanceof TdpSession) || session.state !== 'serving') continue;
+      session.templateReleased(template, nowMs);
+      this.#after(session);
+    }
     if (newPrevhash) {
       this.#lastPrevHash = Uint8Array.from(template.prevHash);
       this.#pendingJob = undefined;
@@ -565,7 +722,7 @@ export class Gateway {
   }
 
   /** Bookkeeping after any input to a session: output, close, deadline. */
-  #after(session: Session): void {
+  #after(session: Session | TdpSession): void {
     if (session.closed) {
       this.#onSessionClosed(session);
       this.#dirty.add(session.connId);
@@ -583,11 +740,15 @@ export class Gateway {
     }
   }
 
-  #closedCounted = new WeakSet<Session>();
+  #closedCounted = new WeakSet<Session | TdpSession>();
 
-  #onSessionClosed(session: Session): void {
+  #onSessionClosed(session: Session | TdpSession): void {
     if (this.#closedCounted.has(session)) return;
     this.#closedCounted.add(session);
+    if (session instanceof TdpSession) {
+      this.#tdpOpenClients -= 1;
+      return;
+    }
     this.#openConnections -= 1;
     this.#closedSharesAccepted += session.sharesAccepted;
     this.#closedSharesRejected += session.sharesRejected;
@@ -608,7 +769,7 @@ export class Gateway {
     let messages = 0;
     const encoder = new BroadcastEncoder(); // one per broadcast (broadcast-encoder.ts)
     for (const session of this.#sessions.values()) {
-      if (session.state !== 'ready') continue;
+      if (!(session instanceof Session) || session.state !== 'ready') continue;
       const sent = session.setTemplate(job, nowMs, encoder);
       if (sent > 0) connections += 1;
       messages += sent;
@@ -645,6 +806,36 @@ export class Gateway {
       block_hash: candidate.blockHashDisplay,
       hex,
     });
+  }
+
+  /**
+   * A TDP client's SubmitSolution became a block (core/template-provider/tdp-session.ts checked
+   * the proof of work): the same never-lost path as a share's block (SPEC §4) — `submit_block`
+   * first, then `block_found` with the whole hex. A solution whose block hash was already
+   * submitted returns null (one block, one submission).
+   */
+  #onTdpSolution(block: TdpBlock): string | null {
+    if (this.#tdpBlockHashes.has(block.blockHashDisplay)) return null;
+    this.#tdpBlockHashes.add(block.blockHashDisplay);
+    if (this.#tdpBlockHashes.size > 1024) this.#tdpBlockHashes.delete(this.#tdpBlockHashes.values().next().value as string);
+    const blockId = this.#shareIds.next();
+    const hex = bytesToHex(block.block);
+    this.#blocksFound += 1;
+    this.#submitter.add(blockId, hex, block.blockHashDisplay);
+    this.#emit({
+      type: 'block_found',
+      block_id: blockId,
+      // No share: the id is drawn from the same allocator so it is unique like every block id.
+      share_id: blockId,
+      conn_id: block.connId,
+      channel_id: 0,
+      identity: 'tdp',
+      height: block.height,
+      template_id: block.sourceTemplateId.toString(),
+      block_hash: block.blockHashDisplay,
+      hex,
+    });
+    return blockId;
   }
 
   #maybeFinishShutdown(nowMs: number): void {

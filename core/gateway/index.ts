@@ -2,7 +2,7 @@
 // credential convention.
 export { Authenticator, ChannelWorkers, parseUserIdentity, type AuthDecision, type AuthMode, type AuthOptions, type ParsedUserIdentity } from './auth.ts';
 export { BlockSubmitter, type BlockSubmitOutcome, type BlockSubmitterOptions, type SubmitBlockCommand } from './block-submitter.ts';
-export { createGateway, gatewayOptionsFromConfig, type GatewayDeps } from './create.ts';
+export { createGateway, gatewayOptionsFromConfig, templateProviderOptionsFromConfig, type GatewayDeps } from './create.ts';
 export { DeadlineHeap } from './deadline-heap.ts';
 export type { ChannelKind, GatewayEvent, GatewayEventSink, GatewayEventType } from './events.ts';
 export {
@@ -12,6 +12,8 @@ export {
   type GatewayOptions,
   type GatewayState,
   type GatewayStats,
+  type TdpClientStatus,
+  type TemplateProviderOptions,
   type TransmitItem,
 } from './gateway.ts';
 export { Session, SUPPORTED_EXTENSIONS, SV2_VERSION, type SessionContext, type SessionState, type WorkSelectionHandler } from './session.ts';

@@ -2,6 +2,7 @@
 // hold state, miners, channels, queues. Built from what the events said (GatewayMetrics.state)
 // plus the few live values only the running objects know (gateway state, verdict-gate phase,
 // forwarding queue, event buffer). Pure: the caller passes `nowMs`/wall time in.
+import type { TdpClientStatus } from '../gateway/gateway.ts';
 import type { ObservedState } from './gateway-metrics.ts';
 
 export interface StatusInput {
@@ -43,6 +44,13 @@ export interface StatusDocument {
     readonly events: StatusInput['eventBuffer'];
   };
   readonly last_event_at: string | null;
+  /** Issue 10: present when [template_provider] is configured (adapters/gateway-stack.ts adds it). */
+  readonly template_provider?: {
+    readonly listen_addr: string | null;
+    readonly port: number | null;
+    readonly max_clients: number;
+    readonly clients: readonly TdpClientStatus[];
+  };
 }
 
 export function buildStatus(input: StatusInput): StatusDocument {

@@ -83,7 +83,10 @@ export const runCommand: Command = {
       `${PREFIX} gateway ${g.id} (${g.mode} mode) on ${io.runtime}, listening on ${stack.address.host}:${stack.address.port}\n` +
         `${PREFIX} SV2 address ${stack.sv2Url}\n` +
         `${PREFIX} templates from ${g.upstream_url} every ${config.timing.upstream_poll_interval_ms} ms; events to ${events}\n` +
-        `${PREFIX} HTTP ${stack.telemetry.http?.url ?? '(off)'}: /metrics /events /status /healthz (gateway.http_api_key)\n`,
+        `${PREFIX} HTTP ${stack.telemetry.http?.url ?? '(off)'}: /metrics /events /status /healthz (gateway.http_api_key)\n` +
+        (stack.tdpAddress === null
+          ? ''
+          : `${PREFIX} Template Provider (SV2 Template Distribution) on ${stack.tdpAddress.host}:${stack.tdpAddress.port}, authority_public_key ${config.noise.authority_public_key}\n`),
     );
 
     if (stack.telemetry.httpError !== null) io.stderr(`warning: HTTP API not served (${stack.telemetry.httpError}); serving miners anyway\n`);

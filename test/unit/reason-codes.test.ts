@@ -17,6 +17,8 @@ const SRI_WIRE_STRINGS = new Set([
   'invalid-nbits', 'invalid-version', 'invalid-coinbase-tx', 'invalid-coinbase-tx-version', 'invalid-coinbase-prefix',
   'invalid-coinbase-tx-input-n-sequence', 'invalid-coinbase-tx-outputs', 'invalid-coinbase-tx-locktime',
   'invalid-merkle-path',
+  // RequestTransactionData.Error (template_distribution_sv2 7.0.0 lib.rs ERROR_CODE_REQUEST_TRANSACTION_DATA_*).
+  'stale-template-id', 'template-id-not-found',
 ]);
 // Our own additions, where SRI has no string: free-form printable ASCII is allowed (SV2.md §5.8).
 const OWN_WIRE_STRINGS = new Set(['shutdown', 'channel-limit-reached']);

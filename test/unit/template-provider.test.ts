@@ -1,0 +1,159 @@
+// Unit tests of the Template Provider's parts (issue 10): the coinbase reservation arithmetic,
+// the coinbase parser, the template cache bounds, the [template_provider] config rule
+// (present = enabled, listen_addr required then), and docs/events.md covering every tdp_ type.
+import { readFileSync } from 'node:fs';
+import { describe, test } from '../harness.ts';
+import { assert } from '../assert.ts';
+import { bytesToHex, concatBytes, hexToBytes } from '../../core/bytes.ts';
+import { loadConfig } from '../../core/config/index.ts';
+import { COINBASE_RESERVED_WEIGHT_BASE, coinbaseReservedWeight, constraintsProblem, tailorTemplate } from '../../core/template-provider/tailor.ts';
+import { parseCoinbase } from '../../core/template-provider/transaction.ts';
+import { TemplateCache } from '../../core/template-provider/template-cache.ts';
+import { makeTemplate, makeTx } from '../support/policy-fixtures.ts';
+
+const exampleText = readFileSync(new URL('../../deploy/config/example.toml', import.meta.url), 'utf8');
+
+describe('template provider: reservation arithmetic', () => {
+  test('1168 + 4 × additional bytes, counted field by field (header, tx count, maximal coinbase, witness)', () => {
+    const header = 80;
+    const txCount = 3;
+    const coinbaseBody = 4 + 1 + 36 + 1 + 100 + 4 + 3 + (8 + 1 + 38) + 4;
+    const witness = 2 + 1 + 1 + 32;
+    assert.equal((header + txCount + coinbaseBody) * 4 + witness, 1168);
+    assert.equal(COINBASE_RESERVED_WEIGHT_BASE, 1168);
+    assert.equal(coinbaseReservedWeight(0), 1168);
+    assert.equal(coinbaseReservedWeight(43), 1168 + 172);
+  });
+
+  test('constraintsProblem: the boundaries of weight, B0_64K and sigops', () => {
+    assert.equal(constraintsProblem({ additionalSizeBytes: 65_299, additionalSigops: 80_000 }), null);
+    assert.match(constraintsProblem({ additionalSizeBytes: 65_300, additionalSigops: 0 })!, /B0_64K/);
+    assert.match(constraintsProblem({ additionalSizeBytes: 0, additionalSigops: 80_001 })!, /sigop limit/);
+    assert.match(constraintsProblem({ additionalSizeBytes: 1000, additionalSigops: 0 }, { weightLimit: 5167 })!, /block weight limit/);
+    assert.equal(constraintsProblem({ additionalSizeBytes: 1000, additionalSigops: 0 }, { weightLimit: 5168 }), null);
+  });
+
+  test('tailorTemplate keeps everything that fits and returns the node\'s own commitment and path then', () => {
+    const t = makeTemplate({ fees: [1n, 2n, 3n] });
+    const tailored = tailorTemplate(t, { additionalSizeBytes: 0, additionalSigops: 0 });
+    assert.equal(tailored.droppedCount, 0);
+    assert.equal(tailored.transactions, t.transactions);
+    assert.equal(tailored.witnessCommitmentScript, t.defaultWitnessCommitment);
+    assert.equal(tailored.coinbaseValueSats, t.coinbaseValue);
+    assert.throws(() => tailorTemplate(t, { additionalSizeBytes: 2_000_000, additionalSigops: 0 }), RangeError);
+  });
+
+  test('trimming to an exact fit: weight budget = limit − reservation, inclusive', () => {
+    const txs = [makeTx(1, 10n), makeTx(2, 20n), makeTx(3, 30n)];
+    const w = txs.map((x) => x.weight);
+    const t = { ...makeTemplate({ transactions: txs }), weightLimit: 1168 + w[0]! + w[1]! };
+    const exact = tailorTemplate(t, { additionalSizeBytes: 0, additionalSigops: 0 });
+    assert.equal(exact.transactions.length, 2, 'two fit exactly');
+    assert.equal(exact.feesSats, 30n);
+    assert.equal(exact.coinbaseValueSats, t.coinbaseValue - 30n);
+    const oneByteMore = tailorTemplate(t, { additionalSizeBytes: 1, additionalSigops: 0 });
+    assert.equal(oneByteMore.transactions.length, 1, '4 WU more reserved: the second goes too');
+  });
+});
+
+describe('template provider: coinbase parser', () => {
+  const body = concatBytes(
+    new Uint8Array([1]), new Uint8Array(32), hexToBytes('ffffffff'), new Uint8Array([4]), hexToBytes('02e80300'), hexToBytes('ffffffff'),
+    new Uint8Array([1]), new Uint8Array(8), new Uint8Array([1]), new Uint8Array([0x6a]),
+  );
+  const legacy = concatBytes(hexToBytes('02000000'), body, new Uint8Array(4));
+  const segwit = concatBytes(hexToBytes('02000000'), hexToBytes('0001'), body, hexToBytes('0120'), new Uint8Array(32), new Uint8Array(4));
+
+  test('with and without witness: the stripped form is the legacy serialization', () => {
+    const a = parseCoinbase(segwit);
+    const b = parseCoinbase(legacy);
+    assert.ok(a.ok && b.ok);
+    assert.equal(bytesToHex(a.value.stripped), bytesToHex(legacy));
+    assert.equal(a.value.hasWitness, true);
+    assert.equal(a.value.witnessBytes, 2 + 34);
+    assert.equal(bytesToHex(b.value.stripped), bytesToHex(legacy));
+  });
+
+  test('every truncation of a valid coinbase is refused, never thrown', () => {
+    for (let n = 0; n < segwit.length; n++) assert.equal(parseCoinbase(segwit.subarray(0, n)).ok, false, `length ${n}`);
+  });
+
+  test('non-coinbase shapes are refused with a reason', () => {
+    const notNull = Uint8Array.from(legacy);
+    notNull[5] = 1;
+    const r = parseCoinbase(notNull);
+    assert.ok(!r.ok && /not null/.test(r.error));
+    const trailing = parseCoinbase(concatBytes(legacy, new Uint8Array([0])));
+    assert.ok(!trailing.ok && /after the locktime/.test(trailing.error));
+    const badFlag = Uint8Array.from(segwit);
+    badFlag[5] = 2;
+    assert.equal(parseCoinbase(badFlag).ok, false);
+  });
+});
+
+describe('template provider: template cache', () => {
+  test('bounded by capacity; shared transactions indexed once and kept while any template holds them', () => {
+    const shared = makeTx(1, 1n);
+    const cache = new TemplateCache(2);
+    cache.add(makeTemplate({ templateId: 1n, transactions: [shared, makeTx(2, 1n)] }));
+    cache.add(makeTemplate({ templateId: 2n, transactions: [shared, makeTx(3, 1n)] }));
+    assert.equal(cache.transactionCount, 3);
+    cache.add(makeTemplate({ templateId: 3n, transactions: [makeTx(4, 1n)] }));
+    assert.equal(cache.size, 2);
+    assert.equal(cache.evicted, 1);
+    assert.equal(cache.template(1n), undefined);
+    assert.notEqual(cache.byTxid(shared.txid), undefined, 'still held by template 2');
+    assert.equal(cache.byTxid(makeTx(2, 1n).txid), undefined, 'only template 1 had it');
+    assert.equal(cache.byWtxid(makeTx(4, 1n).wtxid)?.fee, 1n);
+    cache.add(makeTemplate({ templateId: 4n, transactions: [] }));
+    assert.equal(cache.byTxid(shared.txid), undefined, 'gone with its last template');
+    assert.deepEqual(cache.templates().map((t) => t.templateId), [4n, 3n]);
+  });
+});
+
+describe('template provider: configuration', () => {
+  const without = exampleText.slice(0, exampleText.indexOf('# Template Provider'));
+
+  test('no [template_provider] section: the role is off and nothing is required', () => {
+    const loaded = loadConfig({ tomlText: without, env: {} });
+    assert.ok(loaded.ok, loaded.ok ? '' : JSON.stringify(loaded.problems));
+    assert.equal(loaded.config.template_provider.listen_addr, undefined);
+  });
+
+  test('[template_provider] present without listen_addr is refused, naming the key and its env variable', () => {
+    const loaded = loadConfig({ tomlText: `${without}\n[template_provider]\nmax_clients = 4\n`, env: {} });
+    assert.ok(!loaded.ok);
+    const p = loaded.problems.find((x) => x.key === 'template_provider.listen_addr');
+    assert.ok(p !== undefined, JSON.stringify(loaded.problems));
+    assert.match(p.message, /required when \[template_provider\] is present/);
+    assert.match(p.message, /RESERVEGRID_TEMPLATE_PROVIDER__LISTEN_ADDR/);
+  });
+
+  test('a key from the environment alone also makes the section present', () => {
+    const loaded = loadConfig({ tomlText: without, env: { RESERVEGRID_TEMPLATE_PROVIDER__MAX_CLIENTS: '3' } });
+    assert.ok(!loaded.ok);
+    const enabled = loadConfig({ tomlText: without, env: { RESERVEGRID_TEMPLATE_PROVIDER__LISTEN_ADDR: '127.0.0.1:0' } });
+    assert.ok(enabled.ok);
+    assert.equal(enabled.config.template_provider.listen_addr, '127.0.0.1:0');
+    assert.equal(enabled.config.template_provider.max_clients, 16, 'documented default');
+  });
+
+  test('the example enables it on 127.0.0.1:8442 (the interop contract)', () => {
+    const loaded = loadConfig({ tomlText: exampleText, env: {} });
+    assert.ok(loaded.ok);
+    assert.equal(loaded.config.template_provider.listen_addr, '127.0.0.1:8442');
+  });
+});
+
+describe('template provider: docs', () => {
+  test('docs/events.md documents every tdp_ event type', () => {
+    const doc = readFileSync(new URL('../../docs/events.md', import.meta.url), 'utf8');
+    const source = readFileSync(new URL('../../core/template-provider/events.ts', import.meta.url), 'utf8');
+    const types = [...source.matchAll(/readonly type: '([a-z_]+)'/g)].map((m) => m[1]!);
+    assert.equal(types.length, 8);
+    for (const type of types) {
+      assert.match(type, /^tdp_/);
+      assert.ok(doc.includes(`\`${type}\``), `docs/events.md mentions ${type}`);
+    }
+  });
+});
