@@ -17,12 +17,12 @@
 //          exactly the ones of our template.
 //  (g2) SRI's jd_client_sv2 0.6.0 in SOLOMINING mode on our TP, our miner behind it: a block
 //       found that way reaches btcd the same way, coinbase paying JDC's configured script.
-//  (g3) Inline rejection on the pool: a mempool transaction with a fee above the TP's fee delta
-//       makes a new template that reaches the pool (control: the pool logs the NewTemplate and
-//       the miner gets a new job); then a transaction paying the blocklisted script makes a
-//       template the policy rejects (template_verdict rejected, blocklisted_script): the TP
-//       sends nothing, the pool logs no NewTemplate for it, the miner gets no new job, and the
-//       block mined next contains the first transaction and not the blocklisted one.
+//  (g3) Inline rejection on the pool: control first (a block through the pool gives a new tip
+//       whose template reaches the pool and the miner's job); then a transaction paying the
+//       blocklisted script enters btcd's mempool and the next block makes btcd's new-tip
+//       template carry it: template_verdict rejected (blocklisted_script), stale hold, and no
+//       NewTemplate reaches the pool (its log, tdp_template_sent); its jobs keep the previous
+//       template's prev hash. (Why a new tip and not a same-tip fee bump: see poolInlineRejection.)
 //
 // The pool and JDC configs are the snippets of docs/template-provider.md, parsed and checked
 // (exact key sets; no monitoring_address or [miner_telemetry], which scan a LAN range); only
@@ -66,11 +66,10 @@ const MINER_HASHRATE = 1_000;
 
 /** A script the policy blocklists: P2WPKH of secret key 4 (worthless outside regtest). */
 const BLOCKED_SCRIPT_HEX = '0014c42e7ef92fdb603af844d064faad95db9bcdfd3d';
-/** Fee of each mempool transaction in (g3): well above the TP's fee delta below. */
+/** Fee of the blocklisted mempool transaction in (g3). */
 const TX_FEE_SATS = 50_000n;
-const FEE_DELTA_SATS = 1_000;
-/** Fee-bump templates at most this often per client (default 30 s, too slow for a test). */
-const FEE_UPDATE_INTERVAL_MS = 500;
+/** Stale hold long enough that (g3) looks at the held state, not at the expiry's disconnects. */
+const STALE_HOLD_MS = 30_000;
 
 // ---- bounded children ------------------------------------------------------------------------
 
@@ -250,7 +249,7 @@ async function blockAt(node: BtcdNode, hash: string): Promise<DecodedBlock> {
 function gatewayToml(node: BtcdNode, keys: AuthorityKeyPair): string {
   // The [template_provider] section is the doc's, with the port replaced by 0 (kernel-chosen).
   const tp = docSnippet('reservegrid').table['template_provider'] as TomlTable;
-  const section = stringifyToml({ template_provider: { ...tp, listen_addr: '127.0.0.1:0', min_fee_delta_sats: FEE_DELTA_SATS, fee_update_interval_ms: FEE_UPDATE_INTERVAL_MS } });
+  const section = stringifyToml({ template_provider: { ...tp, listen_addr: '127.0.0.1:0' } });
   return `
 [gateway]
 mode = "inline"
@@ -269,6 +268,7 @@ authority_secret_key = "${keys.secretKeyText}"
 [timing]
 upstream_poll_interval_ms = 200
 job_broadcast_interval_ms = 50
+prevhash_stale_hold_ms = ${STALE_HOLD_MS}
 
 [share]
 share_upstream_url = "http://127.0.0.1:9/shares"
@@ -442,53 +442,61 @@ async function sendSpend(rig: Rig, script: Uint8Array): Promise<string> {
   return txid;
 }
 
-/** (g3): a template the policy rejects never reaches the pool; its jobs keep the previous one. */
+/**
+ * (g3): a template the policy rejects never reaches the pool; its jobs keep the previous one.
+ *
+ * Why around a new tip and not a fee bump on the same tip: btcd v0.26.2 regenerates a template
+ * on an unchanged tip only 60 s after the previous one (rpcserver.go gbtRegenerateSeconds = 60),
+ * but at once on a new tip. So: the blocklisted transaction goes into btcd's mempool, our miner
+ * finds a block through the pool on the current (clean) template, and btcd's template for the
+ * new tip carries the transaction. Inline, that template is rejected and the gateway enters the
+ * stale hold (SPEC §6): no NewTemplate / SetNewPrevHash for it reaches any TDP client.
+ */
 async function poolInlineRejection(report: Report, rig: Rig, provider: CryptoProvider): Promise<void> {
   const label = '(g3) inline policy on ReserveGrid TP → SRI pool_sv2';
   const { app, port, appKeys } = await startSriApp(rig, 'pool');
   try {
     const miner = await connectMiner(port, appKeys.publicKeyXOnly, 'interop-miner', provider);
+    const jobPrevHash = (): string | undefined => {
+      const w = miner.conn.client.work(miner.channelId);
+      return w === undefined ? undefined : hashToDisplayHex(w.prevHash);
+    };
     try {
-      // Control: a transaction with a fee above the delta: a new (non-future) template reaches
-      // the pool and the miner gets a new job.
+      // Control: a new tip with an acceptable template reaches the pool and our miner.
       const cp: string[] = [];
-      const okTxid = await sendSpend(rig, TEST_MINING_KEY.scriptPubKey);
-      const loggedBefore = loggedNewTemplates(app).length;
-      const jobsBefore = miner.events.filter((e) => e.type === 'new_job').length;
-      await waitFor(`a template with ${okTxid} to reach the pool`, TEMPLATE_MS, () => (loggedNewTemplates(app).length > loggedBefore && miner.events.filter((e) => e.type === 'new_job').length > jobsBefore ? true : undefined), 100).catch((e: Error) => cp.push(e.message, `TP events: ${summarize(rig.events.map(anyEvent).filter((x) => String(x['type']).startsWith('tdp') || x['type'] === 'template_verdict'))}`));
-      report(`${label}: control: a mempool transaction raising fees by ${TX_FEE_SATS} sats (> min_fee_delta_sats ${FEE_DELTA_SATS}) gives the pool a new template and our miner a new job`, cp);
+      const first = await mineUntilBlock(miner, rig.node, BLOCK_MS);
+      await waitFor(`the pool's job on the new tip ${first.bestHash}`, TEMPLATE_MS, () => (jobPrevHash() === first.bestHash ? true : undefined), 50).catch((e: Error) => cp.push(e.message));
+      if (!tdpEvents(rig, 'tdp_template_sent').some((e) => e['cause'] === 'tip' && e['prev_hash'] === first.bestHash)) cp.push(`no tdp_template_sent (tip) for ${first.bestHash}`);
+      report(`${label}: control: an accepted template on a new tip (our block ${first.bestHash.slice(0, 16)}…) reaches the pool and our miner's job`, cp);
 
-      // The blocklisted one: the verdict rejects it; nothing reaches the pool.
+      // The blocklisted transaction, then a block on the clean template: btcd's next template
+      // has the transaction, the policy rejects it, nothing reaches the pool.
       const rp: string[] = [];
-      const verdictsBefore = rig.events.length;
       const badTxid = await sendSpend(rig, hexToBytes(BLOCKED_SCRIPT_HEX));
-      const loggedAfterControl = loggedNewTemplates(app).length;
-      const jobsAfterControl = miner.events.filter((e) => e.type === 'new_job').length;
-      const sentAfterControl = tdpEvents(rig, 'tdp_template_sent').length;
-      const rejected = await waitFor('a template_verdict rejecting the blocklisted transaction', TEMPLATE_MS, () =>
-        rig.events.slice(verdictsBefore).find((e) => e.type === 'template_verdict' && (e as unknown as { accepted: boolean }).accepted === false), 100).catch((e: Error) => {
-        rp.push(e.message);
+      const eventsBefore = rig.events.length;
+      const sentBefore = tdpEvents(rig, 'tdp_template_sent').length;
+      const second = await mineUntilBlock(miner, rig.node, BLOCK_MS);
+      const loggedAtBlock = loggedNewTemplates(app).length;
+      const block = await blockAt(rig.node, second.bestHash);
+      if (block.transactions.slice(1).some((t) => hashToDisplayHex(t.txid) === badTxid)) rp.push(`block ${second.bestHash} (from the template before the transaction) already contains ${badTxid}`);
+      const rejected = await waitFor(`a template_verdict rejecting the template with ${badTxid}`, TEMPLATE_MS, () =>
+        rig.events.slice(eventsBefore).map(anyEvent).find((e) => e['type'] === 'template_verdict' && (e['verdict'] as { accepted?: boolean } | undefined)?.accepted === false), 50).catch((e: Error) => {
+        rp.push(e.message, `events: ${summarize(rig.events.slice(eventsBefore).filter((e) => e.type === 'template_verdict' || e.type.startsWith('tdp') || e.type.startsWith('stale')))}`);
         return undefined;
       });
       if (rejected !== undefined) {
-        const code = (rejected as unknown as { reason_code: string }).reason_code;
-        if (code !== 'blocklisted_script') rp.push(`verdict reason ${code}, expected blocklisted_script`);
-        // Give the TP time to (wrongly) send it: two poll intervals and a broadcast tick.
-        await new Promise((r) => setTimeout(r, 1_500));
-        if (tdpEvents(rig, 'tdp_template_sent').length !== sentAfterControl) rp.push(`our TP sent templates after the rejection: ${summarize(tdpEvents(rig, 'tdp_template_sent').slice(sentAfterControl))}`);
-        if (loggedNewTemplates(app).length !== loggedAfterControl) rp.push(`the pool logged NewTemplate after the rejection: ${loggedNewTemplates(app).slice(loggedAfterControl).map((t) => t.line).join(' | ')}`);
-        if (miner.events.filter((e) => e.type === 'new_job').length !== jobsAfterControl) rp.push('our miner got a new job from the pool after the rejection');
+        const verdict = rejected['verdict'] as { reason_code?: string };
+        if (verdict.reason_code !== 'blocklisted_script') rp.push(`verdict reason ${verdict.reason_code}, expected blocklisted_script`);
+        if (!rig.events.slice(eventsBefore).some((e) => e.type === 'stale_hold_started')) rp.push('no stale_hold_started after the rejected new-prevhash template');
+        // Give a wrong release time to show: several poll intervals and broadcast ticks.
+        await new Promise((r) => setTimeout(r, 2_000));
+        const sentAfter = tdpEvents(rig, 'tdp_template_sent').slice(sentBefore);
+        if (sentAfter.some((e) => e['prev_hash'] === second.bestHash)) rp.push(`our TP sent the rejected tip's template: ${summarize(sentAfter)}`);
+        const loggedAfter = loggedNewTemplates(app).slice(loggedAtBlock);
+        if (loggedAfter.length > 0) rp.push(`the pool logged NewTemplate after the rejection: ${loggedAfter.map((t) => t.line).join(' | ')}`);
+        if (jobPrevHash() !== first.bestHash) rp.push(`our miner's job moved to prev hash ${jobPrevHash()}, expected it to stay on ${first.bestHash}`);
       }
-      report(`${label}: a template with a transaction paying a blocklisted script (template_verdict rejected, blocklisted_script) never reaches the pool: no tdp_template_sent, no NewTemplate in the pool's log, no new job`, rp);
-
-      // The pool keeps mining the previous template: the block has the control tx, not the bad one.
-      const bp: string[] = [];
-      const mined = await mineUntilBlock(miner, rig.node, BLOCK_MS);
-      const block = await blockAt(rig.node, mined.bestHash);
-      const txids = block.transactions.slice(1).map((t) => hashToDisplayHex(t.txid));
-      if (!txids.includes(okTxid)) bp.push(`block ${mined.bestHash} lacks the accepted template's transaction ${okTxid} (has ${txids.join(', ') || 'none'})`);
-      if (txids.includes(badTxid)) bp.push(`block ${mined.bestHash} contains the blocklisted transaction ${badTxid}`);
-      report(`${label}: the pool's jobs keep the previous template: the block btcd accepts has the accepted transaction and not the blocklisted one`, bp);
+      report(`${label}: btcd's template for the new tip carries a transaction paying a blocklisted script: template_verdict rejected (blocklisted_script), stale hold; no NewTemplate reaches the pool (its log, tdp_template_sent) and its jobs keep the previous template's prev hash`, rp);
     } finally {
       miner.conn.close();
     }
