@@ -126,7 +126,7 @@ mode = "open"
 
 [mining]
 payout = [ { script_hex = "0014751e76e8199196d454941c45d1b3a323f1433bd6", weight = 1 } ]
-min_difficulty = 0
+min_difficulty = 1e-12
 vardiff_enabled = false
 share_ack_batch_size = ${WINDOW}
 
@@ -135,7 +135,12 @@ listen_addr = "127.0.0.1:0"
 `;
   const loaded = loadConfig({ tomlText: toml, fileName: 'bench.toml', env: {} });
   if (!loaded.ok) throw new Error(`bench config: ${loaded.problems.map((p) => `${p.key}: ${p.message}`).join('; ')}`);
-  const stack = await startGatewayStack({ config: loaded.config, templateSource: source, clock: new SystemClock(), random: systemRandom, provider, eventLog: false, shareForwarding: false });
+    // min_difficulty 0 (the easiest target, as in gateway.bench.ts) has no config value (> 0), so
+  // it comes through the channel settings the stack accepts for benchmarks.
+  const stack = await startGatewayStack({
+    config: loaded.config, templateSource: source, clock: new SystemClock(), random: systemRandom, provider, eventLog: false, shareForwarding: false,
+    gatewayDeps: { channels: { minDifficulty: 0 } },
+  });
   await stack.poller.pollNow();
   const tp = (stack as unknown as { tdpAddress: { port: number } | null }).tdpAddress;
   if (tp === null || tp === undefined) throw new Error('the gateway stack has no Template Provider listener');
