@@ -20,8 +20,9 @@
 //                         this includes our TP → pool hop (one TDP message pair on loopback).
 //   idle_conn_rss_bytes   RSS growth of the server process (/proc/<pid>/status VmRSS) from
 //                         before to after the N connections, divided by N
-//   load_cpu_share        the load process's CPU time / wall time during the share phase: below
-//                         1.0 (one core) it was not the bottleneck
+//   load_cpu_share_*      the load process's CPU time / wall time during the share phase and
+//                         the handshake phase: well below 1.0 (one core; the process is
+//                         single-threaded) it was not the bottleneck
 //
 // Printed per target and as ReserveGrid/SRI ratios (> 1 = ReserveGrid better, for latencies and
 // memory the inverse ratio so "> 1 = better" holds throughout). Skips with a reason when the SRI
@@ -267,6 +268,7 @@ interface Figures {
   ackP99Ms: number;
   rejected: number;
   loadCpuShare: number;
+  handshakeLoadCpuShare: number;
   prevhash1kMs: number;
   prevhash10kMs: number;
   idleConnRssBytes: number;
@@ -303,6 +305,7 @@ async function measure(label: string, port: number, authorityXOnlyHex: string, p
       ackP99Ms: sat['latencyP99Ms'] as number,
       rejected: sat['rejected'] as number,
       loadCpuShare: (sat['loadCpuMs'] as number) / (sat['loadWallMs'] as number),
+      handshakeLoadCpuShare: (c['loadCpuMs'] as number) / (c['loadWallMs'] as number),
       prevhash1kMs,
       prevhash10kMs,
       idleConnRssBytes: (rss1 - rss0) / CONNECTIONS,
@@ -341,8 +344,10 @@ try {
     const ratio = higherIsBetter ? rg[key] / sri[key] : sri[key] / rg[key];
     report({ provider: p, name: `sbs_${name}_ratio`, value: ratio, unit: higherIsBetter ? 'RG/SRI' : 'SRI/RG (>1: RG better)' });
   }
-  report({ provider: p, name: 'sbs_load_cpu_share_rg', value: rg.loadCpuShare, unit: 'cores' });
-  report({ provider: p, name: 'sbs_load_cpu_share_sri', value: sri.loadCpuShare, unit: 'cores' });
+  report({ provider: p, name: 'sbs_load_cpu_share_shares_rg', value: rg.loadCpuShare, unit: 'cores' });
+  report({ provider: p, name: 'sbs_load_cpu_share_shares_sri', value: sri.loadCpuShare, unit: 'cores' });
+  report({ provider: p, name: 'sbs_load_cpu_share_handshakes_rg', value: rg.handshakeLoadCpuShare, unit: 'cores' });
+  report({ provider: p, name: 'sbs_load_cpu_share_handshakes_sri', value: sri.handshakeLoadCpuShare, unit: 'cores' });
 } finally {
   if (pool !== undefined) {
     pool.child.kill('SIGTERM');
