@@ -15,6 +15,8 @@ import { bytesToHex, concatBytes, hexToBytes } from '../../core/bytes.ts';
 import { makeTemplate, makeTx, PREV_HASH } from '../../test/support/policy-fixtures.ts';
 import type { BlockTemplate } from '../../core/template/template.ts';
 import { TDP_DEFAULTS, TdpWorld, type Msg, type TdpPeer } from '../tdp-world.ts';
+import { NoiseInitiatorConnection } from '../../core/noise/index.ts';
+import { nobleProvider } from '../../core/crypto/provider.ts';
 import { dsha, findNonce, headerOf, merkleRootOf, poolCoinbase, rootFromPath, varint } from '../../test/support/tdp-solution.ts';
 
 /** A template on `prev` with `n` transactions of `fee` each (ids unique per call). */
@@ -170,6 +172,22 @@ describe('template provider: SetupConnection refusals (SRI strings)', () => {
 });
 
 describe('template provider: bad input', () => {
+  test('a client that completes Noise but never sends SetupConnection is closed at the handshake timeout (handshake_timeout), to the millisecond', () => {
+    const world = new TdpWorld();
+    const noise = new NoiseInitiatorConnection({ provider: nobleProvider, random: world.random, certificatePolicy: { kind: 'unverified' } }, world.now);
+    const connId = world.gateway.acceptTdpConnection(world.now, { wallMs: world.clock.wallMs() })!;
+    const peer = { connId, noise, closedByServer: false, drain: () => { while (noise.pollEvent() !== undefined) { /* handshake events only */ } } };
+    (world.miners as Map<number, unknown>).set(connId, peer);
+    const t0 = world.now;
+    world.pump();
+    assert.equal(world.gateway.tdpSession(connId)!.state, 'expect_setup');
+    world.advanceTo(t0 + 600_000 - 1);
+    assert.equal(peer.closedByServer, false);
+    world.advanceTo(t0 + 600_000);
+    assert.equal(peer.closedByServer, true);
+    assert.equal(world.tdpEvents('tdp_connection_closed')[0]!.reason_code, 'handshake_timeout');
+  });
+
   test('a mining message on the TP port closes with unexpected_message', () => {
     const world = new TdpWorld();
     const peer = world.tdp();
@@ -222,6 +240,16 @@ describe('template provider: bad input', () => {
     }
   });
 
+  test('constraints accepted earlier that a later template\'s own limits cannot hold close the connection (no throw)', () => {
+    const world = new TdpWorld();
+    world.template(tpl());
+    const peer = world.tdp({ constraints: { additionalSizeBytes: 1000, additionalSigops: 0 } });
+    tipOf(peer);
+    world.template({ ...tpl({ prev: PREV_B }), weightLimit: 5000 }); // 1168 + 4,000 > 5,000
+    assert.equal(peer.closedByServer, true);
+    assert.equal(world.tdpEvents('tdp_connection_closed')[0]!.reason_code, 'tdp_constraints_too_large');
+  });
+
   test('the largest request that still fits is served (boundary of the reservation)', () => {
     const world = new TdpWorld();
     world.template(tpl({ transactions: [] }));
@@ -256,6 +284,18 @@ describe('template provider: bad input', () => {
     world.pump();
     assert.equal(peer.closedByServer, true);
     assert.equal(world.tdpEvents('tdp_connection_closed')[0]!.reason_code, 'malformed_message');
+  });
+
+  test('a frame over gateway.max_frame_payload_bytes closes with frame_too_large before it is buffered', () => {
+    const world = new TdpWorld();
+    const peer = world.tdp();
+    const length = 65_537; // the world's max_frame_payload_bytes is 65,536
+    const frame = new Uint8Array(6 + length);
+    frame.set([0x00, 0x00, 0x76, length & 0xff, (length >>> 8) & 0xff, length >>> 16]);
+    peer.noise.sendRawFrame(frame);
+    world.pump();
+    assert.equal(peer.closedByServer, true);
+    assert.equal(world.tdpEvents('tdp_connection_closed')[0]!.reason_code, 'frame_too_large');
   });
 
   test('frames of an unknown extension type are ignored (counted), the connection stays', () => {

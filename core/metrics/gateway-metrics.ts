@@ -23,6 +23,7 @@
 // `setForwardQueue` / `setUpstreamPolls` (the stack calls them from a registry collector).
 import { REASON_CODES } from '../reason-codes.ts';
 import { MetricsRegistry, type Counter, type Gauge, type Histogram } from './registry.ts';
+import { TdpMetrics } from './tdp-metrics.ts';
 
 /** Any event: the gateway's, the forwarder's, or a parsed log line. */
 export type ObservableEvent = { readonly type: string } & Readonly<Record<string, unknown>>;
@@ -94,6 +95,8 @@ export class GatewayMetrics {
   readonly registry: MetricsRegistry;
 
   readonly #events: Counter;
+  /** Template Provider metrics (issue 10): the tdp_ events. */
+  readonly #tdp: TdpMetrics;
   readonly #mode: Gauge;
   readonly #connOpened: Counter;
   readonly #connRefused: Counter;
@@ -143,7 +146,8 @@ export class GatewayMetrics {
 
   constructor(options: { readonly mode?: string } = {}) {
     const r = (this.registry = new MetricsRegistry());
-    this.#events = r.counter({ name: 'reservegrid_events_total', help: 'Events observed, by event type (docs/events.md).', labels: ['type'], seriesMax: 64 });
+    this.#events = r.counter({ name: 'reservegrid_events_total', help: 'Events observed, by event type (docs/events.md).', labels: ['type'], seriesMax: 96 });
+    this.#tdp = new TdpMetrics(r);
     this.#mode = r.gauge({ name: 'reservegrid_gateway_mode', help: 'gateway.mode: 1 for the configured mode (shadow, observe, inline).', labels: ['mode'], seriesMax: 3 });
 
     this.#connOpened = r.counter({ name: 'reservegrid_connections_opened_total', help: 'Miner TCP connections accepted.' });
@@ -254,6 +258,10 @@ export class GatewayMetrics {
     if (at !== null) s.last_event_at = at;
     this.#events.inc({ type: /^[a-z][a-z0-9_]{0,63}$/.test(event.type) ? event.type : 'invalid' });
     const e = event as Readonly<Record<string, unknown>>;
+    if (event.type.startsWith('tdp_')) {
+      this.#tdp.observe(e);
+      return;
+    }
     switch (event.type) {
       case 'connection_opened': {
         this.#connOpened.inc();

@@ -518,7 +518,8 @@ export class TdpSession {
   #considerFeeUpdate(template: BlockTemplate, nowMs: number): void {
     const last = this.#lastSent;
     if (last === null || this.#constraints === null) return;
-    const tailored = tailorTemplate(template, this.#constraints, this.#ctx.sha256);
+    const tailored = this.#tailor(template, nowMs);
+    if (tailored === null) return;
     if (tailored.feesSats < last.tailored.feesSats + this.#ctx.settings.minFeeDeltaSats) return;
     const dueAtMs = this.#lastSentAtMs + this.#ctx.settings.feeUpdateIntervalMs;
     if (nowMs >= dueAtMs) {
@@ -539,8 +540,24 @@ export class TdpSession {
   }
 
   #sendTemplate(template: BlockTemplate, cause: TdpSendCause, nowMs: number): void {
-    if (this.#constraints === null) return;
-    this.#sendTailored(tailorTemplate(template, this.#constraints, this.#ctx.sha256), cause, nowMs);
+    const tailored = this.#tailor(template, nowMs);
+    if (tailored !== null) this.#sendTailored(tailored, cause, nowMs);
+  }
+
+  /**
+   * The template trimmed to this client's constraints, or null (and the connection closed) when
+   * this template's own limits cannot hold them: constraints accepted against one template can
+   * exceed a later one whose node reports a smaller weight or sigop limit.
+   */
+  #tailor(template: BlockTemplate, nowMs: number): TailoredTemplate | null {
+    const constraints = this.#constraints;
+    if (constraints === null) return null;
+    const problem = constraintsProblem(constraints, template);
+    if (problem !== null) {
+      this.#close('tdp_constraints_too_large', `template ${template.templateId}: ${problem}`, nowMs);
+      return null;
+    }
+    return tailorTemplate(template, constraints, this.#ctx.sha256);
   }
 
   #sendTailored(t: TailoredTemplate, cause: TdpSendCause, nowMs: number): void {

@@ -106,6 +106,12 @@ describe('template provider listener (real sockets)', () => {
       assert.equal(status.template_provider!.clients.length, 1);
       assert.equal(status.template_provider!.clients[0]!.state, 'serving');
       assert.equal(status.template_provider!.clients[0]!.last_template_id, nt.templateId.toString());
+      // docs/http-api.md shows exactly these fields.
+      const doc = readFileSync(new URL('../../docs/http-api.md', import.meta.url), 'utf8');
+      const shown = /"clients": \[\n\s*(\{[\s\S]*?\}) \] \}/.exec(doc)![1]!;
+      const documented = JSON.parse(shown) as Record<string, unknown>;
+      assert.deepEqual(Object.keys(documented), Object.keys(status.template_provider!.clients[0]!));
+      assert.deepEqual(Object.keys(status.template_provider!).sort(), ['clients', 'listen_addr', 'max_clients', 'port']);
 
       // A solution on this template: the block goes to the source's submitblock.
       const coinbase = poolCoinbase(nt, hexToBytes('0000000000000001'));
@@ -129,6 +135,12 @@ describe('template provider listener (real sockets)', () => {
       assert.ok(nt2.templateId > nt.templateId);
       assert.equal(prev2.templateId, nt2.templateId);
       assert.deepEqual(tdp.violations, []);
+      const metrics = world.stack.telemetry.metrics.registry.render();
+      assert.match(metrics, /reservegrid_tdp_solutions_total\{result="submitted",reason_code="tdp_solution_submitted"\} 1/);
+      assert.match(metrics, /reservegrid_tdp_templates_sent_total\{cause="tip"\} 2/);
+      assert.match(metrics, /reservegrid_tdp_transaction_data_total\{result="success",reason_code="tdp_transaction_data_sent"\} 1/);
+      assert.match(metrics, /reservegrid_tdp_connections_open 1/);
+      assert.match(metrics, /reservegrid_blocks_found_total 1/);
       for (const type of ['tdp_connection_opened', 'tdp_connection_setup', 'tdp_constraints', 'tdp_template_sent', 'tdp_transaction_data', 'tdp_solution']) {
         assert.ok(world.events.some((e) => e.type === type), `event ${type}`);
       }

@@ -5,7 +5,9 @@ import { readFileSync } from 'node:fs';
 import { describe, test } from '../harness.ts';
 import { assert } from '../assert.ts';
 import { bytesToHex, concatBytes, hexToBytes } from '../../core/bytes.ts';
-import { loadConfig } from '../../core/config/index.ts';
+import { keyMeta, loadConfig, sectionKeys } from '../../core/config/index.ts';
+import { REASON_CODES } from '../../core/reason-codes.ts';
+import { GatewayMetrics } from '../../core/metrics/gateway-metrics.ts';
 import { COINBASE_RESERVED_WEIGHT_BASE, coinbaseReservedWeight, constraintsProblem, tailorTemplate } from '../../core/template-provider/tailor.ts';
 import { parseCoinbase } from '../../core/template-provider/transaction.ts';
 import { TemplateCache } from '../../core/template-provider/template-cache.ts';
@@ -154,6 +156,35 @@ describe('template provider: docs', () => {
     for (const type of types) {
       assert.match(type, /^tdp_/);
       assert.ok(doc.includes(`\`${type}\``), `docs/events.md mentions ${type}`);
+    }
+  });
+
+  const guide = readFileSync(new URL('../../docs/template-provider.md', import.meta.url), 'utf8');
+
+  test('docs/template-provider.md: the defaults table is the schema\'s, for every key of the section', () => {
+    const rows = [...guide.matchAll(/^\| `(template_provider\.[a-z_]+)` \| ([^|]+) \|/gm)].map((m) => [m[1]!, m[2]!.trim()] as const);
+    assert.deepEqual(rows.map(([k]) => k), sectionKeys('template_provider').map((k) => k.path));
+    for (const [key, shown] of rows) {
+      const meta = keyMeta(key)!;
+      if (meta.presence === 'default') assert.equal(shown, `\`${String(meta.default)}\``, key);
+      else assert.match(shown, /required/, key);
+    }
+  });
+
+  test('docs/template-provider.md: its TOML example loads and enables the role; every code, event and metric it names exists', () => {
+    const toml = /```toml\n(\[template_provider\][^`]*)```/.exec(guide)![1]!;
+    const without = exampleText.slice(0, exampleText.indexOf('# Template Provider'));
+    const loaded = loadConfig({ tomlText: `${without}\n${toml}`, env: {} });
+    assert.ok(loaded.ok, loaded.ok ? '' : JSON.stringify(loaded.problems));
+    assert.equal(loaded.config.template_provider.listen_addr, '127.0.0.1:8442');
+    const codes = [...guide.matchAll(/`(tdp_[a-z_]+|stale_hold_expired|shadow_mode|connection_limit_reached|unexpected_message|malformed_message|handshake_timeout|decrypt_failed|frame_too_large)`/g)].map((m) => m[1]!);
+    const source = readFileSync(new URL('../../core/template-provider/events.ts', import.meta.url), 'utf8');
+    const eventTypes = new Set([...source.matchAll(/readonly type: '([a-z_]+)'/g)].map((m) => m[1]!));
+    for (const code of codes) assert.ok(code in REASON_CODES || eventTypes.has(code), `${code} is a reason code or an event type`);
+    const rendered = new GatewayMetrics().registry.render();
+    for (const [, metric] of guide.matchAll(/`(reservegrid_tdp_[a-z_]+)`/g)) assert.match(rendered, new RegExp(`# TYPE ${metric} `), `${metric} exists`);
+    for (const wire of ['stale-template-id', 'template-id-not-found', 'unsupported-protocol', 'protocol-version-mismatch', 'unsupported-feature-flags']) {
+      assert.ok(guide.includes(wire) && Object.values(REASON_CODES).some((c) => (c as { wire?: string }).wire === wire), wire);
     }
   });
 });
