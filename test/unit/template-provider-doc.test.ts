@@ -1,10 +1,12 @@
 // docs/template-provider.md is code (docs/testing.md): its config snippets for SRI's pool, SRI's
 // JD client and ReserveGrid itself are parsed here on every runtime. The interop run
 // (conformance/interop/tp-interop.ts) then runs SRI's real apps with exactly these snippets.
+import { readFileSync } from 'node:fs';
 import { describe, test } from '../harness.ts';
 import { assert } from '../assert.ts';
 import { bytesToHex } from '../../core/bytes.ts';
 import { decodeAuthorityPublicKey } from '../../core/noise/keys.ts';
+import { loadConfig } from '../../core/config/index.ts';
 import { docSnippet, JDC_KEYS, POOL_KEYS, RESERVEGRID_KEYS, scriptOfAddrDescriptor, snippetKeyProblems, type TomlTable } from '../../conformance/interop/tp-doc-snippets.ts';
 
 describe('docs/template-provider.md snippets', () => {
@@ -39,5 +41,20 @@ describe('docs/template-provider.md snippets', () => {
     }
     assert.equal(jdc['mode'], 'SOLOMINING');
     assert.deepEqual(jdc['upstreams'], []);
+  });
+
+  test("ReserveGrid's snippet is a valid [template_provider] section: the example config with it instead of its own loads", () => {
+    const example = readFileSync(new URL('../../deploy/config/example.toml', import.meta.url), 'utf8');
+    const start = example.indexOf('[template_provider]');
+    assert.ok(start > 0, 'deploy/config/example.toml has a [template_provider] section');
+    const next = example.indexOf('\n[', start + 1);
+    const without = example.slice(0, start) + (next < 0 ? '' : example.slice(next + 1));
+    const loaded = loadConfig({ tomlText: `${without}\n${docSnippet('reservegrid').text}`, fileName: 'doc.toml', env: {} });
+    assert.ok(loaded.ok, loaded.ok ? '' : loaded.problems.map((p) => `${p.key}: ${p.message}`).join('; '));
+    assert.equal(loaded.config.template_provider.listen_addr, '127.0.0.1:8442');
+    // And without the section the Template Provider is off: the snippet is what turns it on.
+    const off = loadConfig({ tomlText: without, fileName: 'doc.toml', env: {} });
+    assert.ok(off.ok);
+    assert.equal(off.config.template_provider.listen_addr, undefined);
   });
 });
