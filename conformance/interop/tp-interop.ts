@@ -202,6 +202,8 @@ const sameWork = (a: MiningWork, b: MiningWork): boolean => a.jobId === b.jobId 
  * Mine on the miner's channel until btcd's best block changes (a share we submitted was a
  * block and went all the way). Returns the new best hash and the block shares submitted.
  */
+const BLOCK_SHARE_PAUSE_MS = 3_000;
+
 async function mineUntilBlock(miner: Miner, node: BtcdNode, timeoutMs: number): Promise<{ bestHash: string; blockShares: string[]; shares: number; work: MiningWork }> {
   const before = (await node.rpc('getbestblockhash')) as string;
   const blockShares: string[] = [];
@@ -210,17 +212,24 @@ async function mineUntilBlock(miner: Miner, node: BtcdNode, timeoutMs: number): 
   let lastWork: MiningWork | undefined;
   const until = Date.now() + timeoutMs;
   let lastPollMs = 0;
+  let lastBlockShareMs = -Infinity;
   while (Date.now() < until) {
     closedError(miner.events);
     const work = miner.conn.client.work(miner.channelId);
     if (work !== undefined && (finder === undefined || !sameWork(finder.work, work))) finder = new ShareFinder(work);
-    if (finder !== undefined && blockShares.length < 20) {
+    // One block per call: after a block share, stop hashing and wait for btcd's tip (the
+    // miner would otherwise build on the next tip before we look, and the caller's idea of
+    // "the tip" would be a block behind). Resume after BLOCK_SHARE_PAUSE_MS in case the app
+    // refused that share (a job that went stale meanwhile).
+    const paused = Date.now() - lastBlockShareMs < BLOCK_SHARE_PAUSE_MS;
+    if (finder !== undefined && !paused && blockShares.length < 20) {
       const r = finder.search(2_000);
       if (r.share !== undefined) {
         miner.conn.client.submitShare(miner.channelId, { jobId: finder.work.jobId, nonce: r.share.nonce, ntime: r.share.ntime, version: r.share.version });
         miner.conn.flush();
         shares++;
         if (r.share.isBlock) {
+          lastBlockShareMs = Date.now();
           blockShares.push(hashToDisplayHex(r.share.hash));
           lastWork = finder.work;
         }
@@ -494,7 +503,13 @@ async function poolInlineRejection(report: Report, rig: Rig, provider: CryptoPro
         if (sentAfter.some((e) => e['prev_hash'] === second.bestHash)) rp.push(`our TP sent the rejected tip's template: ${summarize(sentAfter)}`);
         const loggedAfter = loggedNewTemplates(app).slice(loggedAtBlock);
         if (loggedAfter.length > 0) rp.push(`the pool logged NewTemplate after the rejection: ${loggedAfter.map((t) => t.line).join(' | ')}`);
-        if (jobPrevHash() !== first.bestHash) rp.push(`our miner's job moved to prev hash ${jobPrevHash()}, expected it to stay on ${first.bestHash}`);
+        // The previous template's prev hash = the parent of the rejected tip.
+        const previous = hashToDisplayHex(block.prevHash);
+        if (jobPrevHash() !== previous) {
+          rp.push(`our miner's job moved to prev hash ${jobPrevHash()}, expected it to stay on ${previous} (the rejected tip is ${second.bestHash}; block shares ${first.blockShares.join(',')} then ${second.blockShares.join(',')})`);
+          rp.push(`TP templates since: ${summarize(sentAfter)}`, `pool NewTemplate log since the block: ${loggedNewTemplates(app).slice(loggedAtBlock - 2).map((t) => t.line.slice(0, 160)).join(' | ')}`);
+          rp.push(`miner events: ${miner.events.slice(-12).map((e) => e.type).join(', ')}`);
+        }
       }
       report(`${label}: btcd's template for the new tip carries a transaction paying a blocklisted script: template_verdict rejected (blocklisted_script), stale hold; no NewTemplate reaches the pool (its log, tdp_template_sent) and its jobs keep the previous template's prev hash`, rp);
     } finally {
