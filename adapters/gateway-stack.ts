@@ -349,7 +349,8 @@ export async function startGatewayStack(options: GatewayStackOptions): Promise<G
   poller.start();
 
   const address = { host: listen.urlHost, port: server.port };
-  const tdpAddress = tdpListen === null || server.tdpPort === null ? null : { host: tdpListen.urlHost, port: server.tdpPort };
+  // Shadow mode opens no listener at all (the shadow "listener" binds nothing): no TP address.
+  const tdpAddress = tdpListen === null || server.tdpPort === null || config.gateway.mode === 'shadow' ? null : { host: tdpListen.urlHost, port: server.tdpPort };
   const sv2Url = `stratum2+tcp://${listen.wildcard ? '127.0.0.1' : listen.urlHost}:${server.port}/${config.noise.authority_public_key}`;
   sv2UrlText = sv2Url;
   let stopping: Promise<void> | undefined;

@@ -61,7 +61,7 @@ import { Session, type SessionContext, type WorkSelectionHandler } from './sessi
 import { ShareIdAllocator } from './share-id.ts';
 import { VerdictGate, type VerdictGateSettings } from './verdict-gate.ts';
 import type { TemplateVerifier } from '../policy/types.ts';
-import { TdpSession, type TdpBlock, type TdpSettings } from '../template-provider/tdp-session.ts';
+import { TailorCache, TdpSession, type TdpBlock, type TdpSettings } from '../template-provider/tdp-session.ts';
 import { TemplateCache } from '../template-provider/template-cache.ts';
 
 export type GatewayMode = 'shadow' | 'observe' | 'inline';
@@ -301,6 +301,8 @@ export class Gateway {
         payloadBytesMax: options.maxFramePayloadBytes,
         settings: tp.settings,
         sha256,
+        // 64 (template, constraints) pairs: a few templates × the distinct constraints in use.
+        tailorCache: new TailorCache(64, sha256),
         emit,
         released: () => this.#gate.released,
         onSolution: (block) => this.#onTdpSolution(block),

@@ -105,6 +105,11 @@ export interface TdpSessionContext {
   readonly payloadBytesMax: number;
   readonly settings: TdpSettings;
   readonly sha256: Sha256;
+  /**
+   * Optional shared memo (TailorCache): clients with equal constraints get one tailoring per
+   * template instead of one each, so a tip's fan-out costs O(distinct constraints) merkle work.
+   */
+  readonly tailorCache?: TailorCache;
   readonly emit: GatewayEventSink;
   /** The template the gate released last (what miners have), or null before the first. */
   readonly released: () => BlockTemplate | null;
@@ -123,6 +128,40 @@ interface _Served {
 }
 
 type _DeadlineName = 'setup' | 'fee_update';
+
+/**
+ * Tailored templates keyed by (template id, constraints), newest `capacity` kept. A
+ * TailoredTemplate is immutable and holds no per-connection state, so sharing it is safe.
+ */
+export class TailorCache {
+  readonly #entries = new Map<string, TailoredTemplate>();
+  hits = 0;
+  misses = 0;
+
+  constructor(
+    readonly capacity: number,
+    readonly sha256: Sha256,
+  ) {
+    if (!(Number.isInteger(capacity) && capacity >= 1)) throw new RangeError(`TailorCache: capacity must be an integer >= 1, got ${capacity}`);
+  }
+
+  get(template: BlockTemplate, constraints: CoinbaseConstraints): TailoredTemplate {
+    const key = `${template.templateId}:${constraints.additionalSizeBytes}:${constraints.additionalSigops}`;
+    const hit = this.#entries.get(key);
+    // The id is ours and stable for the template's lifetime (core/template/template.ts); the
+    // identity check guards against a caller reusing an id for a different object.
+    if (hit !== undefined && hit.base === template) {
+      this.hits += 1;
+      return hit;
+    }
+    this.misses += 1;
+    const tailored = tailorTemplate(template, constraints, this.sha256);
+    this.#entries.delete(key);
+    this.#entries.set(key, tailored);
+    while (this.#entries.size > this.capacity) this.#entries.delete(this.#entries.keys().next().value as string);
+    return tailored;
+  }
+}
 
 export type TdpSendCause = 'tip' | 'fee_update' | 'constraints_changed';
 
@@ -557,7 +596,7 @@ export class TdpSession {
       this.#close('tdp_constraints_too_large', `template ${template.templateId}: ${problem}`, nowMs);
       return null;
     }
-    return tailorTemplate(template, constraints, this.#ctx.sha256);
+    return this.#ctx.tailorCache?.get(template, constraints) ?? tailorTemplate(template, constraints, this.#ctx.sha256);
   }
 
   #sendTailored(t: TailoredTemplate, cause: TdpSendCause, nowMs: number): void {

@@ -11,6 +11,8 @@ import { GatewayMetrics } from '../../core/metrics/gateway-metrics.ts';
 import { COINBASE_RESERVED_WEIGHT_BASE, coinbaseReservedWeight, constraintsProblem, tailorTemplate } from '../../core/template-provider/tailor.ts';
 import { parseCoinbase } from '../../core/template-provider/transaction.ts';
 import { TemplateCache } from '../../core/template-provider/template-cache.ts';
+import { TailorCache } from '../../core/template-provider/tdp-session.ts';
+import { defaultSha256 } from '../../core/mining/hash.ts';
 import { makeTemplate, makeTx } from '../support/policy-fixtures.ts';
 
 const exampleText = readFileSync(new URL('../../deploy/config/example.toml', import.meta.url), 'utf8');
@@ -55,6 +57,20 @@ describe('template provider: reservation arithmetic', () => {
     assert.equal(exact.coinbaseValueSats, t.coinbaseValue - 30n);
     const oneByteMore = tailorTemplate(t, { additionalSizeBytes: 1, additionalSigops: 0 });
     assert.equal(oneByteMore.transactions.length, 1, '4 WU more reserved: the second goes too');
+  });
+});
+
+describe('template provider: tailor cache', () => {
+  test('equal constraints share one tailoring per template; other constraints or another template object miss; bounded', () => {
+    const cache = new TailorCache(2, defaultSha256);
+    const t = makeTemplate({ fees: [1n, 2n] });
+    const a = cache.get(t, { additionalSizeBytes: 10, additionalSigops: 1 });
+    assert.equal(cache.get(t, { additionalSizeBytes: 10, additionalSigops: 1 }), a);
+    assert.deepEqual([cache.hits, cache.misses], [1, 1]);
+    assert.notEqual(cache.get(t, { additionalSizeBytes: 11, additionalSigops: 1 }), a);
+    assert.notEqual(cache.get({ ...t }, { additionalSizeBytes: 10, additionalSigops: 1 }), a, 'same id, different object: recomputed');
+    cache.get(makeTemplate({ templateId: 9n }), { additionalSizeBytes: 0, additionalSigops: 0 });
+    assert.deepEqual([cache.hits, cache.misses], [1, 4]);
   });
 });
 
