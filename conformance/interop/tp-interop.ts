@@ -12,9 +12,10 @@
 //          the one our TP sent and btcd's tip;
 //        - the block goes pool → SubmitSolution → ReserveGrid (block_found, block_submit_result
 //          accepted) → btcd, whose best block hash becomes the block's hash;
-//        - the block's coinbase pays the pool's configured script (decoded from btcd's own
-//          serialization of the block, getblock verbosity 0) and its other transactions are
-//          exactly the ones of our template.
+//        - the solved template (tdp_solution) is one our TP sent on that connection, with the
+//          block's prev hash and transaction count; the block's coinbase (decoded from btcd's
+//          own serialization, getblock verbosity 0) pays the pool's configured script the
+//          coinbase_tx_value_remaining our TP sent.
 //  (g2) SRI's jd_client_sv2 0.6.0 in SOLOMINING mode on our TP, our miner behind it: a block
 //       found that way reaches btcd the same way, coinbase paying JDC's configured script.
 //  (g3) Inline rejection on the pool: control first (a block through the pool gives a new tip
@@ -363,7 +364,17 @@ async function checkBlock(report: Report, label: string, rig: Rig, app: App, min
   const solution = tdpEvents(rig, 'tdp_solution').find((e) => e['block_hash'] === mined.bestHash);
   if (solution === undefined) problems.push(`no tdp_solution for ${mined.bestHash} (SubmitSolution from ${app.name}): ${summarize(tdpEvents(rig, 'tdp_solution'))}`);
   else if (solution['result'] !== 'submitted') problems.push(`tdp_solution ${JSON.stringify(solution)}`);
-  report(`${label}: the block goes ${app.name} → SubmitSolution → ReserveGrid (block_found, block_submit_result accepted) → btcd (best block hash ${mined.bestHash.slice(0, 16)}…)`, problems);
+  // The solved template is one our TP sent on that connection: same prev hash, same
+  // transaction count as the block btcd now has.
+  const sent = solution === undefined ? undefined : tdpEvents(rig, 'tdp_template_sent').find((e) => e['conn_id'] === solution['conn_id'] && e['template_id'] === solution['template_id']);
+  let solvedBlock: DecodedBlock | undefined;
+  if (solution !== undefined && sent === undefined) problems.push(`no tdp_template_sent for the solved template ${solution['template_id']} on connection ${solution['conn_id']}`);
+  else if (sent !== undefined) {
+    solvedBlock = await blockAt(rig.node, mined.bestHash);
+    if (sent['prev_hash'] !== hashToDisplayHex(solvedBlock.prevHash)) problems.push(`solved template's prev hash ${sent['prev_hash']}, block's ${hashToDisplayHex(solvedBlock.prevHash)}`);
+    if (sent['tx_count'] !== solvedBlock.transactions.length - 1) problems.push(`solved template has ${sent['tx_count']} transactions, the block ${solvedBlock.transactions.length - 1}`);
+  }
+  report(`${label}: the block goes ${app.name} → SubmitSolution (of a template our TP sent: same prev hash and transaction count) → ReserveGrid (block_found, block_submit_result accepted) → btcd (best block hash ${mined.bestHash.slice(0, 16)}…)`, problems);
 
   const bp: string[] = [];
   let block: DecodedBlock | undefined;
