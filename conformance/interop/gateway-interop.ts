@@ -6,8 +6,8 @@
 //      nonces until SRI's own validate_share says the share meets the channel target, submits,
 //      and must get SubmitShares.Success for every share; the gateway must emit share_accepted
 //      for exactly those share hashes and no share_rejected.
-//  (e) SRI translator: translator_sv2 (crates.io, `cargo install --locked` into
-//      conformance/interop/target/translator) connects to the same gateway (127.0.0.1 only,
+//  (e) SRI translator: translator_sv2 (crates.io, `cargo install --locked` into the machine's
+//      interop cache, sri-apps.ts) connects to the same gateway (127.0.0.1 only,
 //      our authority key pinned, credential in user_identity per docs/auth.md) and our minimal
 //      SV1 miner (sv1-client.ts) mines behind it: every SV1 share must be answered true AND show
 //      up as a gateway share_accepted with the same header hash.
@@ -20,8 +20,8 @@
 // (f) at about one block per 50,000 hashes. The gateway config is built by core/config
 // loadConfig from the inline TOML below: allowlist auth, a per-run authority key, difficulty
 // bounds low enough for a CPU, vardiff off and one share per SubmitShares.Success.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,17 +36,14 @@ import type { CryptoProvider } from '../../core/crypto/provider.ts';
 import type { AuthorityKeyPair } from '../../core/noise/index.ts';
 import { nbitsForExpectedHashes } from '../../core/template/embedded-chain.ts';
 import { runSv1Miner, type Sv1MinerResult } from './sv1-client.ts';
+import { binaryPath, installBundle, TRANSLATOR_BUNDLE } from './sri-apps.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const TARGET_DIR = join(HERE, 'target');
 
-/** translator_sv2 from crates.io: the current release (`cargo info translator_sv2`). */
-export const TRANSLATOR_CRATE = 'translator_sv2';
-export const TRANSLATOR_VERSION = '0.6.0';
-const TRANSLATOR_ROOT = join(TARGET_DIR, 'translator');
-const TRANSLATOR_BUILD_DIR = join(TARGET_DIR, 'translator-build');
-const TRANSLATOR_BIN = join(TRANSLATOR_ROOT, 'bin', process.platform === 'win32' ? 'translator_sv2.exe' : 'translator_sv2');
-const INSTALL_TIMEOUT_MS = 12 * 60_000;
+const TRANSLATOR_CRATE = TRANSLATOR_BUNDLE.crates[0]!.crate;
+const TRANSLATOR_VERSION = TRANSLATOR_BUNDLE.crates[0]!.version;
+const TRANSLATOR_BIN = binaryPath(TRANSLATOR_BUNDLE, TRANSLATOR_BUNDLE.crates[0]!.bin);
 
 const USERNAME = 'interop';
 const PASSWORD = 'interop-pw';
@@ -274,24 +271,6 @@ async function sriExtendedShare(report: Report, harnessBin: string, gw: RunningG
 
 // ---- (e) SRI translator ----------------------------------------------------------------------
 
-/** `cargo install --locked` of translator_sv2 into target/translator (a no-op when present). */
-export function installTranslator(report: Report): boolean {
-  const args = [
-    'install', '--locked', '--no-default-features', '--root', TRANSLATOR_ROOT, '--target-dir', TRANSLATOR_BUILD_DIR,
-    `${TRANSLATOR_CRATE}@${TRANSLATOR_VERSION}`,
-  ];
-  console.log(`# cargo ${args.join(' ')}`);
-  const started = Date.now();
-  const r = spawnSync('cargo', args, { cwd: HERE, stdio: ['ignore', 'inherit', 'inherit'], timeout: INSTALL_TIMEOUT_MS });
-  const seconds = ((Date.now() - started) / 1000).toFixed(1);
-  const problems: string[] = [];
-  if (r.error !== undefined) problems.push(`cargo could not run: ${r.error.message}`);
-  else if (r.status !== 0) problems.push(`cargo install exit ${r.status}${r.signal ? ` (${r.signal})` : ''}`);
-  if (problems.length === 0 && !existsSync(TRANSLATOR_BIN)) problems.push(`${TRANSLATOR_BIN} missing after install`);
-  report(`install ${TRANSLATOR_CRATE} ${TRANSLATOR_VERSION} from crates.io (cargo install --locked, ${seconds} s)`, problems);
-  return problems.length === 0;
-}
-
 async function freeLoopbackPort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
@@ -465,7 +444,7 @@ const BLOCK_EXPECTED_HASHES = 50_000;
 
 /** Runs (d), (e) and (f) against in-process gateways; the translator is installed first. */
 export async function gatewayInterop(report: Report, harnessBin: string, keys: AuthorityKeyPair, provider: CryptoProvider): Promise<void> {
-  const translatorReady = installTranslator(report);
+  const translatorReady = installBundle(report, TRANSLATOR_BUNDLE);
   const gw = await startInteropGateway(keys, provider, NO_BLOCKS_NBITS, 1000);
   console.log(`# gateway ${gw.stack.sv2Url} (templates: ${gw.label}, crypto: ${provider.name})`);
   try {

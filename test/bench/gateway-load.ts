@@ -9,12 +9,15 @@
 //
 // Protocol with the parent: JSON lines. Parent → child on stdin:
 //   {"cmd":"connect","host","port","authority","connections","channelsPerConnection","kind"}
+//        optional "nominalHashRate" (default 0: the easiest target from ReserveGrid and SRI alike)
 //   {"cmd":"open","kind","channelsPerConnection"}   more channels on every connection
 //   {"cmd":"saturate","durationMs","window"}        closed loop: `window` shares in flight per connection
 //   {"cmd":"paced","durationMs","ratePerS"}          open loop at a fixed total rate
 //   {"cmd":"watch_prevhash","expected"}              report when `expected` SetNewPrevHash arrived
 //   {"cmd":"close"}
 // Child → parent on stdout: {"reply": <cmd>, ...result}. Anything else on stdout is ignored.
+// Every reply carries `loadCpuMs` (this process's user+system CPU since the previous reply) and
+// `loadWallMs`, so the parent can show the generator was not the bottleneck (its CPU share).
 import { createInterface } from 'node:readline';
 import { MinerConnection } from '../../adapters/fleet.ts';
 import { SystemClock } from '../../adapters/clock.ts';
@@ -53,8 +56,15 @@ let prevhashWatch: { expected: number; seen: number; resolve: (lastMs: number) =
 let channelWaiters: (() => void)[] = [];
 let openedTotal = 0;
 
+let cpuMark = process.cpuUsage();
+let wallMark = performance.now();
 function reply(what: string, body: Record<string, unknown>): void {
-  process.stdout.write(`${JSON.stringify({ reply: what, ...body })}\n`);
+  const cpu = process.cpuUsage(cpuMark);
+  const now = performance.now();
+  const load = { loadCpuMs: (cpu.user + cpu.system) / 1000, loadWallMs: now - wallMark };
+  cpuMark = process.cpuUsage();
+  wallMark = now;
+  process.stdout.write(`${JSON.stringify({ reply: what, ...body, ...load })}\n`);
 }
 
 function submit(chan: Chan, count: number): void {
@@ -123,7 +133,7 @@ function onEvent(conn: Conn, event: ClientEvent): void {
   }
 }
 
-async function connectAll(cmd: { host: string; port: number; authority: string; connections: number; channelsPerConnection: number; kind: 'standard' | 'extended' }): Promise<Record<string, unknown>> {
+async function connectAll(cmd: { host: string; port: number; authority: string; connections: number; channelsPerConnection: number; kind: 'standard' | 'extended'; nominalHashRate?: number }): Promise<Record<string, unknown>> {
   const started = performance.now();
   const authorityXOnly = hexToBytes(cmd.authority);
   let next = 0;
@@ -146,7 +156,7 @@ async function connectAll(cmd: { host: string; port: number; authority: string; 
         await new Promise((r) => setTimeout(r, 2));
       }
       for (let i = 0; i < cmd.channelsPerConnection; i++) {
-        const request = { userIdentity: `bench.c${conns.length}.${i}`, nominalHashRate: 0 };
+        const request = { userIdentity: `bench.c${conns.length}.${i}`, nominalHashRate: cmd.nominalHashRate ?? 0 };
         if (cmd.kind === 'standard') connection.client.openStandardChannel(request);
         else connection.client.openExtendedChannel(request);
       }
