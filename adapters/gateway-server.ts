@@ -19,6 +19,13 @@ import { listenTcp as defaultListenTcp, type ListenTcp, type TcpAddress, type Tc
 /** Default hard bound on one connection's unsent bytes before `slow_consumer`. */
 export const OUTBOUND_BYTES_MAX_DEFAULT = 4 * 1024 * 1024;
 
+/**
+ * The same bound for Template Distribution clients: one RequestTransactionData.Success carries a
+ * whole block's transactions (up to ~4 MB on mainnet, plus 16 bytes of MAC per 64 KiB chunk), so
+ * the miners' 4 MiB would close a JD client that asked twice in a row; 64 MiB holds a dozen.
+ */
+export const TDP_OUTBOUND_BYTES_MAX_DEFAULT = 64 * 1024 * 1024;
+
 /** A gateway event as it leaves the process: wall time and a sequence number stamped on. */
 export type StampedEvent = GatewayEvent & { readonly seq: number; readonly ts: string };
 
@@ -34,6 +41,8 @@ export interface GatewayServerOptions {
   readonly tdpListen?: TcpAddress;
   /** Unsent bytes one connection may queue before it is closed with slow_consumer. */
   readonly outboundBytesMax?: number;
+  /** The same for Template Distribution connections (default TDP_OUTBOUND_BYTES_MAX_DEFAULT). */
+  readonly tdpOutboundBytesMax?: number;
   /** Every event, stamped, in order. Must not throw. */
   readonly onEvent?: (event: StampedEvent) => void;
   /**
@@ -60,6 +69,8 @@ export interface GatewayServerStats {
 interface _Conn {
   readonly connId: number;
   readonly socket: TcpSocket;
+  /** outboundBytesMax or tdpOutboundBytesMax, by listener. */
+  readonly outboundBytesMax: number;
   paused: boolean;
   /** Closed by us (gateway close marker or slow_consumer); later bytes for it are dropped. */
   done: boolean;
@@ -69,6 +80,7 @@ export class GatewayServer {
   readonly #gateway: Gateway;
   readonly #clock: Clock;
   readonly #outboundBytesMax: number;
+  readonly #tdpOutboundBytesMax: number;
   readonly #onEvent: ((event: StampedEvent) => void) | undefined;
   readonly #onCommand: ((command: GatewayCommand) => void) | undefined;
   readonly #conns = new Map<number, _Conn>();
@@ -93,6 +105,10 @@ export class GatewayServer {
     this.#outboundBytesMax = options.outboundBytesMax ?? OUTBOUND_BYTES_MAX_DEFAULT;
     if (!(Number.isInteger(this.#outboundBytesMax) && this.#outboundBytesMax > 0)) {
       throw new RangeError(`serveGateway: outboundBytesMax must be a positive integer, got ${this.#outboundBytesMax}`);
+    }
+    this.#tdpOutboundBytesMax = options.tdpOutboundBytesMax ?? TDP_OUTBOUND_BYTES_MAX_DEFAULT;
+    if (!(Number.isInteger(this.#tdpOutboundBytesMax) && this.#tdpOutboundBytesMax > 0)) {
+      throw new RangeError(`serveGateway: tdpOutboundBytesMax must be a positive integer, got ${this.#tdpOutboundBytesMax}`);
     }
     this.#onEvent = options.onEvent;
     this.#onCommand = options.onCommand;
@@ -215,7 +231,7 @@ export class GatewayServer {
       return;
     }
     this.#socketsAccepted++;
-    const conn: _Conn = { connId, socket, paused: false, done: false };
+    const conn: _Conn = { connId, socket, outboundBytesMax: kind === 'tdp' ? this.#tdpOutboundBytesMax : this.#outboundBytesMax, paused: false, done: false };
     this.#conns.set(connId, conn);
     socket.onData((bytes) => {
       if (conn.done) return;
@@ -269,7 +285,7 @@ export class GatewayServer {
   #write(conn: _Conn, bytes: Uint8Array): void {
     this.#bytesOut += bytes.length;
     const accepted = conn.socket.write(bytes);
-    if (conn.socket.bufferedBytes > this.#outboundBytesMax) {
+    if (conn.socket.bufferedBytes > conn.outboundBytesMax) {
       this.#slowConsumerCloses++;
       conn.done = true;
       // The gateway records why (connection_closed{reason_code: slow_consumer}); whatever it

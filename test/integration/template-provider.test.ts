@@ -22,6 +22,7 @@ import type { BlockTemplate } from '../../core/template/template.ts';
 import { configToml, loadTestConfig } from '../support/stack-world.ts';
 import { HOST, STEP_MS, until } from '../support/gateway-under-test.ts';
 import { TdpConnection } from '../support/tdp-connection.ts';
+import { makeTemplate, makeTx } from '../support/policy-fixtures.ts';
 import { findNonce, headerOf, poolCoinbase, rootFromPath, dsha, varint } from '../support/tdp-solution.ts';
 
 const GBT = JSON.parse(readFileSync(new URL('../fixtures/btcd-gbt-with-transactions.json', import.meta.url), 'utf8')) as Record<string, unknown>;
@@ -45,12 +46,26 @@ class EasySource implements TemplateSource {
   }
 }
 
-async function start(salt: number, mode: 'observe' | 'shadow' = 'observe'): Promise<{ stack: GatewayStack; source: EasySource; events: StampedEvent[]; connect: () => Promise<TdpConnection>; close: () => Promise<void> }> {
+/** One synthetic template whose transactions serialize to more than the miners' 4 MiB outbound bound. */
+class BigSource extends EasySource {
+  readonly big: BlockTemplate;
+  constructor() {
+    super();
+    const txs = Array.from({ length: 13_000 }, (_, i) => makeTx(i + 1, 1000n, undefined, [], 250));
+    // A node may report its own limits; this one allows the big block (tailoring honours it).
+    this.big = { ...makeTemplate({ transactions: txs }), weightLimit: 40_000_000, sigopLimit: 800_000 };
+  }
+  override async getBlockTemplate(templateId: bigint) {
+    return ok({ ...this.big, templateId } as BlockTemplate);
+  }
+}
+
+async function start(salt: number, mode: 'observe' | 'shadow' = 'observe', sourceOverride?: EasySource): Promise<{ stack: GatewayStack; source: EasySource; events: StampedEvent[]; connect: () => Promise<TdpConnection>; close: () => Promise<void> }> {
   const clock = new SystemClock();
   const random = new SeededRandom(seed + salt);
   const authority = generateAuthorityKeyPair(random);
   const config = loadTestConfig(configToml({ 'gateway.mode': mode, 'template_provider.listen_addr': '127.0.0.1:0', 'template_provider.fee_update_interval_ms': 0 }, authority));
-  const source = new EasySource();
+  const source = sourceOverride ?? new EasySource();
   const events: StampedEvent[] = [];
   const stack = await startGatewayStack({ config, templateSource: source, clock, random, provider: nobleProvider, eventLog: false, shareForwarding: false, onEvent: (e) => events.push(e) });
   const conns: TdpConnection[] = [];
@@ -174,4 +189,27 @@ describe('template provider listener (real sockets)', () => {
       await world.close();
     }
   }, { timeoutMs: 60_000 });
+
+  test('a RequestTransactionData.Success larger than the miners\' 4 MiB outbound bound reaches the client (TDP bound: 64 MiB)', async () => {
+    const source = new BigSource();
+    const world = await start(74, 'observe', source);
+    try {
+      await until('the first template', STEP_MS, () => (world.stack.gateway.currentJob === null ? undefined : true));
+      const tdp = await world.connect();
+      const nt = await tdp.next('NewTemplate', STEP_MS);
+      tdp.client.requestTransactionData(nt.templateId);
+      tdp.client.requestTransactionData(nt.templateId);
+      tdp.flush();
+      const first = await tdp.next('RequestTransactionDataSuccess', 30_000);
+      const second = await tdp.next('RequestTransactionDataSuccess', 30_000);
+      const bytes = first.transactionList.reduce((n, t) => n + t.length, 0);
+      assert.ok(bytes > 4 * 1024 * 1024, `${bytes} bytes of transactions`);
+      assert.equal(first.transactionList.length, 13_000);
+      assert.equal(second.transactionList.length, 13_000);
+      assert.equal(tdp.closed, false);
+      assert.ok(!world.events.some((e) => e.type === 'tdp_connection_closed'), 'not closed as a slow consumer');
+    } finally {
+      await world.close();
+    }
+  }, { timeoutMs: 120_000 });
 });

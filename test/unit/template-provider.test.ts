@@ -2,7 +2,8 @@
 // the coinbase parser, the template cache bounds, the [template_provider] config rule
 // (present = enabled, listen_addr required then), and docs/events.md covering every tdp_ type.
 import { readFileSync } from 'node:fs';
-import { describe, test } from '../harness.ts';
+import fc from 'fast-check';
+import { describe, propertyParams, test } from '../harness.ts';
 import { assert } from '../assert.ts';
 import { bytesToHex, concatBytes, hexToBytes } from '../../core/bytes.ts';
 import { keyMeta, loadConfig, sectionKeys } from '../../core/config/index.ts';
@@ -14,6 +15,7 @@ import { TemplateCache } from '../../core/template-provider/template-cache.ts';
 import { TailorCache } from '../../core/template-provider/tdp-session.ts';
 import { defaultSha256 } from '../../core/mining/hash.ts';
 import { makeTemplate, makeTx } from '../support/policy-fixtures.ts';
+import { dsha, merkleRootOf, rootFromPath } from '../support/tdp-solution.ts';
 
 const exampleText = readFileSync(new URL('../../deploy/config/example.toml', import.meta.url), 'utf8');
 
@@ -57,6 +59,44 @@ describe('template provider: reservation arithmetic', () => {
     assert.equal(exact.coinbaseValueSats, t.coinbaseValue - 30n);
     const oneByteMore = tailorTemplate(t, { additionalSizeBytes: 1, additionalSigops: 0 });
     assert.equal(oneByteMore.transactions.length, 1, '4 WU more reserved: the second goes too');
+  });
+});
+
+describe('template provider: trimming properties (fast-check, seed printed at start)', () => {
+  test('for any template and constraints: what is kept fits, is the longest fitting prefix closed under depends, and the path and commitment match it', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ sig: fc.integer({ min: 0, max: 250 }), fee: fc.integer({ min: 0, max: 50_000 }), dep: fc.option(fc.nat(), { nil: undefined }) }), { maxLength: 24 }),
+        fc.integer({ min: 0, max: 3000 }),
+        fc.integer({ min: 0, max: 200 }),
+        fc.nat(),
+        fc.integer({ min: -4, max: 4 }),
+        (specs, size, sigops, cut, delta) => {
+          const txs = specs.map((x, i) => makeTx(i + 1, BigInt(x.fee), undefined, x.dep === undefined || i === 0 ? [] : [1 + (x.dep % i)], x.sig));
+          const t = makeTemplate({ transactions: txs });
+          // The weight limit lands exactly on (or a few WU around) a prefix boundary, where an
+          // off-by-one in the budget shows.
+          const prefix = txs.slice(0, cut % (txs.length + 1)).reduce((n, x) => n + x.weight, 0);
+          const limited = { ...t, weightLimit: Math.max(1168 + 4 * size, 1168 + 4 * size + prefix + delta), sigopLimit: sigops + 4 * Math.floor(specs.length / 2) };
+          const r = tailorTemplate(limited, { additionalSizeBytes: size, additionalSigops: sigops });
+          const kept = r.transactions;
+          const w = kept.reduce((n, x) => n + x.weight, 0);
+          const so = kept.reduce((n, x) => n + x.sigops, 0);
+          if (w + 1168 + 4 * size > limited.weightLimit || so + sigops > limited.sigopLimit) return false;
+          // Parents-first input: the kept set is a prefix, and the next transaction would not fit.
+          if (kept.some((x, i) => x !== txs[i])) return false;
+          const next = txs[kept.length];
+          if (next !== undefined && w + next.weight + 1168 + 4 * size <= limited.weightLimit && so + next.sigops + sigops <= limited.sigopLimit) return false;
+          if (r.droppedCount !== txs.length - kept.length) return false;
+          if (r.coinbaseValueSats !== t.coinbaseValue - txs.slice(kept.length).reduce((n, x) => n + x.fee, 0n)) return false;
+          const leaf = dsha(new Uint8Array([1, 2, 3]));
+          if (bytesToHex(rootFromPath(leaf, r.merklePath)) !== bytesToHex(merkleRootOf([leaf, ...kept.map((x) => x.txid)]))) return false;
+          const commitment = dsha(concatBytes(merkleRootOf([new Uint8Array(32), ...kept.map((x) => x.wtxid)]), new Uint8Array(32)));
+          return bytesToHex(r.witnessCommitmentScript) === '6a24aa21a9ed' + bytesToHex(commitment);
+        },
+      ),
+      propertyParams(150),
+    );
   });
 });
 
