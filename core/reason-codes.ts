@@ -352,6 +352,24 @@ export const REASON_CODES = {
     emittedBy: 'custom job verification; SetCustomMiningJob.Error',
     wire: 'invalid-merkle-path',
   },
+  custom_job_invalid_coinbase_tx_version: {
+    category: 'template',
+    meaning: 'SetCustomMiningJob.coinbase_tx_version differs from the version of the coinbase declared with its token (DeclareMiningJob).',
+    emittedBy: 'custom job verification; SetCustomMiningJob.Error',
+    wire: 'invalid-coinbase-tx-version',
+  },
+  custom_job_invalid_input_sequence: {
+    category: 'template',
+    meaning: 'SetCustomMiningJob.coinbase_tx_input_nSequence differs from the declared coinbase input\'s nSequence.',
+    emittedBy: 'custom job verification; SetCustomMiningJob.Error',
+    wire: 'invalid-coinbase-tx-input-n-sequence',
+  },
+  custom_job_invalid_locktime: {
+    category: 'template',
+    meaning: 'SetCustomMiningJob.coinbase_tx_locktime differs from the declared coinbase\'s locktime.',
+    emittedBy: 'custom job verification; SetCustomMiningJob.Error',
+    wire: 'invalid-coinbase-tx-locktime',
+  },
   // ── timing (prevhash switching, SPEC §6; core/gateway/verdict-gate.ts) ──────
   stale_hold_expired: {
     category: 'timing',

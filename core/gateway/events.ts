@@ -139,6 +139,8 @@ export type GatewayEvent =
       readonly pool_paid_sats: string;
       /** A block on this job can be assembled and submitted (its transactions are known). */
       readonly transactions_known: boolean;
+      /** The DeclareMiningJob this job was declared by (issue 11), when its token was a declared one. */
+      readonly declaration_id?: string;
     }
   | {
       /** SetCustomMiningJob refused with SetCustomMiningJob.Error. */

@@ -129,7 +129,7 @@ export class MiningJobTokens<J> {
   consumeForCustomJob(token: Uint8Array, user: string, nowMs: number): CustomJobTokenResult<J> {
     const entry = this.#entries.get(bytesToHex(token));
     if (entry === undefined) return { ok: false, reason: 'jd_token_unknown', detail: 'token was never issued (or was evicted)' };
-    if (entry.user !== user) return { ok: false, reason: 'jd_token_foreign', detail: 'token belongs to another user' };
+    if (_account(entry.user) !== _account(user)) return { ok: false, reason: 'jd_token_foreign', detail: 'token belongs to another user' };
     if (entry.kind === 'allocated' && !entry.coinbaseOnly) return { ok: false, reason: 'jd_token_unknown', detail: 'token was allocated but no job was declared with it' };
     if (entry.state !== 'fresh') return { ok: false, reason: 'jd_token_reused', detail: 'token already used' };
     if (nowMs >= entry.expiresAtMs) return { ok: false, reason: 'jd_token_expired', detail: `token expired at ${entry.expiresAtMs} ms (now ${nowMs} ms)` };
@@ -174,4 +174,15 @@ export class MiningJobTokens<J> {
     const forgetAt = entry.expiresAtMs + this.settings.tombstoneMs;
     if (this.#purgeAtMs === null || forgetAt < this.#purgeAtMs) this.#purgeAtMs = forgetAt;
   }
+}
+
+/**
+ * The account of an identity: the text before its first '.' (core/gateway/auth.ts). A token is
+ * bound to the account, not the worker: jd_client_sv2 allocates tokens with its configured
+ * user identity and opens its mining channel with the same account, but a proxy may append
+ * worker names (`.miner<N>`) on the mining side.
+ */
+function _account(identity: string): string {
+  const dot = identity.indexOf('.');
+  return dot < 0 ? identity : identity.slice(0, dot);
 }
