@@ -8,6 +8,7 @@ import type { ShareForwardResultEvent, ShareForwardRetryEvent } from '../forward
 import type { Verdict } from '../policy/types.ts';
 import type { ReasonCode } from '../reason-codes.ts';
 import type { TdpEvent } from '../template-provider/events.ts';
+import type { JdsEvent } from '../job-declaration/events.ts';
 
 export type ChannelKind = 'standard' | 'extended';
 
@@ -304,7 +305,8 @@ export type GatewayEvent =
       readonly blocks_pending: number;
     }
   // Template Provider connections (issue 10, core/template-provider/events.ts).
-  | TdpEvent;
+  | TdpEvent
+  | JdsEvent;
 
 export type GatewayEventType = GatewayEvent['type'];
 

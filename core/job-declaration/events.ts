@@ -9,6 +9,19 @@ import type { ReasonCode } from '../reason-codes.ts';
 
 export type JdsEvent =
   | {
+      readonly type: 'jd_connection_opened';
+      readonly conn_id: number;
+      readonly remote_address: string | null;
+      readonly open_clients: number;
+    }
+  | {
+      readonly type: 'jd_connection_refused';
+      readonly reason_code: Extract<ReasonCode, 'connection_limit_reached' | 'shutdown' | 'shadow_mode'>;
+      readonly remote_address: string | null;
+      readonly open_clients: number;
+      readonly max_clients: number;
+    }
+  | {
       readonly type: 'jd_connection_setup';
       readonly conn_id: number;
       /** No DECLARE_TX_DATA flag: tokens go straight to SetCustomMiningJob, coinbase checks only. */

@@ -227,6 +227,11 @@ export class JdsSession {
     return this.#closeReason;
   }
 
+  /** For the gateway's stale-hold disconnect event (a JD connection has no channels). */
+  get channelCount(): number {
+    return 0;
+  }
+
   get coinbaseOnly(): boolean {
     return this.#coinbaseOnly;
   }
