@@ -14,6 +14,7 @@ import { bytesToHex, concatBytes, fromUtf8, hexToBytes, reversed } from '../../c
 import { makeTemplate, makeTx, POOL_SCRIPT, OTHER_SCRIPT } from '../../test/support/policy-fixtures.ts';
 import { dsha, le32, leInt, merkleRootOf, varint } from '../../test/support/tdp-solution.ts';
 import { declaredJob, spend, JdsWorld, type DeclaredJobBytes } from '../jds-world.ts';
+import { describeLogEvent, parseEventLog, replayDeclarations, replaySummary } from '../../runtimes/commands/replay.ts';
 
 const SUBSIDY = 5_000_000_000n;
 
@@ -415,5 +416,29 @@ describe('job declaration: PushSolution', () => {
     peer.send({ ...push, prevHash: new Uint8Array(32).fill(1) });
     assert.equal(w.blocks.length, 1);
     assert.equal(peer.session.solutionsRejected, 2, 'the duplicate and the unmatched one');
+  });
+});
+
+describe('job declaration: replay', () => {
+  test('reservegrid replay reconstructs every declaration verdict from the event log (JSON lines)', () => {
+    const { w, txs } = world({ mode: 'observe', policy: { blocklistTxids: [makeTx(3, 3000n).txid] } });
+    const peer = w.peer();
+    const a = peer.allocate('alice', 1);
+    peer.declare(a.miningJobToken, declaredJob(txs, { value: SUBSIDY + 6000n }), 2); // blocklisted, observe: Success
+    peer.declare(new Uint8Array(16), declaredJob(txs, { value: SUBSIDY + 6000n }), 3); // unknown token: Error
+    const b = peer.allocate('alice', 4);
+    peer.declare(b.miningJobToken, declaredJob(txs.slice(0, 2), { value: SUBSIDY + 3000n }), 5); // accepted
+    const emitted = w.verdicts();
+    assert.equal(emitted.length, 3);
+    const text = w.events.map((e, i) => JSON.stringify({ ...e, seq: i + 1, ts: '2026-12-03T00:00:00.000Z' })).join('\n');
+    const log = parseEventLog([{ name: 'events.jsonl', text }]);
+    const replayed = replayDeclarations(log);
+    assert.deepEqual(
+      replayed.map((d) => [d.request_id, d.mode, d.answered_success, d.enforced, d.wire, d.verdict]),
+      emitted.map((e) => [e.request_id, e.mode, e.answered_success, e.enforced, e.wire, { accepted: e.accepted, reason_code: e.reason_code, reason_detail: e.reason_detail, policy_context: e.policy_context }]),
+    );
+    assert.deepEqual(replayed.map((d) => d.verdict.reason_code), ['blocklisted_txid', 'jd_token_unknown', 'template_accepted']);
+    assert.deepEqual(replaySummary(log).declarations_by_mode_reason, { 'observe blocklisted_txid': 1, 'observe jd_token_unknown': 1, 'observe template_accepted': 1 });
+    assert.match(describeLogEvent(log.entries.find((x) => x.event.type === 'jd_declaration_verdict')!.event), /declaration 1 .* rejected \(observe\): blocklisted_txid .* answered Success/);
   });
 });
