@@ -14,6 +14,8 @@ import { bytesToHex, concatBytes, fromUtf8, hexToBytes, reversed } from '../../c
 import { makeTemplate, makeTx, POOL_SCRIPT, OTHER_SCRIPT } from '../../test/support/policy-fixtures.ts';
 import { dsha, le32, leInt, merkleRootOf, varint } from '../../test/support/tdp-solution.ts';
 import { declaredJob, spend, JdsWorld, type DeclaredJobBytes } from '../jds-world.ts';
+import { GatewayMetrics } from '../../core/metrics/gateway-metrics.ts';
+import { parsePrometheusText, sampleValue } from '../../test/support/prometheus-text.ts';
 import { describeLogEvent, parseEventLog, replayDeclarations, replaySummary } from '../../runtimes/commands/replay.ts';
 
 const SUBSIDY = 5_000_000_000n;
@@ -440,5 +442,31 @@ describe('job declaration: replay', () => {
     assert.deepEqual(replayed.map((d) => d.verdict.reason_code), ['blocklisted_txid', 'jd_token_unknown', 'template_accepted']);
     assert.deepEqual(replaySummary(log).declarations_by_mode_reason, { 'observe blocklisted_txid': 1, 'observe jd_token_unknown': 1, 'observe template_accepted': 1 });
     assert.match(describeLogEvent(log.entries.find((x) => x.event.type === 'jd_declaration_verdict')!.event), /declaration 1 .* rejected \(observe\): blocklisted_txid .* answered Success/);
+  });
+});
+
+describe('job declaration: metrics', () => {
+  test('every refusal has a code and a counter: declarations by mode, answer and reason; closes by reason', () => {
+    const { w, txs } = world({ policy: { blocklistTxids: [makeTx(3, 3000n).txid] } });
+    const peer = w.peer();
+    const a = peer.allocate('alice', 1);
+    peer.declare(a.miningJobToken, declaredJob(txs, { value: SUBSIDY + 6000n }), 2);
+    peer.declare(new Uint8Array(16), declaredJob(txs, { value: SUBSIDY + 6000n }), 3);
+    const b = peer.allocate('alice', 4);
+    peer.declare(b.miningJobToken, declaredJob(txs.slice(0, 2), { value: SUBSIDY + 3000n }), 5);
+    const c = peer.allocate('alice', 6);
+    peer.declare(c.miningJobToken, declaredJob([spend(txs[0]!, 0, 9_000n, 9)], { value: SUBSIDY + 1000n }), 7);
+    peer.send({ type: 'ProvideMissingTransactionsSuccess', requestId: 99, transactionList: [] });
+    peer.send({ type: 'DeclareMiningJobSuccess', requestId: 1, newMiningJobToken: new Uint8Array(0) });
+    const m = new GatewayMetrics({ mode: 'inline' });
+    for (const e of w.events) m.observe(e);
+    const p = parsePrometheusText(m.registry.render());
+    assert.equal(sampleValue(p, 'reservegrid_jd_declarations_total', { mode: 'inline', answered: 'error', reason_code: 'blocklisted_txid' }), 1);
+    assert.equal(sampleValue(p, 'reservegrid_jd_declarations_total', { mode: 'inline', answered: 'error', reason_code: 'jd_token_unknown' }), 1);
+    assert.equal(sampleValue(p, 'reservegrid_jd_declarations_total', { mode: 'inline', answered: 'success', reason_code: 'template_accepted' }), 1);
+    assert.equal(sampleValue(p, 'reservegrid_jd_tokens_allocated_total', { mode: 'full_template' }), 3);
+    assert.equal(sampleValue(p, 'reservegrid_jd_missing_transactions_total'), 1);
+    assert.equal(sampleValue(p, 'reservegrid_jd_unexpected_responses_total'), 1);
+    assert.equal(sampleValue(p, 'reservegrid_jd_connections_closed_total', { reason_code: 'unexpected_message' }), 1);
   });
 });
