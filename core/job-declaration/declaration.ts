@@ -21,11 +21,11 @@
 // real weight is also checked here (step 6b) so a fat coinbase cannot push the block over.
 import { bytesToHex, equalBytes, reversed } from '../bytes.ts';
 import type { Sha256 } from '../mining/hash.ts';
-import { coinbaseMerklePath } from '../mining/merkle.ts';
+import { sha256dPair } from '../mining/sha256d64.ts';
 import { blockSubsidy } from '../policy/bitcoin.ts';
 import type { PolicyEngine } from '../policy/engine.ts';
 import { rejectedVerdict, type ChainView, type Verdict } from '../policy/types.ts';
-import { bip34HeightPush, witnessCommitment, type BlockTemplate, type TemplateTransaction } from '../template/template.ts';
+import { bip34HeightPush, type BlockTemplate, type TemplateTransaction } from '../template/template.ts';
 import type { DeclaredCoinbase } from './declared-coinbase.ts';
 import type { DeclaredTransaction } from './transactions.ts';
 
@@ -46,6 +46,8 @@ export interface DeclarationJudgement {
   readonly template: BlockTemplate | null;
   readonly totalFeesSats: bigint | null;
 }
+
+const _ZERO_32 = new Uint8Array(32);
 
 function _display(hash: Uint8Array): string {
   return bytesToHex(reversed(hash));
@@ -72,7 +74,8 @@ export function judgeDeclaration(input: DeclarationInput, engine: PolicyEngine, 
     return none(rejectedVerdict('bip34_height_mismatch', `coinbase scriptSig does not start with the BIP34 push of height ${height}`, { expected_height: height }));
   }
   // 4. witness commitment over the declared wtxids
-  const commitment = witnessCommitment(txs.map((t) => t.wtxid), coinbase.witnessReservedValue, sha256);
+  // BIP141: commitment = SHA256d(witness root (coinbase wtxid = 0) ‖ reserved value).
+  const commitment = sha256dPair(merkleRootAndPath(_ZERO_32, txs.map((t) => t.wtxid)).root, coinbase.witnessReservedValue);
   if (!equalBytes(commitment, coinbase.witnessCommitment)) {
     return none(rejectedVerdict('witness_commitment_invalid', `the coinbase commits to ${bytesToHex(coinbase.witnessCommitment)}, the declared wtxids give ${bytesToHex(commitment)}`, { tx_count: txs.length }));
   }
@@ -113,7 +116,7 @@ export function judgeDeclaration(input: DeclarationInput, engine: PolicyEngine, 
     transactions: _asTemplateTransactions(txs),
     defaultWitnessCommitment: coinbase.witnessCommitmentScript,
     witnessCommitmentSource: 'computed',
-    merklePath: coinbaseMerklePath(txs.map((t) => t.txid), sha256),
+    merklePath: merkleRootAndPath(_ZERO_32, txs.map((t) => t.txid)).path,
     sigopLimit: tip.sigopLimit,
     weightLimit: tip.weightLimit,
     longpollId: null,
@@ -132,48 +135,27 @@ export function judgeDeclaration(input: DeclarationInput, engine: PolicyEngine, 
 }
 
 /**
- * GBT-style `depends` (1-based indexes of earlier transactions this one spends), computed from
- * the inputs, so the engine's structure check sees a child-before-parent order for what it is.
- * A parent listed AFTER its child gets no entry here; the node's proposal refuses that block.
+ * The declared transactions as template transactions. `depends` stay empty: a declaration's
+ * order is the miner's, and whether every parent precedes its child is a consensus question the
+ * node's block proposal answers; the engine only checks that listed depends point backwards.
  */
 function _asTemplateTransactions(txs: readonly DeclaredTransaction[]): TemplateTransaction[] {
-  const index = new Map<string, number>();
-  txs.forEach((t, i) => index.set(bytesToHex(t.txid), i));
-  return txs.map((t, i) => {
-    const depends: number[] = [];
-    // Inputs: outpoint txids start at byte 4 (+2 with the BIP144 marker) after the input count.
-    for (const parent of _spentTxids(t.data)) {
-      const j = index.get(parent);
-      if (j !== undefined && j < i && !depends.includes(j + 1)) depends.push(j + 1);
-    }
-    return { data: t.data, txid: t.txid, wtxid: t.wtxid, fee: t.fee ?? 0n, sigops: t.sigops, weight: t.weight, depends };
-  });
+  return txs.map((t) => ({ data: t.data, txid: t.txid, wtxid: t.wtxid, fee: t.fee ?? 0n, sigops: t.sigops, weight: t.weight, depends: [] }));
 }
 
-function _spentTxids(data: Uint8Array): string[] {
-  let at = 4;
-  if (data[at] === 0x00 && data[at + 1] === 0x01) at += 2;
-  const first = data[at];
-  if (first === undefined) return [];
-  let count = first;
-  at += 1;
-  if (first >= 0xfd) {
-    if (first !== 0xfd) return [];
-    count = (data[at] ?? 0) | ((data[at + 1] ?? 0) << 8);
-    at += 2;
+/**
+ * Merkle root over [leaf0, ...leaves] and leaf0's path, with Bitcoin's duplicate-last rule, on the
+ * 64-byte double-SHA-256 fast path (core/mining/sha256d64.ts): 2 × n compressions instead of a
+ * general hash per node, which keeps a 4,000-transaction declaration inside its budget.
+ */
+export function merkleRootAndPath(leaf0: Uint8Array, leaves: readonly Uint8Array[]): { root: Uint8Array; path: Uint8Array[] } {
+  let level: Uint8Array[] = [leaf0, ...leaves];
+  const path: Uint8Array[] = [];
+  while (level.length > 1) {
+    path.push(level[1]!);
+    const next: Uint8Array[] = [];
+    for (let i = 0; i < level.length; i += 2) next.push(sha256dPair(level[i]!, level[i + 1] ?? level[i]!));
+    level = next;
   }
-  const out: string[] = [];
-  for (let k = 0; k < count; k++) {
-    if (at + 36 > data.length) return out;
-    out.push(bytesToHex(data.subarray(at, at + 32)));
-    at += 36;
-    let len = data[at] ?? 0;
-    at += 1;
-    if (len === 0xfd) {
-      len = (data[at] ?? 0) | ((data[at + 1] ?? 0) << 8);
-      at += 2;
-    } else if (len > 0xfd) return out;
-    at += len + 4;
-  }
-  return out;
+  return { root: level[0]!, path };
 }
