@@ -14,6 +14,10 @@ import { bytesToHex, concatBytes, fromUtf8, hexToBytes, reversed } from '../../c
 import { makeTemplate, makeTx, POOL_SCRIPT, OTHER_SCRIPT } from '../../test/support/policy-fixtures.ts';
 import { dsha, le32, leInt, merkleRootOf, varint } from '../../test/support/tdp-solution.ts';
 import { declaredJob, spend, JdsWorld, type DeclaredJobBytes } from '../jds-world.ts';
+import { readFileSync } from 'node:fs';
+import { REASON_CODES, type ReasonCode } from '../../core/reason-codes.ts';
+import { declareMiningJobWire } from '../../core/job-declaration/index.ts';
+import { CONFIG_KEYS, loadConfig } from '../../core/config/index.ts';
 import { GatewayMetrics } from '../../core/metrics/gateway-metrics.ts';
 import { parsePrometheusText, sampleValue } from '../../test/support/prometheus-text.ts';
 import { describeLogEvent, parseEventLog, replayDeclarations, replaySummary } from '../../runtimes/commands/replay.ts';
@@ -468,5 +472,37 @@ describe('job declaration: metrics', () => {
     assert.equal(sampleValue(p, 'reservegrid_jd_missing_transactions_total'), 1);
     assert.equal(sampleValue(p, 'reservegrid_jd_unexpected_responses_total'), 1);
     assert.equal(sampleValue(p, 'reservegrid_jd_connections_closed_total', { reason_code: 'unexpected_message' }), 1);
+  });
+});
+
+describe('job declaration: docs', () => {
+  const doc = readFileSync(new URL('../../docs/job-declaration.md', import.meta.url), 'utf8');
+  test('docs/job-declaration.md names every jd_ reason code and the wire string the code sends', () => {
+    for (const [code, info] of Object.entries(REASON_CODES)) {
+      if (!code.startsWith('jd_')) continue;
+      assert.ok(doc.includes(`\`${code}\``), `docs/job-declaration.md mentions ${code}`);
+      const wire = (info as { wire?: string }).wire;
+      if (wire !== undefined) assert.ok(doc.includes(`\`${wire}\``), `docs/job-declaration.md mentions ${wire}`);
+      if (wire !== undefined) assert.equal(declareMiningJobWire(code as ReasonCode), wire);
+    }
+    for (const [code, wire] of [['prevhash_unknown', 'stale-chain-tip'], ['bip34_height_mismatch', 'invalid-coinbase-tx-input'], ['witness_commitment_invalid', 'invalid-coinbase-tx'], ['avg_fee_below_minimum', 'invalid-job']] as const) {
+      assert.equal(declareMiningJobWire(code), wire, code);
+      assert.ok(doc.includes(`\`${code}\``) && doc.includes(`\`${wire}\``));
+    }
+  });
+
+  test('the documented defaults are the schema\'s, and the example section loads', () => {
+    const keys = new Map(CONFIG_KEYS.map((k) => [k.path, k]));
+    assert.equal(keys.get('job_declaration.declared_token_expiry_ms')!.default, 10_000);
+    assert.equal(keys.get('job_declaration.allocated_token_expiry_ms')!.default, 600_000, 'documented as 10 min');
+    const toml = /```toml\n([\s\S]*?)```/.exec(doc)![1]!;
+    const example = readFileSync(new URL('../../deploy/config/example.toml', import.meta.url), 'utf8')
+      .replace(/\[job_declaration\][\s\S]*$/, '')
+      .replace(/allow_work_selection = \w+\n/, '');
+    const merged = example.replace('[mining]\n', '[mining]\nallow_work_selection = true\n') + toml.replace(/\[mining\]\n.*\n/, '');
+    const loaded = loadConfig({ tomlText: merged, env: { RESERVEGRID_GATEWAY__MODE: 'observe' } });
+    assert.ok(loaded.ok, loaded.ok ? '' : JSON.stringify(loaded.problems));
+    assert.equal(loaded.config.job_declaration.listen_addr, '127.0.0.1:8443');
+    assert.equal(loaded.config.mining.allow_work_selection, true);
   });
 });
