@@ -490,6 +490,19 @@ describe('work selection: SetCustomMiningJob with Job Declaration tokens', () =>
     assert.equal(world.eventsOf('custom_job_rejected').at(-1)!.reason_code, 'jd_token_expired');
   });
 
+  test('a declared job on the old tip after a prevhash switch → stale-chain-tip (fail closed), token spent', () => {
+    const { world, t, miner, ext } = customWorld('1e00ffff', { tokens: true });
+    const base = goodJob(t, ext.channelId);
+    const token = declare(world, base, ext.extranoncePrefix.length + ext.extranonceSize, t.transactions);
+    const next = { ...template('1e00ffff'), prevHash: sha256d(new TextEncoder().encode('the next block')), height: t.height + 1 };
+    world.gateway.templateUpdated(next, world.now);
+    world.pump();
+    assert.equal(bytesToHex(world.gateway.currentJob!.prevHash), bytesToHex(next.prevHash), 'switched to the new tip');
+    miner.send({ ...base, miningJobToken: token });
+    assert.equal(miner.take('SetCustomMiningJobError').errorCode, 'stale-chain-tip');
+    assert.equal(world.eventsOf('custom_job_rejected').at(-1)!.reason_code, 'custom_job_stale_chain_tip');
+  });
+
   test('each field that differs from the declaration → SRI\'s SetCustomMiningJob.Error string', () => {
     const cases: [string, (j: Msg<'SetCustomMiningJob'>) => Msg<'SetCustomMiningJob'>, string, string][] = [
       ['prev_hash', (j) => ({ ...j, prevHash: new Uint8Array(32).fill(3) }), 'stale-chain-tip', 'custom_job_stale_chain_tip'],
