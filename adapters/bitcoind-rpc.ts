@@ -54,6 +54,9 @@ export interface BitcoindRpcOptions {
   readonly fetch?: typeof fetch;
 }
 
+/** What a BIP23 block proposal said: valid, or the node's reason string. */
+export type BlockProposalOutcome = { readonly kind: 'valid' } | { readonly kind: 'invalid'; readonly reason: string };
+
 /** What `submitblock` said, classified (BIP22 results plus btcd's "rejected: ..." strings). */
 export type SubmitBlockOutcome =
   | { readonly kind: 'accepted' }
@@ -121,6 +124,24 @@ export class BitcoindRpc {
       return err(upstreamError('upstream-bad-response', 'submitblock', `submitblock result is neither null nor a string: ${preview(answer.value)}`));
     }
     return ok(outcome);
+  }
+
+  /**
+   * BIP23 block proposal (issue 11 item 3): `getblocktemplate {"mode": "proposal", "data": hex}`
+   * asks the node whether a block would be valid on its tip WITHOUT submitting it; the proof of
+   * work is not checked (btcd: CheckConnectBlockTemplate with BFNoPoWCheck; Bitcoin Core:
+   * TestBlockValidity with fCheckPOW=false). BIP23: null = valid, a string = the BIP22 reason
+   * ("bad-txnmrklroot", "bad-prevblk", "inconclusive-not-best-prevblk", ...). This is how the
+   * Job Declaration Server checks a declared job's consensus validity with any node, not only
+   * Bitcoin Core over IPC (docs/job-declaration.md).
+   */
+  async proposeBlock(block: Uint8Array | string): Promise<Result<BlockProposalOutcome, UpstreamError>> {
+    const hex = typeof block === 'string' ? block : bytesToHex(block);
+    const answer = await this.call('getblocktemplate', [{ mode: 'proposal', data: hex }]);
+    if (!answer.ok) return answer;
+    if (answer.value === null) return ok({ kind: 'valid' });
+    if (typeof answer.value === 'string') return ok({ kind: 'invalid', reason: answer.value.startsWith('rejected: ') ? answer.value.slice('rejected: '.length) : answer.value });
+    return err(upstreamError('upstream-bad-response', 'getblocktemplate', `proposal result is neither null nor a string: ${preview(answer.value)}`));
   }
 
   /** Best block hash in DISPLAY order (as explorers show it; reverse for header bytes). */

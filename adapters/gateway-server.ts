@@ -58,6 +58,13 @@ export interface GatewayServerOptions {
    * gateway must have been built with templateProvider options. Same pump, same connection ids.
    */
   readonly tdpListen?: TcpAddress;
+  /**
+   * Where Job Declaration clients connect (job_declaration.listen_addr, issue 11); the gateway
+   * must have been built with jobDeclaration options. Same pump, same connection ids; the TDP
+   * outbound bound applies (a declaration's ProvideMissingTransactions answers are small, but the
+   * client's uploads are bounded by gateway.max_frame_payload_bytes either way).
+   */
+  readonly jdListen?: TcpAddress;
   /** Unsent bytes one connection may queue before it is closed with slow_consumer. */
   readonly outboundBytesMax?: number;
   /** The same for Template Distribution connections (default TDP_OUTBOUND_BYTES_MAX_DEFAULT). */
@@ -127,6 +134,7 @@ export class GatewayServer {
   readonly #conns = new Map<number, _Conn>();
   #listener: TcpListener | undefined;
   #tdpListener: TcpListener | undefined;
+  #jdListener: TcpListener | undefined;
   #timer: TimerId | undefined;
   #timerAtMs: number | undefined;
   #servicing = false;
@@ -179,6 +187,15 @@ export class GatewayServer {
         throw error;
       }
     }
+    if (options.jdListen !== undefined) {
+      try {
+        server.#jdListener = await listen(options.jdListen, (socket) => server.#accept(socket, 'jd'));
+      } catch (error) {
+        await server.#listener.close();
+        await server.#tdpListener?.close();
+        throw error;
+      }
+    }
     server.service();
     return server;
   }
@@ -191,6 +208,11 @@ export class GatewayServer {
   /** The Template Provider listener's bound port, or null without one. */
   get tdpPort(): number | null {
     return this.#tdpListener === undefined ? null : this.#tdpListener.port;
+  }
+
+  /** The Job Declaration listener's bound port, or null without one. */
+  get jdPort(): number | null {
+    return this.#jdListener === undefined ? null : this.#jdListener.port;
   }
 
   get stats(): GatewayServerStats {
@@ -262,6 +284,7 @@ export class GatewayServer {
     for (const socket of this.#pending) socket.abort();
     this.#pending.clear();
     await this.#tdpListener?.close();
+    await this.#jdListener?.close();
     for (const conn of [...this.#conns.values()]) {
       conn.done = true;
       // Graceful: bytes the gateway already produced (CloseChannel 'shutdown') still go out.
@@ -271,7 +294,7 @@ export class GatewayServer {
 
   // ---- internals -------------------------------------------------------------------------
 
-  #accept(socket: TcpSocket, kind: 'mining' | 'tdp'): void {
+  #accept(socket: TcpSocket, kind: 'mining' | 'tdp' | 'jd'): void {
     if (this.#closed) {
       socket.abort();
       return;
@@ -289,10 +312,10 @@ export class GatewayServer {
    * Hand a socket to the gateway under `remoteAddress`, then feed it `firstBytes` (what followed
    * a PROXY header). `firstBytes` undefined: the socket's handlers are not attached yet.
    */
-  #admit(socket: TcpSocket, kind: 'mining' | 'tdp', remoteAddress: string, firstBytes: Uint8Array | undefined, attach?: (onData: (bytes: Uint8Array) => void, onClose: () => void) => void): void {
+  #admit(socket: TcpSocket, kind: 'mining' | 'tdp' | 'jd', remoteAddress: string, firstBytes: Uint8Array | undefined, attach?: (onData: (bytes: Uint8Array) => void, onClose: () => void) => void): void {
     const now = this.#clock.monotonicMs();
     const info = { wallMs: this.#clock.wallMs(), ...(remoteAddress ? { remoteAddress } : {}) };
-    const connId = kind === 'mining' ? this.#gateway.acceptConnection(now, info) : this.#gateway.acceptTdpConnection(now, info);
+    const connId = kind === 'mining' ? this.#gateway.acceptConnection(now, info) : kind === 'tdp' ? this.#gateway.acceptTdpConnection(now, info) : this.#gateway.acceptJdsConnection(now, info);
     if (connId === null) {
       this.#socketsRefused++;
       socket.abort();
@@ -300,7 +323,7 @@ export class GatewayServer {
       return;
     }
     this.#socketsAccepted++;
-    const conn: _Conn = { connId, socket, outboundBytesMax: kind === 'tdp' ? this.#tdpOutboundBytesMax : this.#outboundBytesMax, paused: false, done: false };
+    const conn: _Conn = { connId, socket, outboundBytesMax: kind === 'mining' ? this.#outboundBytesMax : this.#tdpOutboundBytesMax, paused: false, done: false };
     this.#conns.set(connId, conn);
     const onData = (bytes: Uint8Array): void => {
       if (conn.done) return;

@@ -132,6 +132,8 @@ export interface GatewayStack {
   readonly sv2Url: string;
   /** Where Template Distribution clients connect ([template_provider], issue 10), or null. */
   readonly tdpAddress: { readonly host: string; readonly port: number } | null;
+  /** Where Job Declaration clients connect ([job_declaration], issue 11), or null. */
+  readonly jdAddress: { readonly host: string; readonly port: number } | null;
   /** Null when eventLog is false. */
   readonly eventLog: EventLog | null;
   /** What judges templates (gateway.verifier_addr, or gatewayDeps.verifier). */
@@ -151,6 +153,7 @@ export async function startGatewayStack(options: GatewayStackOptions): Promise<G
   const { config, clock, random } = options;
   const listen = parseListenAddr(config.gateway.listen_addr);
   const tdpListen = config.template_provider.listen_addr === undefined ? null : parseListenAddr(config.template_provider.listen_addr);
+  const jdListen = config.job_declaration.listen_addr === undefined ? null : parseListenAddr(config.job_declaration.listen_addr);
   const provider = options.provider ?? selectCryptoProvider('auto');
   const templateSource = options.templateSource ?? templateSourceFromConfig(config, options.readFile ?? ((path) => readFileAsync(path, 'utf8')));
   const identity = responderIdentityFromConfig(config, random);
@@ -330,6 +333,7 @@ export async function startGatewayStack(options: GatewayStackOptions): Promise<G
       clock,
       listen: { host: listen.bindHost, port: listen.port },
       ...(tdpListen === null ? {} : { tdpListen: { host: tdpListen.bindHost, port: tdpListen.port } }),
+      ...(jdListen === null ? {} : { jdListen: { host: jdListen.bindHost, port: jdListen.port } }),
       onEvent,
       onCommand: (command) => executor.execute(command),
       // Journal first, then acknowledge (gateway-server.ts header): the pass's share_accepted
@@ -395,6 +399,7 @@ export async function startGatewayStack(options: GatewayStackOptions): Promise<G
   const address = { host: listen.urlHost, port: server.port };
   // Shadow mode opens no listener at all (the shadow "listener" binds nothing): no TP address.
   const tdpAddress = tdpListen === null || server.tdpPort === null || config.gateway.mode === 'shadow' ? null : { host: tdpListen.urlHost, port: server.tdpPort };
+  const jdAddress = jdListen === null || server.jdPort === null || config.gateway.mode === 'shadow' ? null : { host: jdListen.urlHost, port: server.jdPort };
   const sv2Url = `stratum2+tcp://${listen.wildcard ? '127.0.0.1' : listen.urlHost}:${server.port}/${config.noise.authority_public_key}`;
   sv2UrlText = sv2Url;
   let stopping: Promise<void> | undefined;
@@ -429,7 +434,7 @@ export async function startGatewayStack(options: GatewayStackOptions): Promise<G
     http: httpInfo,
     httpError,
   };
-  return { gateway, server: runningServer, poller: runningPoller, executor, templateSource, address, sv2Url, tdpAddress, eventLog, verifier, forwarding, telemetry, stop };
+  return { gateway, server: runningServer, poller: runningPoller, executor, templateSource, address, sv2Url, tdpAddress, jdAddress, eventLog, verifier, forwarding, telemetry, stop };
 }
 
 /** Shadow mode's "listener": binds nothing and never accepts (SPEC §5: no miner listener). */

@@ -405,6 +405,24 @@ export const REASON_CODES = {
     emittedBy: 'custom job verification; SetCustomMiningJob.Error',
     wire: 'invalid-merkle-path',
   },
+  custom_job_invalid_coinbase_tx_version: {
+    category: 'template',
+    meaning: 'SetCustomMiningJob.coinbase_tx_version differs from the version of the coinbase declared with its token (DeclareMiningJob).',
+    emittedBy: 'custom job verification; SetCustomMiningJob.Error',
+    wire: 'invalid-coinbase-tx-version',
+  },
+  custom_job_invalid_input_sequence: {
+    category: 'template',
+    meaning: 'SetCustomMiningJob.coinbase_tx_input_nSequence differs from the declared coinbase input\'s nSequence.',
+    emittedBy: 'custom job verification; SetCustomMiningJob.Error',
+    wire: 'invalid-coinbase-tx-input-n-sequence',
+  },
+  custom_job_invalid_locktime: {
+    category: 'template',
+    meaning: 'SetCustomMiningJob.coinbase_tx_locktime differs from the declared coinbase\'s locktime.',
+    emittedBy: 'custom job verification; SetCustomMiningJob.Error',
+    wire: 'invalid-coinbase-tx-locktime',
+  },
   // ── timing (prevhash switching, SPEC §6; core/gateway/verdict-gate.ts) ──────
   stale_hold_expired: {
     category: 'timing',
@@ -463,6 +481,77 @@ export const REASON_CODES = {
     category: 'connection',
     meaning: 'A TDP client sent more CoinbaseOutputConstraints and RequestTransactionData messages than template_provider.max_requests_per_second in one second; the connection is closed (SubmitSolution is never rate limited).',
     emittedBy: 'template provider session; tdp_connection_closed event',
+  },
+  // ── job declaration server (issue 11, docs/job-declaration.md) ──────────────
+  jd_token_unknown: {
+    category: 'auth',
+    meaning: 'DeclareMiningJob (or SetCustomMiningJob) named a mining_job_token this server never issued, or one already evicted.',
+    emittedBy: 'job declaration server; DeclareMiningJob.Error, jd_declaration event',
+    wire: 'invalid-mining-job-token',
+  },
+  jd_token_expired: {
+    category: 'auth',
+    meaning: 'The token was issued but its lifetime is over: an allocated token after job_declaration.allocated_token_expiry_ms, a declared token after job_declaration.declared_token_expiry_ms (10 s) from DeclareMiningJob.Success.',
+    emittedBy: 'job declaration server; DeclareMiningJob.Error, jd_declaration event',
+    wire: 'invalid-mining-job-token',
+  },
+  jd_token_foreign: {
+    category: 'auth',
+    meaning: 'The token belongs to another user (or, for an allocated token, another JD connection); tokens are bound to the user authenticated at AllocateMiningJobToken.',
+    emittedBy: 'job declaration server; DeclareMiningJob.Error, jd_declaration event',
+    wire: 'invalid-mining-job-token',
+  },
+  jd_token_reused: {
+    category: 'auth',
+    meaning: 'The token was already used: an allocated token declares one job, a declared token starts one custom job (single use).',
+    emittedBy: 'job declaration server; DeclareMiningJob.Error, jd_declaration event',
+    wire: 'invalid-mining-job-token',
+  },
+  jd_wtxid_list_too_long: {
+    category: 'template',
+    meaning: 'DeclareMiningJob.wtxid_list has more entries than job_declaration.max_declared_transactions (a block holds at most 16,666 non-coinbase transactions).',
+    emittedBy: 'job declaration server; DeclareMiningJob.Error, jd_declaration event',
+    wire: 'invalid-job',
+  },
+  jd_coinbase_invalid: {
+    category: 'template',
+    meaning: 'The coinbase rebuilt from coinbase_tx_prefix ‖ extranonce ‖ coinbase_tx_suffix is not a serialized segwit coinbase (truncated, trailing bytes, not one null-outpoint input, no 32-byte witness reserved value, no witness commitment output).',
+    emittedBy: 'job declaration server; DeclareMiningJob.Error, jd_declaration event',
+    wire: 'invalid-coinbase-tx',
+  },
+  jd_coinbase_pool_not_paid: {
+    category: 'template',
+    meaning: 'The declared coinbase does not pay the pool in full: a configured payout script is missing, value goes to a non-pool output, or the payout scripts receive less than subsidy + the declared transactions\' fees.',
+    emittedBy: 'job declaration server; DeclareMiningJob.Error (inline), jd_declaration event',
+    wire: 'invalid-coinbase-tx',
+  },
+  jd_missing_txs: {
+    category: 'template',
+    meaning: 'ProvideMissingTransactions.Success did not supply every requested transaction (wrong count); the declaration is refused and its token released.',
+    emittedBy: 'job declaration server; DeclareMiningJob.Error, jd_declaration event',
+    wire: 'missing-txs',
+  },
+  jd_provided_tx_invalid: {
+    category: 'template',
+    meaning: 'A transaction in ProvideMissingTransactions.Success does not decode as one whole transaction, or its wtxid is not the one declared at that position.',
+    emittedBy: 'job declaration server; DeclareMiningJob.Error, jd_declaration event',
+    wire: 'missing-txs',
+  },
+  jd_tx_fee_unknown: {
+    category: 'template',
+    meaning: 'The fee of a declared transaction cannot be known: it is in no template or mempool entry, and not every input spends an output the server knows, so the fee policy cannot be applied.',
+    emittedBy: 'job declaration server; DeclareMiningJob.Error (inline), jd_declaration event',
+    wire: 'invalid-job',
+  },
+  jd_unknown_request: {
+    category: 'connection',
+    meaning: 'ProvideMissingTransactions.Success answered a request_id with no declaration waiting for transactions on this connection; it is ignored and counted.',
+    emittedBy: 'job declaration server; jd_unexpected_response event',
+  },
+  jd_request_flood: {
+    category: 'connection',
+    meaning: 'A Job Declaration client sent more AllocateMiningJobToken + DeclareMiningJob messages than job_declaration.max_requests_per_second in one second, or more declarations awaiting transactions than job_declaration.max_pending_declarations; the connection is closed.',
+    emittedBy: 'job declaration server; jd_connection_closed event',
   },
   // ── availability ─────────────────────────────────────────────────────────
   upstream_unavailable: {

@@ -580,10 +580,35 @@ export const CONFIG_TABLE: ConfigTableType = {
     max_requests_per_second: withDefault(int(1, 100_000, 'messages per second'), 100,
       'CoinbaseOutputConstraints + RequestTransactionData a client may send in one second; more closes the connection (`tdp_request_flood`). SubmitSolution is never limited.', 50),
   },
+  // Issue 11: present = enabled (PRESENCE_ENABLED_SECTIONS); docs/job-declaration.md.
+  job_declaration: {
+    listen_addr: optional(hostPort(0, 'host:port (port 0..65535; 0 = any free port)'),
+      'Job Declaration (SV2 Noise over TCP) listener for JD clients such as SRI\'s jd_client_sv2; required when [job_declaration] is present, and the section being present is what enables the Job Declaration Server. Same Noise authority key and certificate as the miner port. Declarations are judged by [policy]; SetCustomMiningJob on the miner port then requires a token from it (needs `mining.allow_work_selection = true`). Not opened in `shadow` mode.',
+      '127.0.0.1:8443'),
+    max_clients: withDefault(int(1, 10_000), 16,
+      'Job Declaration connections open at once; further connections are refused (`connection_limit_reached`).', 4),
+    allocated_token_expiry_ms: withDefault(int(1, 86_400_000, 'ms'), 600_000,
+      'Lifetime of a token from AllocateMiningJobToken.Success until it is used in DeclareMiningJob (or, in coinbase-only mode, in SetCustomMiningJob); jd_server_sv2 uses 10 minutes.', 60_000),
+    declared_token_expiry_ms: withDefault(int(1, MS_HOUR, 'ms'), 10_000,
+      'Lifetime of the token from DeclareMiningJob.Success: SetCustomMiningJob must present it within this time, once (jd_server_sv2 uses 10 s).', 5_000),
+    max_declared_transactions: withDefault(int(0, 65_535, 'transactions'), 16_666,
+      'Longest DeclareMiningJob.wtxid_list accepted (a block holds at most 16,666 non-coinbase transactions); longer lists are refused with `jd_wtxid_list_too_long`.', 8_000),
+    max_requests_per_second: withDefault(int(1, 100_000, 'messages per second'), 100,
+      'AllocateMiningJobToken + DeclareMiningJob a client may send in one second; more closes the connection (`jd_request_flood`).', 50),
+    max_pending_declarations: withDefault(int(1, 1024, 'declarations'), 8,
+      'Declarations per connection waiting for ProvideMissingTransactions.Success; one more closes the connection (`jd_request_flood`).', 4),
+    provided_transactions_max: withDefault(int(0, 1_000_000, 'transactions'), 50_000,
+      'Transactions clients provided (ProvideMissingTransactions.Success) kept for later declarations, newest first; 0 = remember none.', 20_000),
+    tokens_max: withDefault(int(1, 10_000_000, 'tokens'), 100_000,
+      'Tokens (allocated, declared, and recently spent or expired) remembered at once; the oldest is forgotten first.', 10_000),
+  },
 } as const satisfies Record<string, Record<string, KeyDef>>;
 
 /** Sections that are optional as a whole and enabled by being present; [section, required key]. */
-export const PRESENCE_ENABLED_SECTIONS: readonly (readonly [string, string])[] = [['template_provider', 'listen_addr']];
+export const PRESENCE_ENABLED_SECTIONS: readonly (readonly [string, string])[] = [
+  ['template_provider', 'listen_addr'],
+  ['job_declaration', 'listen_addr'],
+];
 
 export type ConfigTable = typeof CONFIG_TABLE;
 export type SectionName = keyof ConfigTable;

@@ -120,4 +120,15 @@ export interface ConfigTableType {
     readonly retained_templates: KeyDef<number, 'default'>;
     readonly max_requests_per_second: KeyDef<number, 'default'>;
   };
+  readonly job_declaration: {
+    readonly listen_addr: KeyDef<string, 'optional'>;
+    readonly max_clients: KeyDef<number, 'default'>;
+    readonly allocated_token_expiry_ms: KeyDef<number, 'default'>;
+    readonly declared_token_expiry_ms: KeyDef<number, 'default'>;
+    readonly max_declared_transactions: KeyDef<number, 'default'>;
+    readonly max_requests_per_second: KeyDef<number, 'default'>;
+    readonly max_pending_declarations: KeyDef<number, 'default'>;
+    readonly provided_transactions_max: KeyDef<number, 'default'>;
+    readonly tokens_max: KeyDef<number, 'default'>;
+  };
 }

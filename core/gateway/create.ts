@@ -5,6 +5,8 @@ import type { CryptoProvider } from '../crypto/provider.ts';
 import type { RandomSource } from '../random.ts';
 import { channelsSettingsFromConfig, payoutFromConfig, type ChannelsSettings } from '../channels/index.ts';
 import { policySettingsFromConfig, PolicyEngine } from '../policy/engine.ts';
+import { MiningJobTokens } from '../job-declaration/tokens.ts';
+import type { DeclaredJob } from '../job-declaration/jds-session.ts';
 import { Gateway, type GatewayOptions } from './gateway.ts';
 import { PolicyWorkSelection } from './work-selection.ts';
 
@@ -22,6 +24,8 @@ export interface GatewayDeps {
   /** Issue 4: the verifier (embedded engine or TCP client) built from gateway.verifier_addr;
    * required in inline mode. */
   readonly verifier?: GatewayOptions['verifier'];
+  /** Issue 11: the JD token table ([job_declaration]); createGateway builds it from config. */
+  readonly jobDeclarationTokens?: MiningJobTokens<DeclaredJob>;
 }
 
 /** Map config keys to gateway options (each mapping is named in docs/events.md "Configuration"). */
@@ -62,6 +66,9 @@ export function gatewayOptionsFromConfig(config: Config, deps: Omit<GatewayDeps,
     ...(deps.workSelection === undefined ? {} : { workSelection: deps.workSelection }),
     ...(deps.verifier === undefined ? {} : { verifier: deps.verifier }),
     ...(config.template_provider.listen_addr === undefined ? {} : { templateProvider: templateProviderOptionsFromConfig(config) }),
+    ...(config.job_declaration.listen_addr === undefined || deps.jobDeclarationTokens === undefined
+      ? {}
+      : { jobDeclaration: jobDeclarationOptionsFromConfig(config, deps.jobDeclarationTokens) }),
     prevhash: {
       verdictTimeoutMs: config.timing.prevhash_verdict_timeout_ms,
       staleHoldMs: config.timing.prevhash_stale_hold_ms,
@@ -85,15 +92,51 @@ export function templateProviderOptionsFromConfig(config: Config): NonNullable<G
   };
 }
 
+/** [job_declaration] → the token table shared by the JD port and SetCustomMiningJob (issue 11). */
+export function jobDeclarationTokensFromConfig(config: Config, random: RandomSource): MiningJobTokens<DeclaredJob> {
+  const jd = config.job_declaration;
+  return new MiningJobTokens<DeclaredJob>(
+    // Tombstones: spent/expired tokens are remembered as long again as an allocated token lives,
+    // so a late use is told `jd_token_expired` / `jd_token_reused` rather than `jd_token_unknown`.
+    { allocatedExpiryMs: jd.allocated_token_expiry_ms, declaredExpiryMs: jd.declared_token_expiry_ms, capacity: jd.tokens_max, tombstoneMs: jd.allocated_token_expiry_ms },
+    random,
+  );
+}
+
+/** [job_declaration] → the gateway's Job Declaration Server options (issue 11). */
+export function jobDeclarationOptionsFromConfig(config: Config, tokens: MiningJobTokens<DeclaredJob>): NonNullable<GatewayOptions['jobDeclaration']> {
+  const jd = config.job_declaration;
+  return {
+    maxClients: jd.max_clients,
+    settings: {
+      declaredTransactionsMax: Math.min(jd.max_declared_transactions, 65_535),
+      requestsPerSecondMax: jd.max_requests_per_second,
+      pendingDeclarationsMax: jd.max_pending_declarations,
+      // PushSolution names no job: the newest few declared jobs per connection are matched.
+      retainedJobs: 16,
+    },
+    tokens,
+    providedTransactionsMax: jd.provided_transactions_max,
+    policy: policySettingsFromConfig(config),
+  };
+}
+
 export function createGateway(config: Config, deps: GatewayDeps): Gateway {
   // mining.allow_work_selection: SetCustomMiningJob judged by the same policy (issue 4 item 6),
   // against the template the gateway has released (work-selection.ts). A dep wins over config.
+  // [job_declaration]: one token table for the JD port and SetCustomMiningJob (issue 11 item 4).
   let gateway: Gateway | undefined;
+  const tokens = deps.jobDeclarationTokens ?? (config.job_declaration.listen_addr === undefined ? undefined : jobDeclarationTokensFromConfig(config, deps.random));
   const workSelection =
     deps.workSelection ??
     (config.mining.allow_work_selection
-      ? new PolicyWorkSelection({ engine: new PolicyEngine(policySettingsFromConfig(config)), currentJob: () => gateway?.currentJob ?? null })
+      ? new PolicyWorkSelection({
+          engine: new PolicyEngine(policySettingsFromConfig(config)),
+          currentJob: () => gateway?.currentJob ?? null,
+          ...(tokens === undefined ? {} : { tokens, templates: () => gateway?.templateCache.templates() ?? [] }),
+        })
       : undefined);
-  gateway = new Gateway(gatewayOptionsFromConfig(config, workSelection === undefined ? deps : { ...deps, workSelection }), deps.nowMs);
+  const withDeps = { ...deps, ...(workSelection === undefined ? {} : { workSelection }), ...(tokens === undefined ? {} : { jobDeclarationTokens: tokens }) };
+  gateway = new Gateway(gatewayOptionsFromConfig(config, withDeps), deps.nowMs);
   return gateway;
 }

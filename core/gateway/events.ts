@@ -8,6 +8,7 @@ import type { ShareForwardResultEvent, ShareForwardRetryEvent } from '../forward
 import type { Verdict } from '../policy/types.ts';
 import type { ReasonCode } from '../reason-codes.ts';
 import type { TdpEvent } from '../template-provider/events.ts';
+import type { JdsEvent } from '../job-declaration/events.ts';
 
 export type ChannelKind = 'standard' | 'extended';
 
@@ -160,6 +161,8 @@ export type GatewayEvent =
       readonly pool_paid_sats: string;
       /** A block on this job can be assembled and submitted (its transactions are known). */
       readonly transactions_known: boolean;
+      /** The DeclareMiningJob this job was declared by (issue 11), when its token was a declared one. */
+      readonly declaration_id?: string;
     }
   | {
       /** SetCustomMiningJob refused with SetCustomMiningJob.Error. */
@@ -338,7 +341,8 @@ export type GatewayEvent =
       readonly blocks_pending: number;
     }
   // Template Provider connections (issue 10, core/template-provider/events.ts).
-  | TdpEvent;
+  | TdpEvent
+  | JdsEvent;
 
 export type GatewayEventType = GatewayEvent['type'];
 
@@ -388,6 +392,15 @@ export const GATEWAY_EVENT_TYPES = [
   'tdp_template_sent',
   'tdp_transaction_data',
   'tdp_solution',
+  // Job Declaration (core/job-declaration/events.ts, docs/job-declaration.md).
+  'jd_connection_opened',
+  'jd_connection_refused',
+  'jd_connection_setup',
+  'jd_token_allocated',
+  'jd_missing_transactions',
+  'jd_declaration_verdict',
+  'jd_unexpected_response',
+  'jd_connection_closed',
 ] as const satisfies readonly GatewayEventType[];
 
 type _EveryEventTypeListed = Exclude<GatewayEventType, (typeof GATEWAY_EVENT_TYPES)[number]> extends never ? true : never;

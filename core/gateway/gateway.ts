@@ -63,6 +63,10 @@ import { ShareIdAllocator } from './share-id.ts';
 import { VerdictGate, type VerdictGateSettings } from './verdict-gate.ts';
 import type { TemplateVerifier } from '../policy/types.ts';
 import { TailorCache, TdpSession, type TdpBlock, type TdpSettings } from '../template-provider/tdp-session.ts';
+import { JdsSession, type DeclaredJob, type JdsBlock, type JdsSettings } from '../job-declaration/jds-session.ts';
+import type { MiningJobTokens } from '../job-declaration/tokens.ts';
+import { NO_TRANSACTIONS, ProvidedTransactions } from '../job-declaration/transactions.ts';
+import { PolicyEngine, type PolicySettings } from '../policy/engine.ts';
 import { TemplateCache } from '../template-provider/template-cache.ts';
 
 export type GatewayMode = 'shadow' | 'observe' | 'inline';
@@ -110,6 +114,21 @@ export interface GatewayOptions {
   readonly prevhash?: VerdictGateSettings;
   /** Issue 10: the Template Provider role ([template_provider]); absent = no TDP clients. */
   readonly templateProvider?: TemplateProviderOptions;
+  /** Issue 11: the Job Declaration Server role ([job_declaration]); absent = no JD clients. */
+  readonly jobDeclaration?: JobDeclarationOptions;
+}
+
+/** The Job Declaration Server role (issue 11, docs/job-declaration.md). */
+export interface JobDeclarationOptions {
+  /** job_declaration.max_clients: JD connections open at once. */
+  readonly maxClients: number;
+  readonly settings: JdsSettings;
+  /** The token table, shared with the mining port's SetCustomMiningJob (work-selection.ts). */
+  readonly tokens: MiningJobTokens<DeclaredJob>;
+  /** job_declaration.provided_transactions_max: transactions clients provided, kept for later declarations. */
+  readonly providedTransactionsMax: number;
+  /** The policy declarations are judged by (the same settings as the template verifier's). */
+  readonly policy: PolicySettings;
 }
 
 /** The Template Provider role (issue 10, docs/template-provider.md). */
@@ -211,8 +230,13 @@ export class Gateway {
   readonly #submitter: BlockSubmitter;
   /** Miner sessions and TDP sessions share one connection-id space, heap and output queue, so
    * the pump and the stale-hold disconnects treat them alike. */
-  readonly #sessions = new Map<number, Session | TdpSession>();
+  readonly #sessions = new Map<number, Session | TdpSession | JdsSession>();
   readonly #tdpCtx: ConstructorParameters<typeof TdpSession>[1] | undefined;
+  readonly #jdsCtx: ConstructorParameters<typeof JdsSession>[1] | undefined;
+  #jdsOpenClients = 0;
+  #jdsClientsAccepted = 0;
+  #jdsClientsRefused = 0;
+  #nextDeclarationId = 1n;
   readonly #templateCache: TemplateCache;
   /** Block hashes of TDP solutions submitted (bounded), so a re-sent solution is one block. */
   readonly #tdpBlockHashes = new Set<string>();
@@ -326,6 +350,45 @@ export class Gateway {
         released: () => this.#gate.released,
         onSolution: (block) => this.#onTdpSolution(block),
       };
+    }
+    const jd = options.jobDeclaration;
+    if (jd !== undefined) {
+      _positiveInt(where, 'jobDeclaration.maxClients', jd.maxClients);
+      _positiveInt(where, 'jobDeclaration.settings.requestsPerSecondMax', jd.settings.requestsPerSecondMax);
+      _positiveInt(where, 'jobDeclaration.settings.declaredTransactionsMax', jd.settings.declaredTransactionsMax, 0);
+      if (options.mode === 'shadow') {
+        // shadow serves nobody: no JD context is built, every JD connection is refused.
+        this.#jdsCtx = undefined;
+      } else {
+        const cache = this.#templateCache;
+        this.#jdsCtx = {
+          provider,
+          random: options.random,
+          staticKey: identity.staticKey,
+          certificateAt: (wallMs) => identity.certificateAt(Math.floor(wallMs / 1000)),
+          handshakeTimeoutMs: options.handshakeTimeoutMs,
+          payloadBytesMax: options.maxFramePayloadBytes,
+          settings: jd.settings,
+          mode: options.mode,
+          authenticator: this.#ctx.auth,
+          tokens: jd.tokens,
+          engine: new PolicyEngine(jd.policy),
+          sha256,
+          released: () => this.#gate.released,
+          chain: () => {
+            const t = this.#gate.released;
+            return t === null ? { tipHash: null, tipHeight: null, recentHashes: [], expectedNbits: null } : { tipHash: t.prevHash, tipHeight: t.height - 1, recentHashes: [], expectedNbits: t.nbits };
+          },
+          templates: { byWtxid: (w) => cache.byWtxid(w), byTxid: (t) => cache.byTxid(t) },
+          mempool: NO_TRANSACTIONS,
+          provided: new ProvidedTransactions(jd.providedTransactionsMax),
+          nextDeclarationId: () => this.#nextDeclarationId++,
+          emit,
+          onSolution: (block) => this.#onJdsSolution(block),
+        };
+      }
+    } else {
+      this.#jdsCtx = undefined;
     }
     this.#verifier = options.verifier;
     this.#gate = new VerdictGate(options.mode, options.prevhash ?? OBSERVE_GATE_SETTINGS, {
@@ -490,6 +553,51 @@ export class Gateway {
     this.#tdpOpenClients += 1;
     this.#tdpClientsAccepted += 1;
     this.#emit({ type: 'tdp_connection_opened', conn_id: connId, remote_address: remote, open_clients: this.#tdpOpenClients });
+    this.#after(session);
+    return connId;
+  }
+
+  /** The Job Declaration Server role is on (options.jobDeclaration, not shadow). */
+  get jobDeclarationEnabled(): boolean {
+    return this.#jdsCtx !== undefined;
+  }
+
+  jdsSession(connId: number): JdsSession | undefined {
+    const s = this.#sessions.get(connId);
+    return s instanceof JdsSession ? s : undefined;
+  }
+
+  /** JD connections: open now, accepted and refused since start. */
+  get jdsCounts(): { readonly open: number; readonly accepted: number; readonly refused: number } {
+    return { open: this.#jdsOpenClients, accepted: this.#jdsClientsAccepted, refused: this.#jdsClientsRefused };
+  }
+
+  /**
+   * A TCP connection was accepted on the Job Declaration port (issue 11). Returns its id (same
+   * id space as the miner port), or null when refused: shutting down, shadow mode, or
+   * job_declaration.max_clients reached. Throws when the gateway has no jobDeclaration options.
+   */
+  acceptJdsConnection(nowMs: number, info: { readonly wallMs: number; readonly remoteAddress?: string }): number | null {
+    _checkNow('acceptJdsConnection', nowMs);
+    if (info === null || typeof info !== 'object' || !Number.isFinite(info.wallMs)) {
+      throw new TypeError(`acceptJdsConnection: info.wallMs must be a finite number, got ${String(info?.wallMs)}`);
+    }
+    if (this.#options.jobDeclaration === undefined) throw new RangeError('acceptJdsConnection: the gateway has no jobDeclaration options');
+    const ctx = this.#jdsCtx;
+    const maxClients = this.#options.jobDeclaration.maxClients;
+    const remote = info.remoteAddress ?? null;
+    const refusal = this.#state !== 'running' ? 'shutdown' : ctx === undefined ? 'shadow_mode' : this.#jdsOpenClients >= maxClients ? 'connection_limit_reached' : null;
+    if (refusal !== null || ctx === undefined) {
+      this.#jdsClientsRefused += 1;
+      this.#emit({ type: 'jd_connection_refused', reason_code: refusal ?? 'shadow_mode', remote_address: remote, open_clients: this.#jdsOpenClients, max_clients: maxClients });
+      return null;
+    }
+    const connId = this.#nextConnId++;
+    const session = new JdsSession(connId, ctx, nowMs, info.wallMs, remote);
+    this.#sessions.set(connId, session);
+    this.#jdsOpenClients += 1;
+    this.#jdsClientsAccepted += 1;
+    this.#emit({ type: 'jd_connection_opened', conn_id: connId, remote_address: remote, open_clients: this.#jdsOpenClients });
     this.#after(session);
     return connId;
   }
@@ -702,7 +810,8 @@ export class Gateway {
   nextDeadlineMs(): number | undefined {
     let min = this.#heap.peekMs();
     const verifierAt = this.#verifier?.nextDeadlineMs() ?? undefined;
-    for (const at of [this.#broadcastAtMs, this.#submitter.nextDeadlineMs(), this.#drainDeadlineMs, this.#gate.nextDeadlineMs(), verifierAt]) {
+    const tokensAt = this.#options.jobDeclaration?.tokens.nextDeadlineMs() ?? undefined;
+    for (const at of [this.#broadcastAtMs, this.#submitter.nextDeadlineMs(), this.#drainDeadlineMs, this.#gate.nextDeadlineMs(), verifierAt, tokensAt]) {
       if (at !== undefined && (min === undefined || at < min)) min = at;
     }
     return min;
@@ -730,6 +839,7 @@ export class Gateway {
     this.pollVerifier(nowMs); // a retry the gate just sent may be answered at once (embedded, or down)
     if (this.#broadcastAtMs !== undefined && this.#broadcastAtMs <= nowMs) this.#flushPendingBroadcast(nowMs);
     this.#submitter.onTimeout(nowMs);
+    this.#options.jobDeclaration?.tokens.onTimeout(nowMs);
     this.#maybeFinishShutdown(nowMs);
   }
 
@@ -758,8 +868,8 @@ export class Gateway {
   }
 
   /** Bookkeeping after any input to a session: output, close, deadline. */
-  #after(session: Session | TdpSession): void {
-    // Admission (core/gateway/admission.ts) tracks miner connections only: a TDP session is never
+  #after(session: Session | TdpSession | JdsSession): void {
+    // Admission (core/gateway/admission.ts) tracks miner connections only: a TDP or JD session is never
     // in #admitted, so only a mining Session can leave the handshaking count here.
     const admitted = this.#admitted.get(session.connId);
     if (admitted !== undefined && admitted.handshaking && session instanceof Session && session.state === 'ready') {
@@ -783,11 +893,15 @@ export class Gateway {
     }
   }
 
-  #closedCounted = new WeakSet<Session | TdpSession>();
+  #closedCounted = new WeakSet<Session | TdpSession | JdsSession>();
 
-  #onSessionClosed(session: Session | TdpSession): void {
+  #onSessionClosed(session: Session | TdpSession | JdsSession): void {
     if (this.#closedCounted.has(session)) return;
     this.#closedCounted.add(session);
+    if (session instanceof JdsSession) {
+      this.#jdsOpenClients -= 1;
+      return;
+    }
     if (session instanceof TdpSession) {
       this.#tdpOpenClients -= 1;
       return;
@@ -884,6 +998,16 @@ export class Gateway {
       hex,
     });
     return blockId;
+  }
+
+  /**
+   * A JD client's PushSolution became a block (core/job-declaration/jds-session.ts rebuilt it from
+   * the declared job and checked the proof of work): the same never-lost path, deduplicated with
+   * TDP solutions by block hash (a JDC in full-template mode sends both PushSolution to us and
+   * SubmitSolution to its TP; when we are both, one block is submitted once).
+   */
+  #onJdsSolution(block: JdsBlock): string | null {
+    return this.#onTdpSolution({ connId: block.connId, templateId: 0n, sourceTemplateId: block.declarationId, height: block.height, blockHashDisplay: block.blockHashDisplay, block: block.block });
   }
 
   #maybeFinishShutdown(nowMs: number): void {

@@ -18,11 +18,26 @@
 // - Chain view = the released template (gateway.currentJob), not the newest template seen: in
 //   inline mode a custom job on a tip whose template has no acceptable verdict yet is refused as
 //   `stale-chain-tip` (fail closed, SPEC §6). Before any template, every custom job is stale.
-// - mining_job_token is not checked: there is no Job Declaration Server here (SRI's pool checks
-//   it against its JDS, `invalid-mining-job-token`); policy is what gates the job.
-// - Transactions: only the merkle path is sent. When it equals the released template's path, the
-//   block uses that template's transactions; an empty path is a coinbase-only block; otherwise
-//   a found block is recorded with an empty hex and not submitted (custom-job.ts).
+// - mining_job_token (issue 11 item 4): with a Job Declaration Server (`tokens`), the token must
+//   be one it issued to the channel's account (core/job-declaration/tokens.ts): a DECLARED token
+//   (DeclareMiningJob.Success, unexpired — 10 s — and unused; it is spent here) or, for a JD
+//   connection in coinbase-only mode, its allocated token. Refusals answer
+//   `invalid-mining-job-token` with the jd_token_* code. A declared job is then checked field by
+//   field against the declaration, with SRI's strings (pool_sv2 0.7.0 checks the same list
+//   through its JDS): prev_hash `stale-chain-tip`, nbits `invalid-nbits`, version
+//   `invalid-version`, coinbase_tx_version `invalid-coinbase-tx-version`, coinbase_prefix (and the
+//   extranonce size it implies) `invalid-coinbase-prefix`, input nSequence
+//   `invalid-coinbase-tx-input-n-sequence`, outputs byte for byte `invalid-coinbase-tx-outputs`,
+//   locktime `invalid-coinbase-tx-locktime`, merkle_path from the declared txids
+//   `invalid-merkle-path`. Then the policy checks above run as for any custom job (so a job on an
+//   old tip is `stale-chain-tip` after a prevhash switch, fail closed). Without `tokens` (no
+//   [job_declaration]) the token is not checked and policy alone gates the job.
+// - Transactions: a declared job carries its transactions, so a share meeting the network target
+//   is a complete block and goes to submitblock like any other (never lost). Otherwise only the
+//   merkle path is known: when it equals a cached template's path the block uses that template's
+//   transactions; an empty path is a coinbase-only block; otherwise (coinbase-only JD mode with
+//   the miner's own transactions) a found block is recorded with an empty hex and not submitted
+//   (custom-job.ts): the miner's own template provider propagates it.
 import { bytesToHex, equalBytes, reversed } from '../bytes.ts';
 import type { Sv2Message } from '../codec/index.ts';
 import type { SetCustomMiningJob } from '../codec/messages/mining.ts';
@@ -33,6 +48,8 @@ import { EMPTY_CHAIN_VIEW, type ChainView } from '../policy/types.ts';
 import { targetFromNbits } from '../mining/target.ts';
 import { wireString, type ReasonCode } from '../reason-codes.ts';
 import type { TemplateTransaction } from '../template/template.ts';
+import type { DeclaredJob } from '../job-declaration/jds-session.ts';
+import type { MiningJobTokens } from '../job-declaration/tokens.ts';
 import type { GatewayEventSink } from './events.ts';
 import type { WorkSelectionHandler } from './session.ts';
 
@@ -40,6 +57,10 @@ export interface PolicyWorkSelectionOptions {
   readonly engine: PolicyEngine;
   /** The released template miners work on (Gateway.currentJob); null before the first. */
   readonly currentJob: () => JobTemplate | null;
+  /** The Job Declaration Server's tokens; present = SetCustomMiningJob requires one (issue 11). */
+  readonly tokens?: MiningJobTokens<DeclaredJob>;
+  /** Other cached templates whose merkle path a coinbase-only custom job may reuse (TemplateCache.templates). */
+  readonly templates?: () => readonly { readonly merklePath: readonly Uint8Array[]; readonly transactions: readonly TemplateTransaction[] }[];
 }
 
 function _samePath(a: readonly Uint8Array[], b: readonly Uint8Array[]): boolean {
@@ -51,6 +72,8 @@ function _samePath(a: readonly Uint8Array[], b: readonly Uint8Array[]): boolean 
 export class PolicyWorkSelection implements WorkSelectionHandler {
   readonly #engine: PolicyEngine;
   readonly #currentJob: () => JobTemplate | null;
+  readonly #tokens: MiningJobTokens<DeclaredJob> | undefined;
+  readonly #templates: PolicyWorkSelectionOptions['templates'];
   /** Counters for tests and /status. */
   readonly counters = { accepted: 0, rejected: 0 };
 
@@ -62,6 +85,8 @@ export class PolicyWorkSelection implements WorkSelectionHandler {
     if (typeof options.currentJob !== 'function') throw new TypeError('PolicyWorkSelection: options.currentJob must be a function');
     this.#engine = options.engine;
     this.#currentJob = options.currentJob;
+    this.#tokens = options.tokens;
+    this.#templates = options.templates;
   }
 
   /** The chain view and min_ntime bounds from the released template. */
@@ -84,6 +109,16 @@ export class PolicyWorkSelection implements WorkSelectionHandler {
     if (info === undefined || info.kind !== 'extended') {
       return refuse('invalid_channel_id', wireString('invalid_channel_id'), `channel ${m.channelId} is not an open extended channel of this connection`);
     }
+    let declared: DeclaredJob | null = null;
+    if (this.#tokens !== undefined) {
+      const token = this.#tokens.consumeForCustomJob(m.miningJobToken, info.userIdentity, nowMs);
+      if (!token.ok) return refuse(token.reason, wireString(token.reason), token.detail);
+      if (token.kind === 'declared') {
+        declared = token.job;
+        const mismatch = _declarationMismatch(m, declared, info.extranoncePrefix.length + info.extranonceSize);
+        if (mismatch !== null) return refuse(mismatch.code, wireString(mismatch.code), mismatch.detail);
+      }
+    }
     const current = this.#currentJob();
     const { chain, minNtime, maxNtime } = PolicyWorkSelection.chainOf(current);
     const verdict = this.#engine.verifyCustomJob(m, { chain, minNtime, maxNtime });
@@ -92,8 +127,10 @@ export class PolicyWorkSelection implements WorkSelectionHandler {
     const outputs = parseTxOutVec(m.coinbaseTxOutputs)!;
     const networkTarget = targetFromNbits(m.nbits >>> 0)!;
     let transactions: readonly Pick<TemplateTransaction, 'data'>[] | null = null;
-    if (m.merklePath.length === 0) transactions = [];
+    if (declared !== null) transactions = declared.transactions;
+    else if (m.merklePath.length === 0) transactions = [];
     else if (current !== null && _samePath(m.merklePath, current.merklePath)) transactions = current.template.transactions;
+    else transactions = (this.#templates?.() ?? []).find((t) => _samePath(m.merklePath, t.merklePath))?.transactions ?? null;
     const height = chain.tipHeight! + 1;
     const source = new CustomJobSource({ fields: m, outputs, height, networkTarget, transactions });
     const jobId = channels.addCustomJob(m.channelId, source, m.minNtime, nowMs);
@@ -109,7 +146,26 @@ export class PolicyWorkSelection implements WorkSelectionHandler {
       height,
       pool_paid_sats: verdict.poolPaidSats.toString(),
       transactions_known: transactions !== null,
+      ...(declared === null ? {} : { declaration_id: declared.declarationId.toString() }),
     });
     return [{ type: 'SetCustomMiningJobSuccess', channelId: m.channelId, requestId: m.requestId, jobId }];
   }
+}
+
+/** The first field of SetCustomMiningJob that differs from its declaration (SRI's order), or null. */
+function _declarationMismatch(m: SetCustomMiningJob, job: DeclaredJob, fullExtranonceBytes: number): { code: ReasonCode; detail: string } | null {
+  const cb = job.coinbase;
+  const hex = (b: Uint8Array): string => bytesToHex(b);
+  if (!equalBytes(m.prevHash, job.prevHash)) return { code: 'custom_job_stale_chain_tip', detail: `prev_hash=${hex(reversed(m.prevHash))} is not the declared job's ${hex(reversed(job.prevHash))}` };
+  if (m.nbits >>> 0 !== job.nbits >>> 0) return { code: 'custom_job_invalid_nbits', detail: `nbits=${(m.nbits >>> 0).toString(16)} != declared ${(job.nbits >>> 0).toString(16)}` };
+  if (m.version >>> 0 !== job.version >>> 0) return { code: 'custom_job_invalid_version', detail: `version=0x${(m.version >>> 0).toString(16)} != declared 0x${(job.version >>> 0).toString(16)}` };
+  if (m.coinbaseTxVersion >>> 0 !== cb.version >>> 0) return { code: 'custom_job_invalid_coinbase_tx_version', detail: `coinbase_tx_version=${m.coinbaseTxVersion} != declared ${cb.version}` };
+  const head = cb.scriptSig.subarray(0, cb.scriptSig.length - cb.extranonceBytes);
+  if (!equalBytes(m.coinbasePrefix, head)) return { code: 'custom_job_invalid_coinbase_prefix', detail: `coinbase_prefix=${hex(m.coinbasePrefix)} != declared ${hex(head)}` };
+  if (fullExtranonceBytes !== cb.extranonceBytes) return { code: 'custom_job_invalid_coinbase_prefix', detail: `the channel's extranonce is ${fullExtranonceBytes} bytes, the declared coinbase leaves ${cb.extranonceBytes}` };
+  if (m.coinbaseTxInputNSequence >>> 0 !== cb.inputSequence >>> 0) return { code: 'custom_job_invalid_input_sequence', detail: `coinbase_tx_input_nSequence=${m.coinbaseTxInputNSequence >>> 0} != declared ${cb.inputSequence >>> 0}` };
+  if (!equalBytes(m.coinbaseTxOutputs, cb.outputsSerialized)) return { code: 'custom_job_invalid_coinbase_outputs', detail: 'coinbase_tx_outputs are not byte-equal to the declared coinbase outputs' };
+  if (m.coinbaseTxLocktime >>> 0 !== cb.locktime >>> 0) return { code: 'custom_job_invalid_locktime', detail: `coinbase_tx_locktime=${m.coinbaseTxLocktime >>> 0} != declared ${cb.locktime >>> 0}` };
+  if (!_samePath(m.merklePath, job.merklePath)) return { code: 'custom_job_invalid_merkle_path', detail: `merkle_path (${m.merklePath.length} levels) is not the path of the declared transactions (${job.merklePath.length} levels)` };
+  return null;
 }

@@ -25,6 +25,7 @@ import { CONNECTION_REFUSED_REASON_CODES } from '../gateway/events.ts';
 import { REASON_CODES, type ReasonCodeInfo } from '../reason-codes.ts';
 import { MetricsRegistry, type Counter, type Gauge, type Histogram } from './registry.ts';
 import { TdpMetrics } from './tdp-metrics.ts';
+import { JdsMetrics } from './jds-metrics.ts';
 
 /** Any event: the gateway's, the forwarder's, or a parsed log line. */
 export type ObservableEvent = { readonly type: string } & Readonly<Record<string, unknown>>;
@@ -120,6 +121,7 @@ export class GatewayMetrics {
   readonly #events: Counter;
   /** Template Provider metrics (issue 10): the tdp_ events. */
   readonly #tdp: TdpMetrics;
+  readonly #jds: JdsMetrics;
   readonly #mode: Gauge;
   readonly #connOpened: Counter;
   readonly #connRefused: Counter;
@@ -173,6 +175,7 @@ export class GatewayMetrics {
     const r = (this.registry = new MetricsRegistry());
     this.#events = r.counter({ name: 'reservegrid_events_total', help: 'Events observed, by event type (docs/events.md).', labels: ['type'], seriesMax: 96 });
     this.#tdp = new TdpMetrics(r);
+    this.#jds = new JdsMetrics(r);
     this.#mode = r.gauge({ name: 'reservegrid_gateway_mode', help: 'gateway.mode: 1 for the configured mode (shadow, observe, inline).', labels: ['mode'], seriesMax: 3 });
 
     this.#connOpened = r.counter({ name: 'reservegrid_connections_opened_total', help: 'Miner TCP connections accepted.' });
@@ -301,6 +304,10 @@ export class GatewayMetrics {
     const e = event as Readonly<Record<string, unknown>>;
     if (event.type.startsWith('tdp_')) {
       this.#tdp.observe(e);
+      return;
+    }
+    if (event.type.startsWith('jd_')) {
+      this.#jds.observe(e);
       return;
     }
     switch (event.type) {

@@ -299,6 +299,8 @@ export interface LogSummary {
   readonly forward_results_by_status: Readonly<Record<string, number>>;
   readonly blocks_found: number;
   readonly block_results: Readonly<Record<string, number>>;
+  /** Job Declaration verdicts (issue 11): `"<mode> <reason_code>"` → count. */
+  readonly declarations_by_mode_reason: Readonly<Record<string, number>>;
 }
 
 export function replaySummary(log: ParsedLog): LogSummary {
@@ -311,6 +313,7 @@ export function replaySummary(log: ParsedLog): LogSummary {
   const holdOutcomes: Record<string, number> = {};
   const forward: Record<string, number> = {};
   const blockResults: Record<string, number> = {};
+  const declarations: Record<string, number> = {};
   let first: string | null = null;
   let last: string | null = null;
   for (const { event: e } of log.entries) {
@@ -326,6 +329,7 @@ export function replaySummary(log: ParsedLog): LogSummary {
     else if (e.type === 'stale_hold_ended') count(holdOutcomes, e.outcome);
     else if (e.type === 'share_forward_result') count(forward, e.status);
     else if (e.type === 'block_submit_result') count(blockResults, e.result);
+    else if (e.type === 'jd_declaration_verdict') count(declarations, `${String(e.mode)} ${String(e.reason_code)}`);
   }
   return {
     events: log.entries.length,
@@ -344,7 +348,53 @@ export function replaySummary(log: ParsedLog): LogSummary {
     forward_results_by_status: forward,
     blocks_found: byType['block_found'] ?? 0,
     block_results: blockResults,
+    declarations_by_mode_reason: declarations,
   };
+}
+
+// ---- job declarations (issue 11) ---------------------------------------------------------------
+
+/** One DeclareMiningJob decision as the log tells it: the verdict exactly as the engine shaped it. */
+export interface DeclarationDecision {
+  readonly run: number;
+  readonly line: number;
+  readonly conn_id: number;
+  readonly request_id: number;
+  readonly declaration_id: string;
+  readonly user: string;
+  readonly mode: string;
+  /** What the client was told, and whether the verdict decided it (inline, or a gate failure). */
+  readonly answered_success: boolean;
+  readonly enforced: boolean;
+  readonly wire: string | null;
+  readonly verdict: { readonly accepted: boolean; readonly reason_code: string; readonly reason_detail: string; readonly policy_context: Readonly<Record<string, unknown>> };
+}
+
+/** Every declaration verdict in the log, in order (`reservegrid replay` reconstructs decisions offline). */
+export function replayDeclarations(log: ParsedLog): DeclarationDecision[] {
+  const out: DeclarationDecision[] = [];
+  for (const { run, line, event: e } of log.entries) {
+    if (e.type !== 'jd_declaration_verdict') continue;
+    out.push({
+      run,
+      line,
+      conn_id: Number(e.conn_id),
+      request_id: Number(e.request_id),
+      declaration_id: String(e.declaration_id ?? ''),
+      user: String(e.user ?? ''),
+      mode: String(e.mode),
+      answered_success: e.answered_success === true,
+      enforced: e.enforced === true,
+      wire: typeof e.wire === 'string' ? e.wire : null,
+      verdict: {
+        accepted: e.accepted === true,
+        reason_code: String(e.reason_code),
+        reason_detail: String(e.reason_detail ?? ''),
+        policy_context: (e.policy_context !== null && typeof e.policy_context === 'object' ? e.policy_context : {}) as Readonly<Record<string, unknown>>,
+      },
+    });
+  }
+  return out;
 }
 
 // ---- text ----------------------------------------------------------------------------------------
@@ -400,6 +450,9 @@ export function describeLogEvent(e: LogEvent): string {
     case 'share_rejected':
       what = `share rejected: connection ${f('conn_id')} channel ${f('channel_id')} seq ${f('sequence_number')}: ${f('reason_code')}`;
       break;
+    case 'jd_declaration_verdict':
+      what = `declaration ${f('declaration_id')} (connection ${f('conn_id')} request ${f('request_id')}, ${f('user')}, ${f('tx_count')} tx, ${f('missing_count')} provided) ${e.accepted === true ? 'accepted' : 'rejected'} (${f('mode')}): ${f('reason_code')} ${f('reason_detail')}; answered ${e.answered_success === true ? 'Success' : `Error ${f('wire')}`}`;
+      break;
     case 'block_found':
       what = `block found at height ${f('height')}: ${f('block_hash')}`;
       break;
@@ -451,6 +504,7 @@ function _summaryText(s: LogSummary): string {
     ...table('shares rejected by reason', s.shares_rejected_by_reason),
     ...table('connections closed by reason', s.connections_closed_by_reason),
     ...table('template verdicts by mode and reason', s.verdicts_by_mode_reason),
+    ...table('job declaration verdicts by mode and reason', s.declarations_by_mode_reason),
     ...table('stale holds by reason', s.stale_holds_by_reason),
     ...table('stale hold outcomes', s.stale_hold_outcomes),
     ...table('share forwarding results', s.forward_results_by_status),

@@ -89,7 +89,10 @@ export const runCommand: Command = {
         `${PREFIX} HTTP ${stack.telemetry.http?.url ?? '(off)'}: /metrics /events /status /healthz (gateway.http_api_key)\n` +
         (stack.tdpAddress === null
           ? ''
-          : `${PREFIX} Template Provider (SV2 Template Distribution) on ${stack.tdpAddress.host}:${stack.tdpAddress.port}, authority_public_key ${config.noise.authority_public_key}\n`),
+          : `${PREFIX} Template Provider (SV2 Template Distribution) on ${stack.tdpAddress.host}:${stack.tdpAddress.port}, authority_public_key ${config.noise.authority_public_key}\n`) +
+        (stack.jdAddress === null
+          ? ''
+          : `${PREFIX} Job Declaration Server (SV2 Job Declaration) on ${stack.jdAddress.host}:${stack.jdAddress.port}, authority_public_key ${config.noise.authority_public_key}\n`),
     );
 
     if (stack.telemetry.httpError !== null) io.stderr(`warning: HTTP API not served (${stack.telemetry.httpError}); serving miners anyway\n`);

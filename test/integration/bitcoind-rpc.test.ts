@@ -147,6 +147,30 @@ describe('bitcoind RPC against btcd regtest', () => {
       assert.equal(await expectOk(rpc.getBestBlockHash()), best);
     }));
 
+  testWithBtcd('BIP23 block proposal (issue 11): a valid block is "valid" and NOT submitted; a wrong merkle root is invalid with a reason; PoW is not checked', () =>
+    withNode(async (node) => {
+      const rpc = clientFor(node);
+      const best = await expectOk(rpc.getBestBlockHash());
+      const count = await expectOk(rpc.getBlockCount());
+      const template = await expectOk(rpc.getBlockTemplate(1n));
+      const { block } = buildBlock(template);
+      assert.deepEqual(await expectOk(rpc.proposeBlock(block)), { kind: 'valid' });
+      assert.equal(await expectOk(rpc.getBestBlockHash()), best, 'a proposal does not move the tip');
+      assert.equal(await expectOk(rpc.getBlockCount()), count);
+      // The same block with a nonce that misses the target: still a valid PROPOSAL (no PoW check).
+      const highHash = Uint8Array.from(block);
+      for (let nonce = 0; nonce < 1000; nonce++) {
+        highHash.set([nonce & 0xff, (nonce >>> 8) & 0xff, 0, 0], 76);
+        if (!meetsTarget(sha256d(highHash.subarray(0, 80)), template.target)) break;
+      }
+      assert.ok(!meetsTarget(sha256d(highHash.subarray(0, 80)), template.target), 'a header above the target');
+      assert.deepEqual(await expectOk(rpc.proposeBlock(highHash)), { kind: 'valid' });
+      const bad = await expectOk(rpc.proposeBlock(buildBlock(template, 'merkle-root').block));
+      assert.equal(bad.kind, 'invalid');
+      assert.match(bad.kind === 'invalid' ? bad.reason : '', /merkle|mrkl/i);
+      assert.equal(await expectOk(rpc.getBestBlockHash()), best);
+    }));
+
   testWithBtcd('wrong password → upstream-http-error 401 (a value, not a throw)', () =>
     withNode(async (node) => {
       const r = await clientFor(node, { password: 'wrong' }).getBlockCount();

@@ -19,6 +19,8 @@ const SRI_WIRE_STRINGS = new Set([
   'invalid-merkle-path',
   // RequestTransactionData.Error (template_distribution_sv2 7.0.0 lib.rs ERROR_CODE_REQUEST_TRANSACTION_DATA_*).
   'stale-template-id', 'template-id-not-found',
+  // DeclareMiningJob.Error (job_declaration_sv2 10.0.0 lib.rs ERROR_CODE_DECLARE_MINING_JOB_*).
+  'missing-txs', 'invalid-coinbase-tx-input', 'internal-error', 'invalid-job',
 ]);
 // Our own additions, where SRI has no string: free-form printable ASCII is allowed (SV2.md §5.8).
 const OWN_WIRE_STRINGS = new Set(['shutdown', 'channel-limit-reached']);

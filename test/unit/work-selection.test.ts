@@ -23,6 +23,9 @@ import { loadConfig } from '../../core/config/index.ts';
 import { PolicyEngine, type PolicySettings } from '../../core/policy/engine.ts';
 import { createGateway, Gateway, PolicyWorkSelection, type GatewayEvent } from '../../core/gateway/index.ts';
 import { isReasonCode, wireString } from '../../core/reason-codes.ts';
+import { MiningJobTokens, rebuildDeclaredCoinbase, type DeclaredJob } from '../../core/job-declaration/index.ts';
+import { acceptedVerdict } from '../../core/policy/types.ts';
+import { coinbaseMerklePath } from '../../core/mining/merkle.ts';
 
 type Msg<T extends Sv2Message['type']> = Extract<Sv2Message, { type: T }>;
 
@@ -135,7 +138,9 @@ class World {
   readonly events: GatewayEvent[] = [];
   readonly commands: NonNullable<ReturnType<Gateway['pollCommand']>>[] = [];
 
-  constructor(options: { workSelection?: boolean; build?: (w: World) => Gateway } = {}) {
+  readonly tokens: MiningJobTokens<DeclaredJob> | undefined;
+
+  constructor(options: { workSelection?: boolean; build?: (w: World) => Gateway; tokens?: boolean } = {}) {
     this.random = new SeededRandom(seed);
     this.authority = generateAuthorityKeyPair(this.random);
     this.identity = new ResponderIdentity({ authoritySecretKey: this.authority.secretKey, validitySecs: 3600, backdateSecs: 300, random: this.random });
@@ -146,7 +151,8 @@ class World {
       verifyCommitments: false, payout: [{ scriptPubKey: POOL_SCRIPT, weight: 1 }], poolTag: 'Test',
     };
     let gw: Gateway | undefined;
-    this.handler = new PolicyWorkSelection({ engine: new PolicyEngine(settings), currentJob: () => gw?.currentJob ?? null });
+    this.tokens = options.tokens === true ? new MiningJobTokens<DeclaredJob>({ allocatedExpiryMs: 600_000, declaredExpiryMs: 10_000, capacity: 100, tombstoneMs: 60_000 }, this.random) : undefined;
+    this.handler = new PolicyWorkSelection({ engine: new PolicyEngine(settings), currentJob: () => gw?.currentJob ?? null, ...(this.tokens === undefined ? {} : { tokens: this.tokens }) });
     gw =
       options.build?.(this) ??
       new Gateway(
@@ -223,8 +229,8 @@ function headerFor(job: Msg<'SetCustomMiningJob'>, fullExtranonce: Uint8Array, n
 }
 
 /** One miner on a work-selection connection with an extended channel, after a template. */
-function customWorld(bits: string) {
-  const world = new World();
+function customWorld(bits: string, options: { tokens?: boolean } = {}) {
+  const world = new World(options);
   const t = template(bits);
   world.gateway.templateUpdated(t, world.now);
   world.pump();
@@ -415,4 +421,107 @@ describe('work selection: connection rules', () => {
       else assert.equal(miner.take('SetupConnectionError').flags, WORK_SELECTION);
     });
   }
+});
+
+// ---- issue 11 item 4: SetCustomMiningJob with a Job Declaration token --------------------------
+
+/**
+ * Declare `job` (its coinbase as DeclareMiningJob carries it: WITH the BIP141 fields, the
+ * extranonce slot the channel's size) with `transactions`, for `user`; returns the declared token.
+ */
+function declare(world: World, job: Msg<'SetCustomMiningJob'>, fullExtranonceBytes: number, transactions: BlockTemplate['transactions'], user = 'alice'): Uint8Array {
+  const tokens = world.tokens!;
+  const prefix = new Uint8Array([...le32(job.coinbaseTxVersion), 0x00, 0x01, 0x01, ...new Uint8Array(32), 0xff, 0xff, 0xff, 0xff, job.coinbasePrefix.length + fullExtranonceBytes, ...job.coinbasePrefix]);
+  const suffix = new Uint8Array([...le32(job.coinbaseTxInputNSequence), ...job.coinbaseTxOutputs, 0x01, 0x20, ...new Uint8Array(32), ...le32(job.coinbaseTxLocktime)]);
+  const rebuilt = rebuildDeclaredCoinbase(prefix, suffix);
+  assert.ok(rebuilt.ok, rebuilt.ok ? '' : rebuilt.error);
+  const t = world.gateway.currentJob!.template;
+  const declared: DeclaredJob = {
+    declarationId: 41n, connId: 99, requestId: 1, user, version: job.version, coinbasePrefix: prefix, coinbaseSuffix: suffix, coinbase: rebuilt.value,
+    transactions, merklePath: coinbaseMerklePath(transactions.map((x) => x.txid)), prevHash: t.prevHash, height: t.height, nbits: t.nbits, target: t.target,
+    declaredAtMs: world.now, verdict: acceptedVerdict({}),
+  };
+  const allocated = tokens.allocate(user, 99, false, world.now);
+  assert.ok(tokens.takeAllocated(allocated, 99, world.now).ok);
+  return tokens.declare(allocated, declared, world.now);
+}
+
+describe('work selection: SetCustomMiningJob with Job Declaration tokens', () => {
+  test('a declared token: accepted once; a block holds exactly the DECLARED transactions and is submitted', () => {
+    const { world, t, miner, ext } = customWorld('207fffff', { tokens: true });
+    const declaredTxs = t.transactions.slice(0, 1);
+    const base = { ...goodJob(t, ext.channelId), merklePath: coinbaseMerklePath(declaredTxs.map((x) => x.txid)) };
+    const full = concatBytes(ext.extranoncePrefix, new Uint8Array(ext.extranonceSize).fill(0x22));
+    const job = { ...base, miningJobToken: declare(world, base, full.length, declaredTxs) };
+    miner.send(job);
+    const { jobId } = miner.take('SetCustomMiningJobSuccess');
+    const accepted = world.eventsOf('custom_job_accepted')[0]!;
+    assert.equal(accepted.declaration_id, '41');
+    assert.equal(accepted.transactions_known, true, 'the declaration carries the transactions (no lost block)');
+    const found = grind(job, full, (h) => h <= targetFromNbits(t.nbits)! && h <= targetFromU256(ext.target));
+    miner.send({ type: 'SubmitSharesExtended', channelId: ext.channelId, sequenceNumber: 1, jobId, nonce: found.nonce, ntime: job.minNtime, version: job.version, extranonce: full.subarray(ext.extranoncePrefix.length) });
+    assert.equal(world.commands.length, 1, 'submit_block queued');
+    const expected = concatBytes(headerFor(job, full, found.nonce, job.minNtime), new Uint8Array([1 + declaredTxs.length]), expectedCoinbase(job, full, true), ...declaredTxs.map((x) => x.data));
+    assert.equal(world.commands[0]!.hex, bytesToHex(expected));
+    // Single use.
+    miner.send({ ...job, requestId: 11 });
+    assert.equal(miner.take('SetCustomMiningJobError').errorCode, 'invalid-mining-job-token');
+    assert.equal(world.eventsOf('custom_job_rejected').at(-1)!.reason_code, 'jd_token_reused');
+  });
+
+  test('unknown, foreign and expired (10 s after DeclareMiningJob.Success) tokens → invalid-mining-job-token', () => {
+    const { world, t, miner, ext } = customWorld('1e00ffff', { tokens: true });
+    const full = ext.extranoncePrefix.length + ext.extranonceSize;
+    miner.send(goodJob(t, ext.channelId));
+    assert.equal(miner.take('SetCustomMiningJobError').errorCode, 'invalid-mining-job-token');
+    assert.equal(world.eventsOf('custom_job_rejected').at(-1)!.reason_code, 'jd_token_unknown');
+    const bobs = declare(world, goodJob(t, ext.channelId), full, t.transactions, 'bob');
+    miner.send({ ...goodJob(t, ext.channelId, 11), miningJobToken: bobs });
+    assert.equal(miner.take('SetCustomMiningJobError').errorCode, 'invalid-mining-job-token');
+    assert.equal(world.eventsOf('custom_job_rejected').at(-1)!.reason_code, 'jd_token_foreign');
+    const late = declare(world, goodJob(t, ext.channelId), full, t.transactions);
+    const onTime = declare(world, goodJob(t, ext.channelId), full, t.transactions);
+    world.clock.advanceTo(world.now + 9_999);
+    miner.send({ ...goodJob(t, ext.channelId, 12), miningJobToken: onTime });
+    miner.take('SetCustomMiningJobSuccess');
+    world.clock.advanceTo(world.now + 1);
+    miner.send({ ...goodJob(t, ext.channelId, 13), miningJobToken: late });
+    assert.equal(miner.take('SetCustomMiningJobError').errorCode, 'invalid-mining-job-token');
+    assert.equal(world.eventsOf('custom_job_rejected').at(-1)!.reason_code, 'jd_token_expired');
+  });
+
+  test('a declared job on the old tip after a prevhash switch → stale-chain-tip (fail closed), token spent', () => {
+    const { world, t, miner, ext } = customWorld('1e00ffff', { tokens: true });
+    const base = goodJob(t, ext.channelId);
+    const token = declare(world, base, ext.extranoncePrefix.length + ext.extranonceSize, t.transactions);
+    const next = { ...template('1e00ffff'), prevHash: sha256d(new TextEncoder().encode('the next block')), height: t.height + 1 };
+    world.gateway.templateUpdated(next, world.now);
+    world.pump();
+    assert.equal(bytesToHex(world.gateway.currentJob!.prevHash), bytesToHex(next.prevHash), 'switched to the new tip');
+    miner.send({ ...base, miningJobToken: token });
+    assert.equal(miner.take('SetCustomMiningJobError').errorCode, 'stale-chain-tip');
+    assert.equal(world.eventsOf('custom_job_rejected').at(-1)!.reason_code, 'custom_job_stale_chain_tip');
+  });
+
+  test('each field that differs from the declaration → SRI\'s SetCustomMiningJob.Error string', () => {
+    const cases: [string, (j: Msg<'SetCustomMiningJob'>) => Msg<'SetCustomMiningJob'>, string, string][] = [
+      ['prev_hash', (j) => ({ ...j, prevHash: new Uint8Array(32).fill(3) }), 'stale-chain-tip', 'custom_job_stale_chain_tip'],
+      ['nbits', (j) => ({ ...j, nbits: 0x1d00ffff }), 'invalid-nbits', 'custom_job_invalid_nbits'],
+      ['version', (j) => ({ ...j, version: 0x20000004 }), 'invalid-version', 'custom_job_invalid_version'],
+      ['coinbase_tx_version', (j) => ({ ...j, coinbaseTxVersion: 1 }), 'invalid-coinbase-tx-version', 'custom_job_invalid_coinbase_tx_version'],
+      ['coinbase_prefix', (j) => ({ ...j, coinbasePrefix: concatBytes(j.coinbasePrefix, new Uint8Array([0x51])) }), 'invalid-coinbase-prefix', 'custom_job_invalid_coinbase_prefix'],
+      ['input nSequence', (j) => ({ ...j, coinbaseTxInputNSequence: 0xffffffff }), 'invalid-coinbase-tx-input-n-sequence', 'custom_job_invalid_input_sequence'],
+      ['outputs', (j) => ({ ...j, coinbaseTxOutputs: concatBytes(j.coinbaseTxOutputs.subarray(0, 1), new Uint8Array([1]), j.coinbaseTxOutputs.subarray(2)) }), 'invalid-coinbase-tx-outputs', 'custom_job_invalid_coinbase_outputs'],
+      ['locktime', (j) => ({ ...j, coinbaseTxLocktime: 0 }), 'invalid-coinbase-tx-locktime', 'custom_job_invalid_locktime'],
+      ['merkle_path', (j) => ({ ...j, merklePath: j.merklePath.slice(1) }), 'invalid-merkle-path', 'custom_job_invalid_merkle_path'],
+    ];
+    for (const [name, edit, wire, reason] of cases) {
+      const { world, t, miner, ext } = customWorld('1e00ffff', { tokens: true });
+      const base = goodJob(t, ext.channelId);
+      const token = declare(world, base, ext.extranoncePrefix.length + ext.extranonceSize, t.transactions);
+      miner.send(edit({ ...base, miningJobToken: token }));
+      assert.equal(miner.take('SetCustomMiningJobError').errorCode, wire, name);
+      assert.equal(world.eventsOf('custom_job_rejected').at(-1)!.reason_code, reason, name);
+    }
+  });
 });

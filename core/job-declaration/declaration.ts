@@ -1,0 +1,161 @@
+// Judging a declared job (issue 11 item 3; SPEC §14): the checks the declared coinbase must pass,
+// then the SAME policy engine as templates (core/policy/engine.ts) on a template assembled from
+// the declaration, so fees, tiers, blocklist, weight and sigops are decided by one piece of code
+// with one set of reason codes. Pure; the order is fixed and the first failure is the verdict:
+//
+//   1. tip            a released template must exist: a declaration names no prev_hash, it
+//                     builds on the tip the server knows (prevhash_unknown otherwise)
+//   2. fees           every declared transaction's fee is known (jd_tx_fee_unknown)
+//   3. BIP34          scriptSig starts with the push of the next height (bip34_height_mismatch)
+//   4. witness        the coinbase's commitment = SHA256d(witness root of 0 ‖ declared wtxids ‖
+//                     reserved value) (witness_commitment_invalid)
+//   5. pool paid      every configured payout script is an output, no value goes elsewhere, and
+//                     the payout scripts get at least subsidy + declared fees: "in full"
+//                     (jd_coinbase_pool_not_paid); more than that is coinbase_value_too_high
+//   6. the engine     on { the tip's prev_hash, nbits, limits; the declared version, transactions
+//                     and commitment; coinbase value = the declared outputs' total } with the
+//                     caller's ChainView: structure, prevhash, nbits, height, value, weight,
+//                     sigops, blocklist (txids and output scripts), fee tier.
+//
+// Weight in step 6 is the engine's, i.e. with the gateway's own coinbase; the declared coinbase's
+// real weight is also checked here (step 6b) so a fat coinbase cannot push the block over.
+import { bytesToHex, equalBytes, reversed } from '../bytes.ts';
+import type { Sha256 } from '../mining/hash.ts';
+import { sha256dPair } from '../mining/sha256d64.ts';
+import { blockSubsidy } from '../policy/bitcoin.ts';
+import type { PolicyEngine } from '../policy/engine.ts';
+import { rejectedVerdict, type ChainView, type Verdict } from '../policy/types.ts';
+import { bip34HeightPush, type BlockTemplate, type TemplateTransaction } from '../template/template.ts';
+import type { DeclaredCoinbase } from './declared-coinbase.ts';
+import type { DeclaredTransaction } from './transactions.ts';
+
+export interface DeclarationInput {
+  /** A synthetic id for the assembled template (events and replay key on it). */
+  readonly declarationId: bigint;
+  readonly version: number;
+  readonly coinbase: DeclaredCoinbase;
+  readonly transactions: readonly DeclaredTransaction[];
+  /** The template the gate released last: the tip, nbits, time and limits the job builds on. */
+  readonly tip: BlockTemplate | null;
+  readonly chain: ChainView;
+}
+
+export interface DeclarationJudgement {
+  readonly verdict: Verdict;
+  /** The template the engine judged (null when a coinbase check failed first). */
+  readonly template: BlockTemplate | null;
+  readonly totalFeesSats: bigint | null;
+}
+
+const _ZERO_32 = new Uint8Array(32);
+
+function _display(hash: Uint8Array): string {
+  return bytesToHex(reversed(hash));
+}
+
+export function judgeDeclaration(input: DeclarationInput, engine: PolicyEngine, sha256?: Sha256): DeclarationJudgement {
+  const { coinbase, transactions: txs, tip, chain } = input;
+  const none = (verdict: Verdict): DeclarationJudgement => ({ verdict, template: null, totalFeesSats: null });
+  // 1. tip
+  if (tip === null) return none(rejectedVerdict('prevhash_unknown', 'no template released yet: the chain tip the job would build on is unknown', {}));
+  // 2. fees
+  let fees = 0n;
+  for (let i = 0; i < txs.length; i++) {
+    const fee = txs[i]!.fee;
+    if (fee === null) {
+      return none(rejectedVerdict('jd_tx_fee_unknown', `transaction ${i} txid=${_display(txs[i]!.txid)}: fee unknown (in no template or mempool, and not every input spends a known output)`, { tx_index: i, txid: _display(txs[i]!.txid) }));
+    }
+    fees += fee;
+  }
+  // 3. BIP34 (height of the block on the tip)
+  const height = chain.tipHeight !== null ? chain.tipHeight + 1 : tip.height;
+  const push = bip34HeightPush(height);
+  if (coinbase.scriptSig.length < push.length || !equalBytes(coinbase.scriptSig.subarray(0, push.length), push)) {
+    return none(rejectedVerdict('bip34_height_mismatch', `coinbase scriptSig does not start with the BIP34 push of height ${height}`, { expected_height: height }));
+  }
+  // 4. witness commitment over the declared wtxids
+  // BIP141: commitment = SHA256d(witness root (coinbase wtxid = 0) ‖ reserved value).
+  const commitment = sha256dPair(merkleRootAndPath(_ZERO_32, txs.map((t) => t.wtxid)).root, coinbase.witnessReservedValue);
+  if (!equalBytes(commitment, coinbase.witnessCommitment)) {
+    return none(rejectedVerdict('witness_commitment_invalid', `the coinbase commits to ${bytesToHex(coinbase.witnessCommitment)}, the declared wtxids give ${bytesToHex(commitment)}`, { tx_count: txs.length }));
+  }
+  // 5. pool paid in full
+  const payoutKeys = new Set(engine.settings.payout.map((p) => bytesToHex(p.scriptPubKey)));
+  const subsidy = blockSubsidy(height, engine.settings.subsidyHalvingInterval);
+  let poolPaid = 0n;
+  let total = 0n;
+  const present = new Set<string>();
+  for (let i = 0; i < coinbase.outputs.length; i++) {
+    const o = coinbase.outputs[i]!;
+    const key = bytesToHex(o.scriptPubKey);
+    total += o.valueSats;
+    if (payoutKeys.has(key)) {
+      poolPaid += o.valueSats;
+      present.add(key);
+    } else if (o.valueSats > 0n) {
+      return none(rejectedVerdict('jd_coinbase_pool_not_paid', `output ${i} pays ${o.valueSats} sats to non-pool script ${key}`, { output_index: i, script_hex: key, value_sats: Number(o.valueSats) }));
+    }
+  }
+  const absent = [...payoutKeys].find((k) => !present.has(k));
+  if (absent !== undefined) return none(rejectedVerdict('jd_coinbase_pool_not_paid', `payout script ${absent} is not an output of the declared coinbase`, { script_hex: absent }));
+  if (poolPaid < subsidy + fees) {
+    return none(rejectedVerdict('jd_coinbase_pool_not_paid', `pool outputs get ${poolPaid} sats < subsidy+fees=${subsidy + fees}`, { pool_paid: Number(poolPaid), subsidy: Number(subsidy), total_fees: Number(fees) }));
+  }
+  // 6. the engine, on the declaration as a template
+  const template: BlockTemplate = {
+    templateId: input.declarationId,
+    height,
+    version: input.version >>> 0,
+    prevHash: tip.prevHash,
+    nbits: tip.nbits,
+    target: tip.target,
+    curtime: tip.curtime,
+    mintime: tip.mintime,
+    maxtime: tip.maxtime,
+    coinbaseValue: total,
+    transactions: _asTemplateTransactions(txs),
+    defaultWitnessCommitment: coinbase.witnessCommitmentScript,
+    witnessCommitmentSource: 'computed',
+    merklePath: merkleRootAndPath(_ZERO_32, txs.map((t) => t.txid)).path,
+    sigopLimit: tip.sigopLimit,
+    weightLimit: tip.weightLimit,
+    longpollId: null,
+    rules: tip.rules,
+  };
+  const verdict = engine.evaluate(template, chain);
+  if (!verdict.accepted) return { verdict, template, totalFeesSats: fees };
+  // 6b. the weight with the DECLARED coinbase (the engine assumed the gateway's).
+  const txCount = txs.length + 1;
+  const weight = (80 + (txCount < 0xfd ? 1 : txCount <= 0xffff ? 3 : 5)) * 4 + coinbase.weight + txs.reduce((w, t) => w + t.weight, 0);
+  const maxWeight = Math.min(engine.settings.maxTemplateWeight, tip.weightLimit);
+  if (weight > maxWeight) {
+    return { verdict: rejectedVerdict('template_weight_exceeded', `weight=${weight} > max_template_weight=${maxWeight} (declared coinbase ${coinbase.weight} WU)`, { weight, max_template_weight: maxWeight }), template, totalFeesSats: fees };
+  }
+  return { verdict, template, totalFeesSats: fees };
+}
+
+/**
+ * The declared transactions as template transactions. `depends` stay empty: a declaration's
+ * order is the miner's, and whether every parent precedes its child is a consensus question the
+ * node's block proposal answers; the engine only checks that listed depends point backwards.
+ */
+function _asTemplateTransactions(txs: readonly DeclaredTransaction[]): TemplateTransaction[] {
+  return txs.map((t) => ({ data: t.data, txid: t.txid, wtxid: t.wtxid, fee: t.fee ?? 0n, sigops: t.sigops, weight: t.weight, depends: [] }));
+}
+
+/**
+ * Merkle root over [leaf0, ...leaves] and leaf0's path, with Bitcoin's duplicate-last rule, on the
+ * 64-byte double-SHA-256 fast path (core/mining/sha256d64.ts): 2 × n compressions instead of a
+ * general hash per node, which keeps a 4,000-transaction declaration inside its budget.
+ */
+export function merkleRootAndPath(leaf0: Uint8Array, leaves: readonly Uint8Array[]): { root: Uint8Array; path: Uint8Array[] } {
+  let level: Uint8Array[] = [leaf0, ...leaves];
+  const path: Uint8Array[] = [];
+  while (level.length > 1) {
+    path.push(level[1]!);
+    const next: Uint8Array[] = [];
+    for (let i = 0; i < level.length; i += 2) next.push(sha256dPair(level[i]!, level[i + 1] ?? level[i]!));
+    level = next;
+  }
+  return { root: level[0]!, path };
+}
