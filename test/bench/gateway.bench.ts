@@ -38,6 +38,7 @@ import type { BlockTemplate } from '../../core/template/template.ts';
 import { MiningClient } from '../../core/client/index.ts';
 import { report, runtime } from './bench-util.ts';
 import { startLoad, type Load } from './load-process.ts';
+import { findGc, type Gc } from '../support/gc.ts';
 import { sleep, until } from '../support/wait.ts';
 
 const QUICK = (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env['RG_BENCH_QUICK'] === '1';
@@ -129,24 +130,6 @@ function check(condition: boolean, what: string): void {
 
 
 // ---- memory ----------------------------------------------------------------------------------
-
-type Gc = () => void;
-async function findGc(): Promise<Gc | undefined> {
-  const g = globalThis as { gc?: Gc; Bun?: { gc(force: boolean): void } };
-  if (g.Bun !== undefined) return () => g.Bun!.gc(true);
-  if (typeof g.gc === 'function') return g.gc;
-  try {
-    // V8 (Node, Deno): turn on --expose-gc at run time and fetch `gc` from a fresh context.
-    const v8 = await import('node:v8');
-    const vm = await import('node:vm');
-    v8.setFlagsFromString('--expose-gc');
-    const gc = vm.runInNewContext('gc') as Gc | undefined;
-    if (typeof gc === 'function') return gc;
-  } catch {
-    // no GC control on this runtime: readings are then noisier (docs/performance.md)
-  }
-  return undefined;
-}
 
 interface MemoryReading {
   readonly rss: number;
