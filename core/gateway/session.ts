@@ -57,15 +57,7 @@ import {
 import { ChannelWorkers, type Authenticator } from './auth.ts';
 import type { ChannelKind, GatewayEventSink } from './events.ts';
 import type { ShareIdAllocator } from './share-id.ts';
-import {
-  decodeFailureRefusal,
-  describeSetupConnection,
-  noiseCloseReason,
-  openNoiseResponder,
-  setupConnectionRefusal,
-  SV2_VERSION,
-  type ResponderContext,
-} from './sv2-responder.ts';
+import { decodeFailureRefusal, describeSetupConnection, noiseCloseReason, openNoiseResponder, setupConnectionRefusal, SV2_VERSION, type ResponderContext } from './sv2-responder.ts';
 
 export { SV2_VERSION };
 

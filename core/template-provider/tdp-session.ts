@@ -53,15 +53,7 @@ import { decodeMessage, encodeMessage, type Frame, type Sv2Message } from '../co
 import type { SubmitSolution } from '../codec/messages/template-distribution.ts';
 import { protocolError, type ProtocolError } from '../errors.ts';
 import type { GatewayEventSink } from '../gateway/events.ts';
-import {
-  decodeFailureRefusal,
-  describeSetupConnection,
-  noiseCloseReason,
-  openNoiseResponder,
-  setupConnectionRefusal,
-  SV2_VERSION,
-  type ResponderContext,
-} from '../gateway/sv2-responder.ts';
+import { decodeFailureRefusal, describeSetupConnection, noiseCloseReason, openNoiseResponder, setupConnectionRefusal, SV2_VERSION, type ResponderContext } from '../gateway/sv2-responder.ts';
 import { sha256d, type Sha256 } from '../mining/hash.ts';
 import { header80 } from '../mining/header.ts';
 import { merkleRootFromPath } from '../mining/merkle.ts';

@@ -37,17 +37,7 @@ import { startShareSink } from '../../runtimes/commands/share-sink.ts';
 import { killWindows, readJournal } from '../support/crash-windows.ts';
 import { spawnCli, type RuntimeChild } from '../support/child.ts';
 import { until as waitUntil } from '../support/wait.ts';
-import {
-  btcdGatewayToml,
-  EVERY_HASH_A_SHARE,
-  parseEventLines,
-  QUICK_UPSTREAM_RETRY,
-  shareIdsOf,
-  startMixedFleet,
-  sv2AddressOf,
-  type RunEvent,
-  type Sv2Address,
-} from '../support/btcd-run.ts';
+import { btcdGatewayToml, EVERY_HASH_A_SHARE, parseEventLines, QUICK_UPSTREAM_RETRY, shareIdsOf, startMixedFleet, sv2AddressOf, type RunEvent, type Sv2Address } from '../support/btcd-run.ts';
 
 const HOST = '127.0.0.1';
 // Every 20 ms: these polls re-read the event log file.

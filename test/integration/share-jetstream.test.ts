@@ -27,17 +27,7 @@ import { BtcdNode, findBtcd, BTCD_MISSING_REASON, freeLoopbackPort, sleep } from
 import { until } from '../support/wait.ts';
 import { spawnCli, type RuntimeChild } from '../support/child.ts';
 import { killWindows, readJournal } from '../support/crash-windows.ts';
-import {
-  btcdGatewayToml,
-  EVERY_HASH_A_SHARE,
-  parseEventLines,
-  QUICK_UPSTREAM_RETRY,
-  shareIdsOf,
-  startMixedFleet,
-  sv2AddressOf,
-  type RunEvent,
-  type Sv2Address,
-} from '../support/btcd-run.ts';
+import { btcdGatewayToml, EVERY_HASH_A_SHARE, parseEventLines, QUICK_UPSTREAM_RETRY, shareIdsOf, startMixedFleet, sv2AddressOf, type RunEvent, type Sv2Address } from '../support/btcd-run.ts';
 import { createJetStreamSharePoster, type JetStreamSharePoster } from '../../adapters/share-jetstream.ts';
 import { attachShareForwarding } from '../../adapters/share-forwarding.ts';
 import { SystemClock } from '../../adapters/clock.ts';
