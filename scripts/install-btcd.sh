@@ -6,8 +6,8 @@
 #
 # - Pinned: BTCD_VERSION is the latest release tag on the Go module proxy when this was written
 #   (`go list -m -versions github.com/btcsuite/btcd` → … v0.24.2 v0.26.2). Bump it deliberately.
-# - Project-local: binaries go to .tmp/go/bin (.tmp/ is gitignored); the tests look there first
-#   (test/support/btcd.ts), then $BTCD_BIN, then PATH.
+# - Project-local: binaries go to .tmp/go/bin (.tmp/ is gitignored); the tests find btcd there
+#   after $BTCD_BIN and before PATH (test/support/find-binary.ts).
 # - Idempotent: a stamp file records the version that was built; if it matches and both binaries
 #   exist, nothing is downloaded or built.
 # - Needs only the Go toolchain (btcd v0.26.2 declares go 1.25.0; a newer local toolchain is fine,

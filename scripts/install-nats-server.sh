@@ -7,7 +7,7 @@
 # - Pinned: NATS_SERVER_VERSION is the latest release on the Go module proxy when this was
 #   written (`go list -m -versions github.com/nats-io/nats-server/v2` → … v2.15.2 v2.15.3).
 # - Project-local: the binary goes to .tmp/go/bin (.tmp/ is gitignored), beside btcd; the test
-#   looks there first (test/support/nats-server.ts), then $NATS_SERVER_BIN, then PATH.
+#   finds it after $NATS_SERVER_BIN and before PATH (test/support/find-binary.ts).
 # - Idempotent: a stamp file records the version that was built.
 set -euo pipefail
 NATS_SERVER_VERSION="v2.15.3"

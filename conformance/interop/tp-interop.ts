@@ -47,6 +47,7 @@ import { hashToDisplayHex } from '../../core/mining/target.ts';
 import { generateAuthorityKeyPair, type AuthorityKeyPair } from '../../core/noise/index.ts';
 import { decodeBlock, type DecodedBlock } from '../../core/template/embedded-chain.ts';
 import { BtcdNode, TEST_MINING_KEY, findBtcd, freeLoopbackPort, spendTestKeyOutput } from '../../test/support/btcd.ts';
+import { btcdGatewayToml } from '../../test/support/btcd-run.ts';
 import { binaryPath, installBundle, SRI_APPS_BUNDLE, type Report } from './sri-apps.ts';
 import { docSnippet, JDC_KEYS, POOL_KEYS, RESERVEGRID_KEYS, scriptOfAddrDescriptor, snippetKeyProblems, type TomlTable } from './tp-doc-snippets.ts';
 
@@ -259,46 +260,13 @@ async function blockAt(node: BtcdNode, hash: string): Promise<DecodedBlock> {
 function gatewayToml(node: BtcdNode, keys: AuthorityKeyPair): string {
   // The [template_provider] section is the doc's, with the port replaced by 0 (kernel-chosen).
   const tp = docSnippet('reservegrid').table['template_provider'] as TomlTable;
-  const section = stringifyToml({ template_provider: { ...tp, listen_addr: '127.0.0.1:0' } });
-  return `
-[gateway]
-mode = "inline"
-id = 9
-listen_addr = "127.0.0.1:0"
-verifier_addr = "embedded"
-upstream_url = "${node.rpcUrl}"
-upstream_failure_policy = "fail_closed"
-http_api_key = "interop-api-key-not-used"
-event_log_path = "-"
-
-[noise]
-authority_public_key = "${keys.publicKey}"
-authority_secret_key = "${keys.secretKeyText}"
-
-[timing]
-upstream_poll_interval_ms = 200
-job_broadcast_interval_ms = 50
-prevhash_stale_hold_ms = ${STALE_HOLD_MS}
-
-[share]
-share_upstream_url = "http://127.0.0.1:9/shares"
-share_upstream_secret = "interop-hmac-secret-not-used"
-
-[auth]
-mode = "open"
-
-[mining]
-payout = [ { script_hex = "${bytesToHex(TEST_MINING_KEY.scriptPubKey)}", weight = 1 } ]
-
-[upstream]
-rpc_user = "${node.rpcUser}"
-rpc_password = "${node.rpcPassword}"
-
-[policy]
-subsidy_halving_interval = 150
-blocklist_scripts_hex = [ "${BLOCKED_SCRIPT_HEX}" ]
-
-${section}`;
+  return btcdGatewayToml(node, keys, {
+    gateway: { mode: 'inline', id: 9, upstream_failure_policy: 'fail_closed', http_api_key: 'interop-api-key-not-used' },
+    timing: { job_broadcast_interval_ms: 50, prevhash_stale_hold_ms: STALE_HOLD_MS },
+    share: { share_upstream_secret: 'interop-hmac-secret-not-used' },
+    policy: { subsidy_halving_interval: 150, blocklist_scripts_hex: [BLOCKED_SCRIPT_HEX] },
+    template_provider: { ...tp, listen_addr: '127.0.0.1:0' },
+  });
 }
 
 interface Rig {

@@ -42,9 +42,7 @@ import type {
 } from '../codec/messages/mining.ts';
 import { EXTENSIONS_NEGOTIATION, WORKER_HASHRATE_TRACKING, workerIdentityOf } from '../codec/tlv.ts';
 import { protocolError, type ProtocolError } from '../errors.ts';
-import { NoiseResponderConnection } from '../noise/connection.ts';
-import type { CryptoProvider } from '../crypto/provider.ts';
-import type { RandomSource } from '../random.ts';
+import type { NoiseResponderConnection } from '../noise/connection.ts';
 import { wireString, type ReasonCode } from '../reason-codes.ts';
 import { targetToDisplayHex } from '../mining/target.ts';
 import {
@@ -59,9 +57,9 @@ import {
 import { ChannelWorkers, type Authenticator } from './auth.ts';
 import type { ChannelKind, GatewayEventSink } from './events.ts';
 import type { ShareIdAllocator } from './share-id.ts';
+import { decodeFailureRefusal, describeSetupConnection, noiseCloseReason, openNoiseResponder, setupConnectionRefusal, SV2_VERSION, type ResponderContext } from './sv2-responder.ts';
 
-/** The only SV2 version there is (SV2.md §4). */
-export const SV2_VERSION = 2;
+export { SV2_VERSION };
 
 /** Extensions this server offers in RequestExtensions.Success (SV2.md §10). */
 export const SUPPORTED_EXTENSIONS: readonly number[] = [WORKER_HASHRATE_TRACKING];
@@ -77,15 +75,8 @@ export interface WorkSelectionHandler {
 }
 
 /** What every session shares; built once by the Gateway. */
-export interface SessionContext {
-  readonly provider: CryptoProvider;
-  readonly random: RandomSource;
-  /** Responder static key and the certificate valid at the accept's wall time. */
-  readonly staticKey: ConstructorParameters<typeof NoiseResponderConnection>[0]['staticKey'];
-  readonly certificateAt: (wallMs: number) => Uint8Array;
-  readonly handshakeTimeoutMs: number;
+export interface SessionContext extends ResponderContext {
   readonly idleTimeoutMs: number;
-  readonly payloadBytesMax: number;
   readonly auth: Authenticator;
   readonly factory: JobFactory;
   readonly extranonce: ExtranonceAllocator;
@@ -120,25 +111,6 @@ type _DeadlineName = 'setup' | 'idle';
 
 const NO_EXTENSIONS: DecodeOptions = {};
 const WORKER_EXTENSION: DecodeOptions = { negotiatedExtensions: [WORKER_HASHRATE_TRACKING] };
-
-// Noise error code → registry reason (core/noise/*.ts codes; SV2.md §3).
-function _noiseReason(code: string, handshaking: boolean): ReasonCode {
-  switch (code) {
-    case 'handshake-timeout':
-      return 'handshake_timeout';
-    case 'decrypt-failed':
-      return 'decrypt_failed';
-    case 'frame-too-large':
-      return 'frame_too_large';
-    case 'nonce-exhausted':
-    case 'internal-error':
-      return 'internal_error';
-    default:
-      // A responder cannot fail on act 1's content (every 64 bytes decode, SV2.md §3.3), so an
-      // unknown failure while handshaking is ours; after it, the peer sent something bad.
-      return handshaking ? 'internal_error' : 'malformed_message';
-  }
-}
 
 export class Session {
   readonly connId: number;
@@ -185,17 +157,7 @@ export class Session {
     this.#ctx = ctx;
     this.openedAtMs = nowMs;
     this.#nowMs = nowMs;
-    this.noise = new NoiseResponderConnection(
-      {
-        provider: ctx.provider,
-        random: ctx.random,
-        staticKey: ctx.staticKey,
-        certificate: ctx.certificateAt(wallMs),
-        payloadBytesMax: ctx.payloadBytesMax,
-        handshakeTimeoutMs: ctx.handshakeTimeoutMs,
-      },
-      nowMs,
-    );
+    this.noise = openNoiseResponder(ctx, nowMs, wallMs);
     this.#deadlines.set('setup', nowMs + ctx.handshakeTimeoutMs);
     this.#deadlines.set('idle', nowMs + ctx.idleTimeoutMs);
     this.#invalidShareTokens = ctx.invalidSharesPerMinuteMax ?? Number.POSITIVE_INFINITY;
@@ -329,9 +291,8 @@ export class Session {
     }
     const decoded = decodeMessage(frame, this.#decodeOptions);
     if (!decoded.ok) {
-      const e = decoded.error;
-      if (e.code === 'unknown-message') this.#close('unexpected_message', e.message, nowMs);
-      else this.#close('malformed_message', `${e.code}: ${e.message}`, nowMs, { field: e.field });
+      const refusal = decodeFailureRefusal(decoded.error);
+      this.#close(refusal.reason, refusal.detail, nowMs, { field: refusal.field });
       return;
     }
     const message = decoded.value;
@@ -384,22 +345,14 @@ export class Session {
   }
 
   #setup(m: Extract<Sv2Message, { type: 'SetupConnection' }>, nowMs: number): void {
-    const describe = `protocol ${m.protocol}, versions ${m.minVersion}..${m.maxVersion}, flags 0x${m.flags.toString(16)}`;
-    if (m.protocol !== 0) {
-      this.#refuseSetup(0, 'unsupported_protocol', describe, nowMs);
-      return;
-    }
-    if (m.minVersion > SV2_VERSION || m.maxVersion < SV2_VERSION) {
-      this.#refuseSetup(0, 'protocol_version_mismatch', describe, nowMs);
-      return;
-    }
     const supported =
       MiningSetupFlags.requiresStandardJobs |
       MiningSetupFlags.requiresVersionRolling |
       (this.#ctx.workSelection !== undefined ? MiningSetupFlags.requiresWorkSelection : 0);
-    const unsupported = (m.flags & ~supported) >>> 0;
-    if (unsupported !== 0) {
-      this.#refuseSetup(unsupported, 'unsupported_feature_flags', describe, nowMs);
+    // Protocol 0 = Mining.
+    const refusal = setupConnectionRefusal(m, 0, supported);
+    if (refusal !== null) {
+      this.#refuseSetup(refusal.flags, refusal.reason, describeSetupConnection(m), nowMs);
       return;
     }
     // Never echo the client's flags (SV2.md §9.9): 0 = no server requirements.
@@ -616,7 +569,7 @@ export class Session {
 
   #closeFromNoise(error: ProtocolError, nowMs: number): void {
     if (this.#state === 'closed') return;
-    const reason = _noiseReason(error.code, this.#state === 'handshake');
+    const reason = noiseCloseReason(error.code, this.#state === 'handshake');
     this.#close(reason, `${error.code}: ${error.message}`, nowMs, error.field === undefined ? {} : { field: error.field });
   }
 

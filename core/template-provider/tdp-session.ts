@@ -51,15 +51,14 @@ import { bytesToHex, reversed } from '../bytes.ts';
 import { Deadlines } from '../clock.ts';
 import { decodeMessage, encodeMessage, type Frame, type Sv2Message } from '../codec/index.ts';
 import type { SubmitSolution } from '../codec/messages/template-distribution.ts';
-import type { CryptoProvider } from '../crypto/provider.ts';
 import { protocolError, type ProtocolError } from '../errors.ts';
 import type { GatewayEventSink } from '../gateway/events.ts';
+import { decodeFailureRefusal, describeSetupConnection, noiseCloseReason, openNoiseResponder, setupConnectionRefusal, SV2_VERSION, type ResponderContext } from '../gateway/sv2-responder.ts';
 import { sha256d, type Sha256 } from '../mining/hash.ts';
 import { header80 } from '../mining/header.ts';
 import { merkleRootFromPath } from '../mining/merkle.ts';
 import { hashToDisplayHex, meetsTarget, targetToU256 } from '../mining/target.ts';
-import { NoiseResponderConnection } from '../noise/connection.ts';
-import type { RandomSource } from '../random.ts';
+import type { NoiseResponderConnection } from '../noise/connection.ts';
 import { wireString, type ReasonCode } from '../reason-codes.ts';
 import { bip34HeightPush, serializeBlock, type BlockTemplate } from '../template/template.ts';
 import { constraintsProblem, tailorTemplate, type CoinbaseConstraints, type TailoredTemplate } from './tailor.ts';
@@ -67,7 +66,6 @@ import { parseCoinbase } from './transaction.ts';
 
 /** SetupConnection.protocol for Template Distribution (SV2.md §4). */
 export const TEMPLATE_DISTRIBUTION_PROTOCOL = 2;
-const SV2_VERSION = 2;
 /** NewTemplate.coinbase_tx_version: 2, as Bitcoin Core's own miner and sv2-tp. */
 export const TDP_COINBASE_TX_VERSION = 2;
 /** NewTemplate.coinbase_tx_input_sequence: final, as Bitcoin Core's miner (no locktime use). */
@@ -96,13 +94,7 @@ export interface TdpBlock {
   readonly block: Uint8Array;
 }
 
-export interface TdpSessionContext {
-  readonly provider: CryptoProvider;
-  readonly random: RandomSource;
-  readonly staticKey: ConstructorParameters<typeof NoiseResponderConnection>[0]['staticKey'];
-  readonly certificateAt: (wallMs: number) => Uint8Array;
-  readonly handshakeTimeoutMs: number;
-  readonly payloadBytesMax: number;
+export interface TdpSessionContext extends ResponderContext {
   readonly settings: TdpSettings;
   readonly sha256: Sha256;
   /**
@@ -205,17 +197,7 @@ export class TdpSession {
     this.openedAtMs = nowMs;
     this.#nowMs = nowMs;
     this.remoteAddress = remoteAddress;
-    this.noise = new NoiseResponderConnection(
-      {
-        provider: ctx.provider,
-        random: ctx.random,
-        staticKey: ctx.staticKey,
-        certificate: ctx.certificateAt(wallMs),
-        payloadBytesMax: ctx.payloadBytesMax,
-        handshakeTimeoutMs: ctx.handshakeTimeoutMs,
-      },
-      nowMs,
-    );
+    this.noise = openNoiseResponder(ctx, nowMs, wallMs);
     this.#deadlines.set('setup', nowMs + ctx.handshakeTimeoutMs);
   }
 
@@ -335,9 +317,8 @@ export class TdpSession {
     }
     const decoded = decodeMessage(frame);
     if (!decoded.ok) {
-      const e = decoded.error;
-      if (e.code === 'unknown-message') this.#close('unexpected_message', e.message, nowMs);
-      else this.#close('malformed_message', `${e.code}: ${e.message}`, nowMs, { field: e.field });
+      const refusal = decodeFailureRefusal(decoded.error);
+      this.#close(refusal.reason, refusal.detail, nowMs, { field: refusal.field });
       return;
     }
     const message = decoded.value;
@@ -367,19 +348,11 @@ export class TdpSession {
   }
 
   #setup(m: Extract<Sv2Message, { type: 'SetupConnection' }>, nowMs: number): void {
-    const describe = `protocol ${m.protocol}, versions ${m.minVersion}..${m.maxVersion}, flags 0x${m.flags.toString(16)}`;
-    if (m.protocol !== TEMPLATE_DISTRIBUTION_PROTOCOL) {
-      this.#refuseSetup(0, 'unsupported_protocol', describe, nowMs);
-      return;
-    }
-    if (m.minVersion > SV2_VERSION || m.maxVersion < SV2_VERSION) {
-      this.#refuseSetup(0, 'protocol_version_mismatch', describe, nowMs);
-      return;
-    }
     // Template Distribution defines no SetupConnection flags (SV2.md §4): any bit is a feature
     // we cannot honour. pool_sv2 and jd_client_sv2 send 0 (pool_sv2 utils.rs get_setup_connection_message_tp).
-    if (m.flags !== 0) {
-      this.#refuseSetup(m.flags >>> 0, 'unsupported_feature_flags', describe, nowMs);
+    const refusal = setupConnectionRefusal(m, TEMPLATE_DISTRIBUTION_PROTOCOL, 0);
+    if (refusal !== null) {
+      this.#refuseSetup(refusal.flags, refusal.reason, describeSetupConnection(m), nowMs);
       return;
     }
     this.#send({ type: 'SetupConnectionSuccess', usedVersion: SV2_VERSION, flags: 0 });
@@ -670,16 +643,7 @@ export class TdpSession {
 
   #closeFromNoise(error: ProtocolError, nowMs: number): void {
     if (this.#state === 'closed') return;
-    const reason: ReasonCode =
-      error.code === 'handshake-timeout'
-        ? 'handshake_timeout'
-        : error.code === 'decrypt-failed'
-          ? 'decrypt_failed'
-          : error.code === 'frame-too-large'
-            ? 'frame_too_large'
-            : this.#state === 'handshake' || error.code === 'nonce-exhausted' || error.code === 'internal-error'
-              ? 'internal_error'
-              : 'malformed_message';
+    const reason = noiseCloseReason(error.code, this.#state === 'handshake');
     this.#close(reason, `${error.code}: ${error.message}`, nowMs, error.field === undefined ? {} : { field: error.field });
   }
 

@@ -9,7 +9,6 @@
 //
 //   node --import tsx test/bench/forwarding.bench.ts   (or deno run -A / bun; npm run bench)
 import { mkdtempSync, rmSync } from 'node:fs';
-import process from 'node:process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SystemClock } from '../../adapters/clock.ts';
@@ -19,6 +18,7 @@ import { attachShareForwarding } from '../../adapters/share-forwarding.ts';
 import type { ShareForwardingConfig } from '../../core/forwarding/index.ts';
 import { startShareSink } from '../../runtimes/commands/share-sink.ts';
 import { report, runtime } from './bench-util.ts';
+import { pumpShares, resultCounter, throughputShareConfig } from './forward-pump.ts';
 
 const SECRET = 'bench-share-secret-0123456789';
 const SHARES = 200_000;
@@ -37,53 +37,12 @@ async function measure(journal: 'memory' | 'file'): Promise<void> {
   const config: ShareForwardingConfig = {
     gateway: { id: 1, data_dir: dir },
     timing: { shutdown_drain_timeout_ms: 30_000 },
-    share: {
-      share_upstream_url: sink.url,
-      share_upstream_secret: SECRET,
-      share_forward_queue_size: 100_000,
-      share_forward_max_in_flight: 8,
-      share_batch_interval_ms: 10,
-      share_batch_max_shares: 1000,
-      share_forward_timeout_ms: 10_000,
-      share_forward_retry_initial_ms: 50,
-      share_forward_retry_max_ms: 1000,
-    },
+    share: throughputShareConfig({ url: sink.url, secret: SECRET }),
   };
-  let ok = 0;
-  let other = 0;
-  const forwarding = attachShareForwarding({
-    config,
-    clock: new SystemClock(),
-    random: systemRandom,
-    provider,
-    journal,
-    onEvent: (e) => {
-      if (e.type !== 'share_forward_result') return;
-      if (e.status === 'ok') ok++;
-      else other++;
-    },
-  });
-  const template = { channel_id: 1, sequence_number: 0, identity: 'bench.worker', worker: 'worker', job_id: 1, template_id: '1', nonce: 0, ntime: 1_700_000_000, version: 0x20000000, extranonce: '0000000000000001', hash: '0'.repeat(56) + 'ffffffff', difficulty: 1, block: false, mode: 'observe', stale_hold: false };
-  const start = performance.now();
-  const cpuStart = process.cpuUsage();
-  let n = 0;
-  await new Promise<void>((resolve) => {
-    const produce = (): void => {
-      const room = Math.min(PRODUCER_CHUNK, UNSETTLED_MAX - forwarding.metrics.unsettled, SHARES - n);
-      for (let i = 0; i < room; i++) {
-        n++;
-        forwarding.accept({ ...template, share_id: `1-bench-${n}`, sequence_number: n, nonce: n });
-      }
-      if (n >= SHARES) resolve();
-      else setTimeout(produce, 0);
-    };
-    produce();
-  });
-  await forwarding.stop(30_000);
-  const seconds = (performance.now() - start) / 1000;
-  const cpu = process.cpuUsage(cpuStart);
-  const cpuSeconds = (cpu.user + cpu.system) / 1e6;
-  check(ok === SHARES && other === 0, `all ${SHARES} ok (ok ${ok}, other ${other})`);
+  const results = resultCounter();
+  const forwarding = attachShareForwarding({ config, clock: new SystemClock(), random: systemRandom, provider, journal, onEvent: results.onEvent });
+  const { seconds, cpuSeconds } = await pumpShares(forwarding, { count: SHARES, chunk: PRODUCER_CHUNK, unsettledMax: UNSETTLED_MAX, stopTimeoutMs: 30_000 });
+  check(results.ok === SHARES && results.other === 0, `all ${SHARES} ok (ok ${results.ok}, other ${results.other})`);
   check(sink.stats.sharesNew === SHARES, `sink counted ${sink.stats.sharesNew} new`);
   await sink.close();
   rmSync(dir, { recursive: true, force: true });

@@ -25,9 +25,7 @@
 //
 //   node --import tsx test/bench/gateway.bench.ts      (or deno run -A / bun; or
 //   RG_RUNTIMES=node npm run bench gateway). RG_BENCH_QUICK=1 runs a smaller, shorter version.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { SystemClock } from '../../adapters/clock.ts';
 import { selectCryptoProvider } from '../../adapters/crypto-native.ts';
 import { systemRandom } from '../../adapters/random.ts';
@@ -39,6 +37,8 @@ import { parseGetBlockTemplate } from '../../core/template/gbt.ts';
 import type { BlockTemplate } from '../../core/template/template.ts';
 import { MiningClient } from '../../core/client/index.ts';
 import { report, runtime } from './bench-util.ts';
+import { startLoad, type Load } from './load-process.ts';
+import { findGc, type Gc } from '../support/gc.ts';
 import { sleep, until } from '../support/wait.ts';
 
 const QUICK = (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env['RG_BENCH_QUICK'] === '1';
@@ -120,55 +120,6 @@ async function serve(overrides: Partial<GatewayOptions['channels']> = {}): Promi
   return served;
 }
 
-// ---- the load process ----------------------------------------------------------------------
-
-interface Load {
-  request(cmd: Record<string, unknown>): Promise<Record<string, unknown>>;
-  expect(reply: string): Promise<Record<string, unknown>>;
-  close(): Promise<void>;
-}
-
-function startLoad(): Load {
-  // The miners run on Node (with tsx) whatever runtime the gateway is on (file header).
-  const nodeBin = runtime === 'node' ? process.execPath : 'node';
-  const script = fileURLToPath(new URL('./gateway-load.ts', import.meta.url));
-  const root = fileURLToPath(new URL('../..', import.meta.url));
-  const child: ChildProcess = spawn(nodeBin, ['--import', 'tsx', script], { cwd: root, stdio: ['pipe', 'pipe', 'inherit'] });
-  const waiting: { reply: string; resolve: (v: Record<string, unknown>) => void; reject: (e: Error) => void }[] = [];
-  let pending = '';
-  child.stdout!.on('data', (chunk: Uint8Array) => {
-    pending += new TextDecoder().decode(chunk);
-    let nl: number;
-    while ((nl = pending.indexOf('\n')) >= 0) {
-      const line = pending.slice(0, nl);
-      pending = pending.slice(nl + 1);
-      if (!line.startsWith('{')) continue;
-      const message = JSON.parse(line) as { reply: string } & Record<string, unknown>;
-      const index = waiting.findIndex((w) => w.reply === message.reply || message.reply === 'error');
-      if (index < 0) continue;
-      const [w] = waiting.splice(index, 1);
-      if (message.reply === 'error') w!.reject(new Error(`load process: ${String(message['message'])}`));
-      else w!.resolve(message);
-    }
-  });
-  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
-  const expect = (reply: string): Promise<Record<string, unknown>> => new Promise((resolve, reject) => waiting.push({ reply, resolve, reject }));
-  return {
-    expect,
-    request(cmd) {
-      const answer = expect(cmd['cmd'] as string);
-      child.stdin!.write(`${JSON.stringify(cmd)}\n`);
-      return answer;
-    },
-    async close() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      if (child.stdin!.writable) child.stdin!.write(`${JSON.stringify({ cmd: 'close' })}\n`);
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
-      if (child.exitCode === null) child.kill();
-    },
-  };
-}
-
 function connectCmd(served: Served, kind: 'standard' | 'extended', channelsPerConnection: number): Record<string, unknown> {
   return { cmd: 'connect', host: HOST, port: served.server.port, authority: bytesToHex(authority.publicKeyXOnly), connections: CONNECTIONS, channelsPerConnection, kind };
 }
@@ -179,24 +130,6 @@ function check(condition: boolean, what: string): void {
 
 
 // ---- memory ----------------------------------------------------------------------------------
-
-type Gc = () => void;
-async function findGc(): Promise<Gc | undefined> {
-  const g = globalThis as { gc?: Gc; Bun?: { gc(force: boolean): void } };
-  if (g.Bun !== undefined) return () => g.Bun!.gc(true);
-  if (typeof g.gc === 'function') return g.gc;
-  try {
-    // V8 (Node, Deno): turn on --expose-gc at run time and fetch `gc` from a fresh context.
-    const v8 = await import('node:v8');
-    const vm = await import('node:vm');
-    v8.setFlagsFromString('--expose-gc');
-    const gc = vm.runInNewContext('gc') as Gc | undefined;
-    if (typeof gc === 'function') return gc;
-  } catch {
-    // no GC control on this runtime: readings are then noisier (docs/performance.md)
-  }
-  return undefined;
-}
 
 interface MemoryReading {
   readonly rss: number;

@@ -48,6 +48,7 @@ import { parseGetBlockTemplate } from '../../core/template/gbt.ts';
 import type { BlockTemplate } from '../../core/template/template.ts';
 import { binaryPath, SRI_APPS_BUNDLE } from '../../conformance/interop/sri-apps.ts';
 import { report, runtime } from './bench-util.ts';
+import { startLoad } from './load-process.ts';
 import { sleep, until } from '../support/wait.ts';
 
 const env = (name: string): string | undefined => (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env[name];
@@ -206,53 +207,6 @@ async function canConnect(port: number): Promise<boolean> {
   });
 }
 
-// ---- the load process (same protocol as gateway.bench.ts) --------------------------------------
-
-interface Load {
-  request(cmd: Record<string, unknown>): Promise<Record<string, any>>;
-  expect(reply: string): Promise<Record<string, any>>;
-  close(): Promise<void>;
-}
-
-function startLoad(): Load {
-  const nodeBin = runtime === 'node' ? process.execPath : 'node';
-  const script = fileURLToPath(new URL('./gateway-load.ts', import.meta.url));
-  const child: ChildProcess = spawn(nodeBin, ['--import', 'tsx', script], { cwd: root, stdio: ['pipe', 'pipe', 'inherit'] });
-  const waiting: { reply: string; resolve: (v: Record<string, any>) => void; reject: (e: Error) => void }[] = [];
-  let pending = '';
-  child.stdout!.on('data', (chunk: Uint8Array) => {
-    pending += new TextDecoder().decode(chunk);
-    let nl: number;
-    while ((nl = pending.indexOf('\n')) >= 0) {
-      const line = pending.slice(0, nl);
-      pending = pending.slice(nl + 1);
-      if (!line.startsWith('{')) continue;
-      const message = JSON.parse(line) as { reply: string } & Record<string, unknown>;
-      const index = waiting.findIndex((w) => w.reply === message.reply || message.reply === 'error');
-      if (index < 0) continue;
-      const [w] = waiting.splice(index, 1);
-      if (message.reply === 'error') w!.reject(new Error(`load process: ${String(message['message'])}`));
-      else w!.resolve(message);
-    }
-  });
-  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
-  const expect = (reply: string): Promise<Record<string, any>> => new Promise((resolve, reject) => waiting.push({ reply, resolve, reject }));
-  return {
-    expect,
-    request(cmd) {
-      const answer = expect(cmd['cmd'] as string);
-      child.stdin!.write(`${JSON.stringify(cmd)}\n`);
-      return answer;
-    },
-    async close() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      if (child.stdin!.writable) child.stdin!.write(`${JSON.stringify({ cmd: 'close' })}\n`);
-      await Promise.race([exited, sleep(3000)]);
-      if (child.exitCode === null) child.kill();
-    },
-  };
-}
-
 function rssBytes(pid: number | 'self'): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   if (m === null) throw new Error(`no VmRSS for ${pid}`);
@@ -275,7 +229,8 @@ interface Figures {
 }
 
 async function measure(label: string, port: number, authorityXOnlyHex: string, pid: number | 'self'): Promise<Figures> {
-  const load = startLoad();
+  // Replies read field by field (`any`): the load process's protocol is JSON, checked by use.
+  const load = startLoad<Record<string, any>>();
   try {
     const rss0 = rssBytes(pid);
     const c = await load.request({ cmd: 'connect', host: HOST, port, authority: authorityXOnlyHex, connections: CONNECTIONS, channelsPerConnection: 1, kind: 'extended' });

@@ -16,8 +16,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { join } from 'node:path';
 import { describe, readEnv, runtime, seed, test } from '../harness.ts';
 import { assert } from '../assert.ts';
-import { BtcdNode, TEST_MINING_KEY, sleep, testWithBtcd } from '../support/btcd.ts';
-import { bytesToHex } from '../../core/bytes.ts';
+import { BtcdNode, sleep, testWithBtcd } from '../support/btcd.ts';
 import { loadConfig } from '../../core/config/index.ts';
 import type { Config } from '../../core/config/schema.ts';
 import { SeededRandom } from '../../core/random.ts';
@@ -26,7 +25,7 @@ import { err, ok, type Result } from '../../core/errors.ts';
 import type { BlockSubmitOutcome } from '../../core/gateway/block-submitter.ts';
 import { parseGetBlockTemplate } from '../../core/template/gbt.ts';
 import type { BlockTemplate } from '../../core/template/template.ts';
-import { decodeAuthorityPublicKey, generateAuthorityKeyPair, type AuthorityKeyPair } from '../../core/noise/keys.ts';
+import { generateAuthorityKeyPair, type AuthorityKeyPair } from '../../core/noise/keys.ts';
 import type { ClientEvent } from '../../core/client/index.ts';
 import { SystemClock } from '../../adapters/clock.ts';
 import { startFleet, MinerConnection, type Fleet } from '../../adapters/fleet.ts';
@@ -38,6 +37,7 @@ import { TemplatePoller } from '../../adapters/template-poller.ts';
 import { upstreamError, type SubmitBlockOutcome, type TemplateSource, type UpstreamError } from '../../adapters/template-source.ts';
 import { spawnCli, type RuntimeChild } from '../support/child.ts';
 import { until as waitUntil } from '../support/wait.ts';
+import { btcdGatewayToml, EVERY_HASH_A_SHARE, QUICK_UPSTREAM_RETRY, sv2AddressOf } from '../support/btcd-run.ts';
 
 const HOST = '127.0.0.1';
 // Every 20 ms: some polls call btcd's RPC.
@@ -46,52 +46,12 @@ const STEP_MS = 15_000;
 
 
 function configToml(node: BtcdNode, authority: AuthorityKeyPair, extra: { eventLogPath?: string; dataDir?: string } = {}): string {
-  return `
-[gateway]
-mode = "observe"
-id = 7
-listen_addr = "127.0.0.1:0"
-verifier_addr = "embedded"
-upstream_url = "${node.rpcUrl}"
-upstream_failure_policy = "permit_all"
-http_api_key = "test-api-key-0123456789"
-event_log_path = "${extra.eventLogPath ?? '-'}"
-${extra.dataDir === undefined ? '' : `data_dir = "${extra.dataDir}"`}
-
-[noise]
-authority_public_key = "${authority.publicKey}"
-authority_secret_key = "${authority.secretKeyText}"
-
-[timing]
-upstream_poll_interval_ms = 200
-job_broadcast_interval_ms = 50
-reconnect_backoff_max_ms = 1000
-shutdown_drain_timeout_ms = 2000
-
-[share]
-share_upstream_url = "http://127.0.0.1:9/shares"
-share_upstream_secret = "test-share-secret-0123456789"
-
-[auth]
-mode = "open"
-
-[mining]
-payout = [ { script_hex = "${bytesToHex(TEST_MINING_KEY.scriptPubKey)}", weight = 1 } ]
-pool_tag = "RG-btcd-test"
-# Regtest's network target is ~2^255, so about half of all hashes are blocks. A tiny minimum
-# difficulty and a high share rate put the channel target at its maximum: every hash the fleet
-# tries is a share (and about half are blocks), so a few hashes per second are enough.
-min_difficulty = 1e-12
-shares_per_minute = 600
-vardiff_enabled = false
-share_ack_batch_size = 4
-
-[upstream]
-rpc_user = "${node.rpcUser}"
-rpc_password = "${node.rpcPassword}"
-request_timeout_ms = 2000
-retry_backoff_initial_ms = 100
-`;
+  return btcdGatewayToml(node, authority, {
+    gateway: { id: 7, event_log_path: extra.eventLogPath ?? '-', ...(extra.dataDir === undefined ? {} : { data_dir: extra.dataDir }) },
+    timing: { job_broadcast_interval_ms: 50, reconnect_backoff_max_ms: 1000, shutdown_drain_timeout_ms: 2000 },
+    mining: { pool_tag: 'RG-btcd-test', ...EVERY_HASH_A_SHARE },
+    upstream: QUICK_UPSTREAM_RETRY,
+  });
 }
 
 function loadTestConfig(toml: string): Config {
@@ -306,22 +266,15 @@ describe(`gateway with a real btcd (${runtime})`, () => {
       const started = Date.now();
       const child = spawnCli(['run', '--config', file]);
       run = child;
-      const url = await until('the SV2 address line', 20_000, () => {
-        if (!child.running) throw new Error(`run exited early (${child.child.exitCode}): ${child.stderr()}`);
-        return /SV2 address (stratum2\+tcp:\/\/\S+)/.exec(child.stdout())?.[1];
-      });
+      const address = await sv2AddressOf(child, 20_000);
       const startupMs = Date.now() - started;
-      const m = /^stratum2\+tcp:\/\/([^/]+):(\d+)\/(\S+)$/.exec(url);
-      assert.ok(m !== null, `address ${url}`);
-      assert.equal(m[1], HOST);
-      assert.equal(m[3], authority.publicKey);
-      const pinned = decodeAuthorityPublicKey(m[3]!);
-      assert.ok(pinned.ok);
+      assert.equal(address.host, HOST);
+      assert.equal(address.authorityPublicKey, authority.publicKey);
 
       miner = await MinerConnection.connect({
-        host: m[1]!,
-        port: Number(m[2]),
-        certificatePolicy: { kind: 'pinned', authorityXOnly: pinned.value },
+        host: address.host,
+        port: address.port,
+        certificatePolicy: { kind: 'pinned', authorityXOnly: address.authorityXOnly },
         random: new SeededRandom(seed + 322),
       });
       await miner.nextEvent('setup_success', STEP_MS);

@@ -27,17 +27,17 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { join } from 'node:path';
 import { describe, readEnv, runtime, seed } from '../harness.ts';
 import { assert } from '../assert.ts';
-import { BtcdNode, TEST_MINING_KEY, sleep, testWithBtcd } from '../support/btcd.ts';
-import { bytesToHex } from '../../core/bytes.ts';
+import { BtcdNode, sleep, testWithBtcd } from '../support/btcd.ts';
 import { loadConfig } from '../../core/config/index.ts';
 import { SeededRandom } from '../../core/random.ts';
 import { nobleProvider } from '../../core/crypto/provider.ts';
-import { decodeAuthorityPublicKey, generateAuthorityKeyPair, type AuthorityKeyPair } from '../../core/noise/keys.ts';
-import { startFleet, type Fleet } from '../../adapters/fleet.ts';
+import { generateAuthorityKeyPair, type AuthorityKeyPair } from '../../core/noise/keys.ts';
+import type { Fleet } from '../../adapters/fleet.ts';
 import { startShareSink } from '../../runtimes/commands/share-sink.ts';
 import { killWindows, readJournal } from '../support/crash-windows.ts';
 import { spawnCli, type RuntimeChild } from '../support/child.ts';
 import { until as waitUntil } from '../support/wait.ts';
+import { btcdGatewayToml, EVERY_HASH_A_SHARE, parseEventLines, QUICK_UPSTREAM_RETRY, shareIdsOf, startMixedFleet, sv2AddressOf, type RunEvent, type Sv2Address } from '../support/btcd-run.ts';
 
 const HOST = '127.0.0.1';
 // Every 20 ms: these polls re-read the event log file.
@@ -47,114 +47,36 @@ const STEP_MS = 20_000;
 
 
 function configToml(node: BtcdNode, authority: AuthorityKeyPair, dir: string, sinkUrl: string): string {
-  return `
-[gateway]
-mode = "observe"
-id = 9
-listen_addr = "127.0.0.1:0"
-http_listen_addr = "127.0.0.1:0"
-verifier_addr = "embedded"
-upstream_url = "${node.rpcUrl}"
-upstream_failure_policy = "permit_all"
-http_api_key = "test-api-key-0123456789"
-# Both runs append to one file; never rotated, so the test reads everything back.
-event_log_path = "${join(dir, 'events.jsonl')}"
-event_log_max_bytes = 0
-data_dir = "${join(dir, 'data')}"
-
-[noise]
-authority_public_key = "${authority.publicKey}"
-authority_secret_key = "${authority.secretKeyText}"
-
-[timing]
-upstream_poll_interval_ms = 200
-job_broadcast_interval_ms = 50
-reconnect_backoff_max_ms = 1000
-shutdown_drain_timeout_ms = 2000
-
-[share]
-share_upstream_url = "${sinkUrl}"
-share_upstream_secret = "${SECRET}"
-# Small batches, often: many batches in flight behind the slow sink at the kill.
-share_batch_interval_ms = 50
-share_batch_max_shares = 20
-# Well above the sink's delay: no timeout or retry muddles the count of results.
-share_forward_timeout_ms = 20000
-
-[auth]
-mode = "open"
-
-[mining]
-payout = [ { script_hex = "${bytesToHex(TEST_MINING_KEY.scriptPubKey)}", weight = 1 } ]
-pool_tag = "RG-crash-test"
-# As in gateway-btcd.test.ts: every hash is a share (and about half are regtest blocks).
-min_difficulty = 1e-12
-shares_per_minute = 600
-vardiff_enabled = false
-share_ack_batch_size = 4
-
-[upstream]
-rpc_user = "${node.rpcUser}"
-rpc_password = "${node.rpcPassword}"
-request_timeout_ms = 2000
-retry_backoff_initial_ms = 100
-`;
+  return btcdGatewayToml(node, authority, {
+    gateway: {
+      id: 9,
+      http_listen_addr: '127.0.0.1:0',
+      // Both runs append to one file; never rotated, so the test reads everything back.
+      event_log_path: join(dir, 'events.jsonl'),
+      event_log_max_bytes: 0,
+      data_dir: join(dir, 'data'),
+    },
+    timing: { job_broadcast_interval_ms: 50, reconnect_backoff_max_ms: 1000, shutdown_drain_timeout_ms: 2000 },
+    share: {
+      share_upstream_url: sinkUrl,
+      share_upstream_secret: SECRET,
+      // Small batches, often: many batches in flight behind the slow sink at the kill.
+      share_batch_interval_ms: 50,
+      share_batch_max_shares: 20,
+      // Well above the sink's delay: no timeout or retry muddles the count of results.
+      share_forward_timeout_ms: 20000,
+    },
+    // As in gateway-btcd.test.ts: every hash is a share (and about half are regtest blocks).
+    mining: { pool_tag: 'RG-crash-test', ...EVERY_HASH_A_SHARE },
+    upstream: QUICK_UPSTREAM_RETRY,
+  });
 }
 
 type Run = RuntimeChild;
 
 const startRun = (file: string): Run => spawnCli(['run', '--config', file]);
 
-/** The SV2 address `run` prints, as host/port/pinned key. */
-async function addressOf(run: Run): Promise<{ host: string; port: number; authorityXOnly: Uint8Array }> {
-  const url = await until('the SV2 address line', STEP_MS, () => {
-    if (run.child.exitCode !== null) throw new Error(`run exited early (${run.child.exitCode}): ${run.stderr()}`);
-    return /SV2 address (stratum2\+tcp:\/\/\S+)/.exec(run.stdout())?.[1];
-  });
-  const m = /^stratum2\+tcp:\/\/([^/]+):(\d+)\/(\S+)$/.exec(url);
-  assert.ok(m !== null, `address ${url}`);
-  const key = decodeAuthorityPublicKey(m[3]!);
-  assert.ok(key.ok, `authority key in ${url}`);
-  return { host: m[1]!, port: Number(m[2]), authorityXOnly: key.value };
-}
-
-interface Event {
-  readonly type: string;
-  readonly share_id?: string;
-  readonly status?: string;
-  readonly recovered?: boolean;
-  readonly conn_id?: number;
-}
-
-/** JSON lines of `text`; every line must parse (a torn line would hide an event). */
-function parseLines(text: string, what: string): Event[] {
-  return text
-    .split('\n')
-    .filter((l) => l.trim() !== '')
-    .map((l, i) => {
-      try {
-        return JSON.parse(l) as Event;
-      } catch {
-        throw new Error(`${what}: line ${i + 1} is not JSON: ${l.slice(0, 200)}`);
-      }
-    });
-}
-
-const idsOf = (events: readonly Event[], type: string): string[] => events.filter((e) => e.type === type).map((e) => e.share_id!);
-
-async function fleetFor(address: { host: string; port: number; authorityXOnly: Uint8Array }, miners: number, salt: number): Promise<Fleet> {
-  return startFleet({
-    host: address.host,
-    port: address.port,
-    certificatePolicy: { kind: 'pinned', authorityXOnly: address.authorityXOnly },
-    miners,
-    channel: 'mixed',
-    attemptsPerTick: 1,
-    tickMs: 100,
-    durationMs: 45_000,
-    random: new SeededRandom(seed + salt),
-  });
-}
+const fleetFor = (address: Sv2Address, miners: number, salt: number): Promise<Fleet> => startMixedFleet(address, { miners, durationMs: 45_000, salt });
 
 describe(`gateway crash (${runtime})`, () => {
   testWithBtcd(`reservegrid run on ${runtime}: kill -9 with shares in flight, restart on the same data_dir: exactly one result per accepted share, none counted twice`, async () => {
@@ -180,12 +102,12 @@ describe(`gateway crash (${runtime})`, () => {
       // ---- run 1: shares flowing, then SIGKILL with batches in flight --------------------------
       const run1 = startRun(file);
       runs.push(run1);
-      const fleet1 = await fleetFor(await addressOf(run1), 4, 502);
+      const fleet1 = await fleetFor(await sv2AddressOf(run1, STEP_MS), 4, 502);
       fleets.push(fleet1);
       await until('run 1: results, unsettled shares and the sink holding shares', STEP_MS, () => {
-        const events = parseLines(wholeLines(logText()), 'run 1 log');
-        const accepted = idsOf(events, 'share_accepted').length;
-        const results = idsOf(events, 'share_forward_result').length;
+        const events = parseEventLines(wholeLines(logText()), 'run 1 log');
+        const accepted = shareIdsOf(events, 'share_accepted').length;
+        const results = shareIdsOf(events, 'share_forward_result').length;
         const channels = new Set(events.filter((e) => e.type === 'share_accepted').map((e) => e.conn_id)).size;
         return results >= 20 && accepted > results && sink.stats.sharesNew > results && channels >= 2 ? true : undefined;
       });
@@ -202,9 +124,9 @@ describe(`gateway crash (${runtime})`, () => {
       const text1 = logText();
       // A kill in the middle of a log write would leave a torn line (and hide an event).
       assert.ok(text1.endsWith('\n'), 'run 1 log ends with a whole line');
-      const events1 = parseLines(text1, 'run 1 log');
-      const accepted1 = idsOf(events1, 'share_accepted');
-      const results1 = idsOf(events1, 'share_forward_result');
+      const events1 = parseEventLines(text1, 'run 1 log');
+      const accepted1 = shareIdsOf(events1, 'share_accepted');
+      const results1 = shareIdsOf(events1, 'share_forward_result');
       const unsettled1 = new Set(accepted1);
       for (const id of results1) unsettled1.delete(id);
       assert.ok(unsettled1.size > 0, 'some shares were unsettled at the kill');
@@ -225,8 +147,8 @@ describe(`gateway crash (${runtime})`, () => {
       sink.setDelayMs(0);
       const run2 = startRun(file);
       runs.push(run2);
-      const events2 = (): Event[] => parseLines(wholeLines(logText().slice(text1.length)), 'run 2 log');
-      const fleet2 = await fleetFor(await addressOf(run2), 2, 503);
+      const events2 = (): RunEvent[] => parseEventLines(wholeLines(logText().slice(text1.length)), 'run 2 log');
+      const fleet2 = await fleetFor(await sv2AddressOf(run2, STEP_MS), 2, 503);
       fleets.push(fleet2);
       await until('run 2: every unsettled share recovered and new shares on both channel kinds forwarded', STEP_MS, () => {
         const events = events2();
@@ -240,8 +162,8 @@ describe(`gateway crash (${runtime})`, () => {
       // drain has nothing left and every result is `ok` (none dropped_shutdown).
       await until('run 2: every share settled', STEP_MS, () => {
         const events = events2();
-        const open = new Set(idsOf(events, 'share_accepted'));
-        for (const id of idsOf(events, 'share_forward_result')) open.delete(id);
+        const open = new Set(shareIdsOf(events, 'share_accepted'));
+        for (const id of shareIdsOf(events, 'share_forward_result')) open.delete(id);
         return open.size === 0 ? true : undefined;
       });
       // SIGTERM from outside, as in gateway-btcd.test.ts (Deno's child.kill reports the signal,
@@ -255,7 +177,7 @@ describe(`gateway crash (${runtime})`, () => {
       // ---- the invariant across both runs ----------------------------------------------------
       const all2 = events2();
       assert.ok(all2.some((e) => e.type === 'gateway_shutdown'), 'run 2 logged gateway_shutdown');
-      const accepted2 = idsOf(all2, 'share_accepted');
+      const accepted2 = shareIdsOf(all2, 'share_accepted');
       const results2 = all2.filter((e) => e.type === 'share_forward_result');
       const recovered2 = results2.filter((e) => e.recovered === true).map((e) => e.share_id!);
       assert.deepEqual(new Set(recovered2), journaled, 'run 2 recovered exactly the journal\'s unsettled shares');

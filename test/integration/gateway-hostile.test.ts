@@ -18,7 +18,8 @@ import { encodeMessage } from '../../core/codec/index.ts';
 import { ShareFinder } from '../../core/client/index.ts';
 import type { TcpCloseInfo, TcpSocket } from '../../adapters/net/index.ts';
 import { fixtureTemplate, sleep, STEP_MS, startGatewayUnderTest, until, type GatewayUnderTest } from '../support/gateway-under-test.ts';
-import { assertStillMines, findGc, httpRequest, memoryNow, metricsOf, sampleValue, tlsClientHello } from '../support/hostile.ts';
+import { findGc } from '../support/gc.ts';
+import { assertStillMines, httpRequest, memoryNow, metricsOf, sampleValue, tlsClientHello } from '../support/hostile.ts';
 import { spawnScript } from '../support/child.ts';
 
 const TEST_TIMEOUT_MS = 120_000;

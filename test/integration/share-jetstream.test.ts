@@ -23,21 +23,22 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { describe, readEnv, runtime, seed } from '../harness.ts';
 import { assert } from '../assert.ts';
 import { NatsServer, testWithNats } from '../support/nats-server.ts';
-import { BtcdNode, TEST_MINING_KEY, findBtcd, BTCD_MISSING_REASON, freeLoopbackPort, sleep } from '../support/btcd.ts';
+import { BtcdNode, findBtcd, BTCD_MISSING_REASON, freeLoopbackPort, sleep } from '../support/btcd.ts';
 import { until } from '../support/wait.ts';
 import { spawnCli, type RuntimeChild } from '../support/child.ts';
 import { killWindows, readJournal } from '../support/crash-windows.ts';
+import { btcdGatewayToml, EVERY_HASH_A_SHARE, parseEventLines, QUICK_UPSTREAM_RETRY, shareIdsOf, startMixedFleet, sv2AddressOf, type RunEvent, type Sv2Address } from '../support/btcd-run.ts';
 import { createJetStreamSharePoster, type JetStreamSharePoster } from '../../adapters/share-jetstream.ts';
 import { attachShareForwarding } from '../../adapters/share-forwarding.ts';
 import { SystemClock } from '../../adapters/clock.ts';
-import { startFleet, type Fleet } from '../../adapters/fleet.ts';
+import type { Fleet } from '../../adapters/fleet.ts';
 import { encodeBatchBody, parseBackendRejections } from '../../core/forwarding/wire.ts';
 import type { PostCommand } from '../../core/forwarding/types.ts';
-import { bytesToHex, utf8 } from '../../core/bytes.ts';
+import { utf8 } from '../../core/bytes.ts';
 import { loadConfig } from '../../core/config/index.ts';
 import { nobleProvider } from '../../core/crypto/provider.ts';
 import { SeededRandom } from '../../core/random.ts';
-import { decodeAuthorityPublicKey, generateAuthorityKeyPair, type AuthorityKeyPair } from '../../core/noise/keys.ts';
+import { generateAuthorityKeyPair, type AuthorityKeyPair } from '../../core/noise/keys.ts';
 
 const STREAM = 'RG_TEST_SHARES';
 const SUBJECT = 'rg.test.shares';
@@ -226,114 +227,33 @@ describe(`JetStream share sink (${runtime})`, () => {
 
 // ---- two gateway processes ---------------------------------------------------------------------
 
-interface Event {
-  readonly type: string;
-  readonly share_id?: string;
-  readonly status?: string;
-  readonly recovered?: boolean;
-  readonly conn_id?: number;
-}
-
 function configToml(gatewayId: number, node: BtcdNode, nats: NatsServer, authority: AuthorityKeyPair, dir: string): string {
-  return `
-[gateway]
-mode = "observe"
-id = ${gatewayId}
-listen_addr = "127.0.0.1:0"
-http_listen_addr = "127.0.0.1:0"
-verifier_addr = "embedded"
-upstream_url = "${node.rpcUrl}"
-upstream_failure_policy = "permit_all"
-http_api_key = "test-api-key-0123456789"
-event_log_path = "${join(dir, 'events.jsonl')}"
-event_log_max_bytes = 0
-data_dir = "${join(dir, 'data')}"
-
-[noise]
-authority_public_key = "${authority.publicKey}"
-authority_secret_key = "${authority.secretKeyText}"
-
-[timing]
-upstream_poll_interval_ms = 200
-job_broadcast_interval_ms = 50
-reconnect_backoff_max_ms = 1000
-shutdown_drain_timeout_ms = 5000
-
-[share]
-sink = "jetstream"
-share_upstream_url = "http://127.0.0.1:9/unused"
-share_upstream_secret = "unused-share-secret-0123"
-share_batch_interval_ms = 50
-share_batch_max_shares = 20
-share_forward_timeout_ms = 2000
-share_forward_retry_initial_ms = 100
-share_forward_retry_max_ms = 1000
-
-[nats]
-servers = ["${nats.url}"]
-stream = "${STREAM}"
-subject = "${SUBJECT}"
-ack_timeout_ms = 2000
-duplicate_window_ms = ${WINDOW_MS}
-
-[auth]
-mode = "open"
-
-[mining]
-payout = [ { script_hex = "${bytesToHex(TEST_MINING_KEY.scriptPubKey)}", weight = 1 } ]
-pool_tag = "RG-nats-test"
-min_difficulty = 1e-12
-shares_per_minute = 600
-vardiff_enabled = false
-share_ack_batch_size = 4
-
-[upstream]
-rpc_user = "${node.rpcUser}"
-rpc_password = "${node.rpcPassword}"
-request_timeout_ms = 2000
-retry_backoff_initial_ms = 100
-`;
-}
-
-async function addressOf(run: RuntimeChild): Promise<{ host: string; port: number; authorityXOnly: Uint8Array }> {
-  const url = await until('the SV2 address line', STEP_MS, () => {
-    if (run.child.exitCode !== null) throw new Error(`run exited early (${run.child.exitCode}): ${run.stderr()}`);
-    return /SV2 address (stratum2\+tcp:\/\/\S+)/.exec(run.stdout())?.[1];
-  }, 20);
-  const m = /^stratum2\+tcp:\/\/([^/]+):(\d+)\/(\S+)$/.exec(url)!;
-  const key = decodeAuthorityPublicKey(m[3]!);
-  assert.ok(key.ok);
-  return { host: m[1]!, port: Number(m[2]), authorityXOnly: key.value };
-}
-
-function fleetFor(address: { host: string; port: number; authorityXOnly: Uint8Array }, salt: number): Promise<Fleet> {
-  return startFleet({
-    host: address.host,
-    port: address.port,
-    certificatePolicy: { kind: 'pinned', authorityXOnly: address.authorityXOnly },
-    miners: 2,
-    channel: 'mixed',
-    attemptsPerTick: 1,
-    tickMs: 100,
-    durationMs: 60_000,
-    random: new SeededRandom(seed + salt),
+  return btcdGatewayToml(node, authority, {
+    gateway: {
+      id: gatewayId,
+      http_listen_addr: '127.0.0.1:0',
+      event_log_path: join(dir, 'events.jsonl'),
+      event_log_max_bytes: 0,
+      data_dir: join(dir, 'data'),
+    },
+    timing: { job_broadcast_interval_ms: 50, reconnect_backoff_max_ms: 1000, shutdown_drain_timeout_ms: 5000 },
+    share: {
+      sink: 'jetstream',
+      share_upstream_url: 'http://127.0.0.1:9/unused',
+      share_upstream_secret: 'unused-share-secret-0123',
+      share_batch_interval_ms: 50,
+      share_batch_max_shares: 20,
+      share_forward_timeout_ms: 2000,
+      share_forward_retry_initial_ms: 100,
+      share_forward_retry_max_ms: 1000,
+    },
+    nats: { servers: [nats.url], stream: STREAM, subject: SUBJECT, ack_timeout_ms: 2000, duplicate_window_ms: WINDOW_MS },
+    mining: { pool_tag: 'RG-nats-test', ...EVERY_HASH_A_SHARE },
+    upstream: QUICK_UPSTREAM_RETRY,
   });
 }
 
-function parseLines(text: string, what: string): Event[] {
-  return text
-    .split('\n')
-    .filter((l) => l.trim() !== '')
-    .map((l, i) => {
-      try {
-        return JSON.parse(l) as Event;
-      } catch {
-        throw new Error(`${what}: line ${i + 1} is not JSON: ${l.slice(0, 200)}`);
-      }
-    });
-}
-
-const idsOf = (events: readonly Event[], type: string): string[] => events.filter((e) => e.type === type).map((e) => e.share_id!);
+const fleetFor = (address: Sv2Address, salt: number): Promise<Fleet> => startMixedFleet(address, { miners: 2, durationMs: 60_000, salt });
 
 async function twoGateways(): Promise<void> {
   const started = Date.now();
@@ -361,20 +281,20 @@ async function twoGateways(): Promise<void> {
     const fileB = fileOf(22, dirB, 1312);
     const logOf = (dir: string): string => (existsSync(join(dir, 'events.jsonl')) ? readFileSync(join(dir, 'events.jsonl'), 'utf8') : '');
     const whole = (text: string): string => text.slice(0, text.lastIndexOf('\n') + 1);
-    const eventsOf = (dir: string, from = 0): Event[] => parseLines(whole(logOf(dir).slice(from)), dir);
+    const eventsOf = (dir: string, from = 0): RunEvent[] => parseEventLines(whole(logOf(dir).slice(from)), dir);
 
     // ---- both gateways mining and publishing ----------------------------------------------------
     const a1 = spawnCli(['run', '--config', fileA]);
     const b = spawnCli(['run', '--config', fileB]);
     runs.push(a1, b);
-    const fleetA1 = await fleetFor(await addressOf(a1), 1321);
-    const fleetB = await fleetFor(await addressOf(b), 1322);
+    const fleetA1 = await fleetFor(await sv2AddressOf(a1, STEP_MS), 1321);
+    const fleetB = await fleetFor(await sv2AddressOf(b, STEP_MS), 1322);
     fleets.push(fleetA1, fleetB);
     await until('both gateways publishing (results, and shares still unsettled on A)', STEP_MS, () => {
       const ea = eventsOf(dirA);
       const eb = eventsOf(dirB);
-      const ra = idsOf(ea, 'share_forward_result').length;
-      return ra >= 20 && idsOf(eb, 'share_forward_result').length >= 20 && idsOf(ea, 'share_accepted').length > ra ? true : undefined;
+      const ra = shareIdsOf(ea, 'share_forward_result').length;
+      return ra >= 20 && shareIdsOf(eb, 'share_forward_result').length >= 20 && shareIdsOf(ea, 'share_accepted').length > ra ? true : undefined;
     }, 20);
 
     // ---- kill -9 gateway A mid-run ----------------------------------------------------------------
@@ -384,18 +304,18 @@ async function twoGateways(): Promise<void> {
     await fleetA1.stop();
     const textA1 = logOf(dirA);
     assert.ok(textA1.endsWith('\n'), 'A\'s log ends with a whole line');
-    const eventsA1 = parseLines(textA1, 'A run 1');
+    const eventsA1 = parseEventLines(textA1, 'A run 1');
     const journal = readJournal(join(dirA, 'data', 'share-journal.jsonl'));
     const { unlogged, resultUnlogged } = killWindows(eventsA1, journal);
 
     // ---- NATS restart while A is down and B keeps accepting ---------------------------------------
     await nats.stop();
-    const bAcceptedBefore = idsOf(eventsOf(dirB), 'share_accepted').length;
-    await until('B accepts shares while NATS is down', STEP_MS, () => (idsOf(eventsOf(dirB), 'share_accepted').length >= bAcceptedBefore + 5 ? true : undefined), 20);
+    const bAcceptedBefore = shareIdsOf(eventsOf(dirB), 'share_accepted').length;
+    await until('B accepts shares while NATS is down', STEP_MS, () => (shareIdsOf(eventsOf(dirB), 'share_accepted').length >= bAcceptedBefore + 5 ? true : undefined), 20);
     // A restarts from its journal while NATS is still down: recovered shares wait and retry.
     const a2 = spawnCli(['run', '--config', fileA]);
     runs.push(a2);
-    const fleetA2 = await fleetFor(await addressOf(a2), 1323);
+    const fleetA2 = await fleetFor(await sv2AddressOf(a2, STEP_MS), 1323);
     fleets.push(fleetA2);
     await sleep(500);
     await nats.launch();
@@ -404,14 +324,14 @@ async function twoGateways(): Promise<void> {
       const e2 = eventsOf(dirA, textA1.length);
       const recovered = e2.filter((e) => e.type === 'share_forward_result' && e.recovered === true).length;
       const fresh = e2.filter((e) => e.type === 'share_forward_result' && e.recovered !== true).length;
-      const bResults = idsOf(eventsOf(dirB), 'share_forward_result').length;
+      const bResults = shareIdsOf(eventsOf(dirB), 'share_forward_result').length;
       return recovered >= journal.unsettled.size && fresh >= 10 && bResults >= bAcceptedBefore + 5 ? true : undefined;
     }, 20);
     await fleetA2.stop();
     await fleetB.stop();
-    const settled = (events: Event[]): boolean => {
-      const open = new Set(idsOf(events, 'share_accepted'));
-      for (const id of idsOf(events, 'share_forward_result')) open.delete(id);
+    const settled = (events: RunEvent[]): boolean => {
+      const open = new Set(shareIdsOf(events, 'share_accepted'));
+      for (const id of shareIdsOf(events, 'share_forward_result')) open.delete(id);
       return open.size === 0;
     };
     await until('every share settled on both gateways', STEP_MS, () => (settled(eventsOf(dirA, textA1.length)) && settled(eventsOf(dirB)) ? true : undefined), 20);
@@ -424,7 +344,7 @@ async function twoGateways(): Promise<void> {
     assert.equal(status.share_sink.connected, true);
     // Each of B's shares was acked `stored` once, or only as a duplicate (its first publish was
     // stored but the ack was lost in the NATS restart): stored ≤ accepted ≤ stored + duplicates.
-    const acceptedB = idsOf(eventsOf(dirB), 'share_accepted').length;
+    const acceptedB = shareIdsOf(eventsOf(dirB), 'share_accepted').length;
     assert.ok(status.share_sink.published <= acceptedB && acceptedB <= status.share_sink.published + status.share_sink.duplicates, JSON.stringify({ acceptedB, ...status.share_sink }));
     const metricsText = await (await fetch(`${http}/metrics`, { headers })).text();
     assert.match(metricsText, /^reservegrid_jetstream_connected 1$/m);
@@ -440,7 +360,7 @@ async function twoGateways(): Promise<void> {
     // ---- the invariants ---------------------------------------------------------------------------
     const eventsA2 = eventsOf(dirA, textA1.length);
     const eventsB = eventsOf(dirB);
-    const acceptedIds = [...idsOf(eventsA1, 'share_accepted'), ...idsOf(eventsA2, 'share_accepted'), ...idsOf(eventsB, 'share_accepted')];
+    const acceptedIds = [...shareIdsOf(eventsA1, 'share_accepted'), ...shareIdsOf(eventsA2, 'share_accepted'), ...shareIdsOf(eventsB, 'share_accepted')];
     const accepted = new Set(acceptedIds);
     assert.equal(accepted.size, acceptedIds.length, 'share ids unique across gateways and runs');
     assert.ok(acceptedIds.some((id) => id.startsWith('21-')) && acceptedIds.some((id) => id.startsWith('22-')), 'both gateway ids in the share ids');
@@ -468,9 +388,9 @@ async function twoGateways(): Promise<void> {
     assert.deepEqual(stored.msgIds, stored.shareIds, 'Nats-Msg-Id is the share id');
     assert.deepEqual([...stored.subjects].sort(), [`${SUBJECT}.21`, `${SUBJECT}.22`]);
     console.log(
-      `    [${runtime}] two gateways: A ${idsOf(eventsA1, 'share_accepted').length} + ${idsOf(eventsA2, 'share_accepted').length} accepted ` +
+      `    [${runtime}] two gateways: A ${shareIdsOf(eventsA1, 'share_accepted').length} + ${shareIdsOf(eventsA2, 'share_accepted').length} accepted ` +
         `(${journal.unsettled.size} recovered after kill -9; window ${unlogged.size} unlogged, ${resultUnlogged.size} results unlogged), ` +
-        `B ${idsOf(eventsB, 'share_accepted').length}; stream ${stored.msgIds.length} messages, consumer count = share_accepted; ${Date.now() - started} ms`,
+        `B ${shareIdsOf(eventsB, 'share_accepted').length}; stream ${stored.msgIds.length} messages, consumer count = share_accepted; ${Date.now() - started} ms`,
     );
   } finally {
     for (const fleet of fleets) await fleet.stop().catch(() => undefined);

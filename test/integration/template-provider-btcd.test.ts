@@ -11,7 +11,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readEnv, runtime, seed, describe } from '../harness.ts';
 import { assert } from '../assert.ts';
-import { BtcdNode, TEST_MINING_KEY, sleep, testWithBtcd } from '../support/btcd.ts';
+import { BtcdNode, sleep, testWithBtcd } from '../support/btcd.ts';
+import { btcdGatewayToml } from '../support/btcd-run.ts';
 import { bytesToHex } from '../../core/bytes.ts';
 import { nobleProvider } from '../../core/crypto/provider.ts';
 import { decodeAuthorityPublicKey, generateAuthorityKeyPair } from '../../core/noise/keys.ts';
@@ -35,43 +36,11 @@ describe('template provider with btcd (reservegrid run)', () => {
       const file = join(dir, 'gateway.toml');
       writeFileSync(
         file,
-        `
-[gateway]
-mode = "observe"
-id = 7
-listen_addr = "127.0.0.1:0"
-verifier_addr = "embedded"
-upstream_url = "${node.rpcUrl}"
-upstream_failure_policy = "permit_all"
-http_api_key = "test-api-key-0123456789"
-event_log_path = "-"
-data_dir = "${dir}"
-
-[noise]
-authority_public_key = "${authority.publicKey}"
-authority_secret_key = "${authority.secretKeyText}"
-
-[timing]
-upstream_poll_interval_ms = 200
-shutdown_drain_timeout_ms = 2000
-
-[share]
-share_upstream_url = "http://127.0.0.1:9/shares"
-share_upstream_secret = "test-share-secret-0123456789"
-
-[auth]
-mode = "open"
-
-[mining]
-payout = [ { script_hex = "${bytesToHex(TEST_MINING_KEY.scriptPubKey)}", weight = 1 } ]
-
-[upstream]
-rpc_user = "${node.rpcUser}"
-rpc_password = "${node.rpcPassword}"
-
-[template_provider]
-listen_addr = "127.0.0.1:0"
-`,
+        btcdGatewayToml(node, authority, {
+          gateway: { id: 7, data_dir: dir },
+          timing: { shutdown_drain_timeout_ms: 2000 },
+          template_provider: { listen_addr: '127.0.0.1:0' },
+        }),
       );
       const child = spawnCli(['run', '--config', file]);
       run = child;

@@ -24,39 +24,25 @@
 //  - HOME is pointed into the temp dir and an empty --configfile is given, so the node neither
 //    reads the user's ~/.btcd/btcd.conf nor creates ~/.btcd (config.go creates its home dir).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { delimiter, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { bech32 } from '@scure/base';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { ripemd160 } from '@noble/hashes/legacy.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { concatBytes, hexToBytes } from '../../core/bytes.ts';
-import { readEnv, test } from '../harness.ts';
+import { readEnv } from '../harness.ts';
+import { findBinary, testIfPresent } from './find-binary.ts';
 import { sleep } from './wait.ts';
 
 export { sleep };
 
 export const BTCD_MISSING_REASON = 'btcd binary not found: run scripts/install-btcd.sh (or set BTCD_BIN)';
 
-const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
-
-/** btcd from scripts/install-btcd.sh (.tmp/go/bin), else $BTCD_BIN, else PATH; null if none. */
+/** btcd from $BTCD_BIN, else scripts/install-btcd.sh's .tmp/go/bin, else PATH; null if none. */
 export function findBtcd(): string | null {
-  const candidates = [join(repoRoot, '.tmp', 'go', 'bin', 'btcd')];
-  const fromEnv = readEnv('BTCD_BIN');
-  if (fromEnv) candidates.unshift(fromEnv);
-  for (const dir of (readEnv('PATH') ?? '').split(delimiter)) if (dir) candidates.push(join(dir, 'btcd'));
-  for (const path of candidates) {
-    try {
-      accessSync(path, constants.X_OK);
-      return path;
-    } catch {
-      // not this one
-    }
-  }
-  return null;
+  return findBinary('btcd', { envVar: 'BTCD_BIN', projectLocal: true });
 }
 
 /**
@@ -65,9 +51,11 @@ export function findBtcd(): string | null {
  * broken install cannot turn the node tests into silent skips.
  */
 export function testWithBtcd(name: string, fn: () => Promise<void>, options: { timeoutMs?: number } = {}): void {
-  if (findBtcd() !== null) test(name, fn, { timeoutMs: options.timeoutMs ?? 60_000 });
-  else if (readEnv('RG_REQUIRE_BTCD') === '1') test(name, () => { throw new Error(`RG_REQUIRE_BTCD=1 but ${BTCD_MISSING_REASON}`); });
-  else test.skip(name, BTCD_MISSING_REASON);
+  testIfPresent(name, fn, {
+    missing: findBtcd() === null ? BTCD_MISSING_REASON : undefined,
+    requireVar: 'RG_REQUIRE_BTCD',
+    timeoutMs: options.timeoutMs ?? 60_000,
+  });
 }
 
 // --- The fixed test mining key ---------------------------------------------------------------

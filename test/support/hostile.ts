@@ -8,6 +8,7 @@ import { GatewayMetrics } from '../../core/metrics/gateway-metrics.ts';
 import { parsePrometheusText } from './prometheus-text.ts';
 import { STEP_MS, type GatewayUnderTest } from './gateway-under-test.ts';
 import { sleep } from './wait.ts';
+import type { Gc } from './gc.ts';
 
 const ascii = (text: string): Uint8Array => Uint8Array.from([...text].map((c) => c.charCodeAt(0)));
 
@@ -81,25 +82,6 @@ export function sampleValue(families: ReturnType<typeof parsePrometheusText>, na
   if (family === undefined) throw new Error(`no metric family ${name}`);
   const sample = family.samples.find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v));
   return sample?.value ?? 0;
-}
-
-type Gc = () => void;
-
-/** The runtime's GC where it can be reached (Bun.gc; V8 via --expose-gc set at run time). */
-export async function findGc(): Promise<Gc | undefined> {
-  const g = globalThis as { gc?: Gc; Bun?: { gc(force: boolean): void } };
-  if (g.Bun !== undefined) return () => g.Bun!.gc(true);
-  if (typeof g.gc === 'function') return g.gc;
-  try {
-    const v8 = await import('node:v8');
-    const vm = await import('node:vm');
-    v8.setFlagsFromString('--expose-gc');
-    const gc = vm.runInNewContext('gc') as Gc | undefined;
-    if (typeof gc === 'function') return gc;
-  } catch {
-    // no GC control on this runtime: readings are noisier
-  }
-  return undefined;
 }
 
 export interface MemoryReading {

@@ -1,42 +1,27 @@
 // A real nats-server with JetStream on loopback for the JetStream sink tests (issue 13 item 4):
 // its own temp store dir, a free loopback port, stop (SIGTERM: JetStream flushes its store) and
 // start again on the same port and store (a "NATS restart"). Installed, pinned, by
-// scripts/install-nats-server.sh into .tmp/go/bin; found there, then $NATS_SERVER_BIN, then PATH.
+// scripts/install-nats-server.sh into .tmp/go/bin; found by find-binary.ts: $NATS_SERVER_BIN, then
+// .tmp/go/bin, then PATH.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
-import { delimiter, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { readEnv, test } from '../harness.ts';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { readEnv } from '../harness.ts';
 import { connectTcp } from '../../adapters/net/index.ts';
 import { freeLoopbackPort } from './btcd.ts';
+import { findBinary, testIfPresent } from './find-binary.ts';
 import { sleep } from './wait.ts';
 
 export const NATS_MISSING_REASON = 'nats-server not found: run scripts/install-nats-server.sh (or set NATS_SERVER_BIN)';
 
-const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
-
 export function findNatsServer(): string | null {
-  const candidates = [join(repoRoot, '.tmp', 'go', 'bin', 'nats-server')];
-  const fromEnv = readEnv('NATS_SERVER_BIN');
-  if (fromEnv) candidates.unshift(fromEnv);
-  for (const dir of (readEnv('PATH') ?? '').split(delimiter)) if (dir) candidates.push(join(dir, 'nats-server'));
-  for (const path of candidates) {
-    try {
-      accessSync(path, constants.X_OK);
-      return path;
-    } catch {
-      // not this one
-    }
-  }
-  return null;
+  return findBinary('nats-server', { envVar: 'NATS_SERVER_BIN', projectLocal: true });
 }
 
 /** A test when nats-server is installed; else a skip saying how, or a failure with RG_REQUIRE_NATS=1 (CI). */
 export function testWithNats(name: string, fn: () => Promise<void>, options: { timeoutMs?: number; alsoNeeds?: { present: boolean; reason: string } } = {}): void {
   const missing = findNatsServer() === null ? NATS_MISSING_REASON : options.alsoNeeds?.present === false ? options.alsoNeeds.reason : undefined;
-  if (missing === undefined) test(name, fn, { timeoutMs: options.timeoutMs ?? 60_000 });
-  else if (readEnv('RG_REQUIRE_NATS') === '1') test(name, () => { throw new Error(`RG_REQUIRE_NATS=1 but ${missing}`); });
-  else test.skip(name, missing);
+  testIfPresent(name, fn, { missing, requireVar: 'RG_REQUIRE_NATS', timeoutMs: options.timeoutMs ?? 60_000 });
 }
 
 export class NatsServer {

@@ -2,47 +2,31 @@
 // (test/support/btcd.ts), started on loopback with a generated config, queried over its HTTP API
 // (https://prometheus.io/docs/prometheus/latest/querying/api/).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
-import { delimiter, dirname, join } from 'node:path';
-import { readEnv, test } from '../harness.ts';
+import { dirname, join } from 'node:path';
+import { findBinary, isExecutable, testIfPresent } from './find-binary.ts';
 import { until } from './wait.ts';
 
 export const PROMETHEUS_MISSING_REASON = 'prometheus not found: apt-get install prometheus (or set RG_PROMETHEUS_BIN)';
 
 /** $RG_PROMETHEUS_BIN, else `prometheus` on PATH; null if none. */
 export function findPrometheus(): string | null {
-  const candidates: string[] = [];
-  const fromEnv = readEnv('RG_PROMETHEUS_BIN');
-  if (fromEnv) candidates.push(fromEnv);
-  for (const dir of (readEnv('PATH') ?? '').split(delimiter)) if (dir) candidates.push(join(dir, 'prometheus'));
-  for (const path of candidates) {
-    try {
-      accessSync(path, constants.X_OK);
-      return path;
-    } catch {
-      // not this one
-    }
-  }
-  return null;
+  return findBinary('prometheus', { envVar: 'RG_PROMETHEUS_BIN' });
 }
 
 /** promtool from the same package, next to the prometheus binary; null if absent. */
 export function findPromtool(prometheusBin: string): string | null {
   const path = join(dirname(prometheusBin), 'promtool');
-  try {
-    accessSync(path, constants.X_OK);
-    return path;
-  } catch {
-    return null;
-  }
+  return isExecutable(path) ? path : null;
 }
 
 /** Like testWithBtcd: with RG_REQUIRE_PROMETHEUS=1 (CI) a missing prometheus fails instead of skipping. */
 export function testWithPrometheus(name: string, fn: (bin: string) => Promise<void>, options: { timeoutMs?: number } = {}): void {
   const bin = findPrometheus();
-  if (bin !== null) test(name, () => fn(bin), { timeoutMs: options.timeoutMs ?? 120_000 });
-  else if (readEnv('RG_REQUIRE_PROMETHEUS') === '1') test(name, () => { throw new Error(`RG_REQUIRE_PROMETHEUS=1 but ${PROMETHEUS_MISSING_REASON}`); });
-  else test.skip(name, PROMETHEUS_MISSING_REASON);
+  testIfPresent(name, () => fn(bin!), {
+    missing: bin === null ? PROMETHEUS_MISSING_REASON : undefined,
+    requireVar: 'RG_REQUIRE_PROMETHEUS',
+    timeoutMs: options.timeoutMs ?? 120_000,
+  });
 }
 
 export interface RunningPrometheus {
