@@ -1,6 +1,7 @@
 // What every server-side SV2 connection does the same way, whatever the protocol behind it: the
-// mining Session (core/gateway/session.ts) and the Template Distribution TdpSession
-// (core/template-provider/tdp-session.ts) share the Noise responder identity, the mapping of
+// mining Session (core/gateway/session.ts), the Template Distribution TdpSession
+// (core/template-provider/tdp-session.ts) and the Job Declaration JdsSession
+// (core/job-declaration/jds-session.ts) share the Noise responder identity, the mapping of
 // Noise errors to registry reasons, the decode-error rules and the SetupConnection checks
 // (SV2.md §3.8, §4). Pure functions and one constructor helper, no state: each session keeps
 // its own state machine, close and events (STYLE.md #1, #7).

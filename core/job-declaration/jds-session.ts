@@ -45,7 +45,8 @@ import { sha256d, type Sha256 } from '../mining/hash.ts';
 import { header80 } from '../mining/header.ts';
 import { coinbaseMerklePath, merkleRootFromPath } from '../mining/merkle.ts';
 import { hashToDisplayHex, meetsTarget } from '../mining/target.ts';
-import { NoiseResponderConnection } from '../noise/connection.ts';
+import type { NoiseResponderConnection } from '../noise/connection.ts';
+import { decodeFailureRefusal, describeSetupConnection, noiseCloseReason, openNoiseResponder, setupConnectionRefusal, SV2_VERSION } from '../gateway/sv2-responder.ts';
 import type { PolicyEngine } from '../policy/engine.ts';
 import { rejectedVerdict, type ChainView, type Verdict } from '../policy/types.ts';
 import type { RandomSource } from '../random.ts';
@@ -62,7 +63,6 @@ import { decodeProvided, providedTransaction, resolveFees, resolveWtxid, type De
 export const JOB_DECLARATION_PROTOCOL = 1;
 /** SetupConnection flag bit 0 for protocol 1 (SV2.md §7). */
 export const DECLARE_TX_DATA = 0x1;
-const SV2_VERSION = 2;
 /** A block holds at most 16,666 non-coinbase transactions (core/policy/engine.ts MERKLE_PATH_DEPTH_MAX). */
 export const DECLARED_TRANSACTIONS_MAX = 16_666;
 
@@ -201,17 +201,7 @@ export class JdsSession {
     this.openedAtMs = nowMs;
     this.#nowMs = nowMs;
     this.remoteAddress = remoteAddress;
-    this.noise = new NoiseResponderConnection(
-      {
-        provider: ctx.provider,
-        random: ctx.random,
-        staticKey: ctx.staticKey,
-        certificate: ctx.certificateAt(wallMs),
-        payloadBytesMax: ctx.payloadBytesMax,
-        handshakeTimeoutMs: ctx.handshakeTimeoutMs,
-      },
-      nowMs,
-    );
+    this.noise = openNoiseResponder(ctx, nowMs, wallMs);
     this.#deadlines.set('setup', nowMs + ctx.handshakeTimeoutMs);
   }
 
@@ -304,9 +294,8 @@ export class JdsSession {
     }
     const decoded = decodeMessage(frame);
     if (!decoded.ok) {
-      const e = decoded.error;
-      if (e.code === 'unknown-message') this.#close('unexpected_message', e.message, nowMs);
-      else this.#close('malformed_message', `${e.code}: ${e.message}`, nowMs, { field: e.field });
+      const refusal = decodeFailureRefusal(decoded.error);
+      this.#close(refusal.reason, refusal.detail, nowMs, { field: refusal.field });
       return;
     }
     const message = decoded.value;
@@ -339,16 +328,13 @@ export class JdsSession {
   }
 
   #setup(m: Extract<Sv2Message, { type: 'SetupConnection' }>, nowMs: number): void {
-    const describe = `protocol ${m.protocol}, versions ${m.minVersion}..${m.maxVersion}, flags 0x${m.flags.toString(16)}`;
-    const refuse = (flags: number, reason: 'unsupported_protocol' | 'protocol_version_mismatch' | 'unsupported_feature_flags'): void => {
-      const wire = wireString(reason);
-      this.#send({ type: 'SetupConnectionError', flags, errorCode: wire });
-      this.#close(reason, describe, nowMs, { wire });
-    };
-    if (m.protocol !== JOB_DECLARATION_PROTOCOL) return refuse(0, 'unsupported_protocol');
-    if (m.minVersion > SV2_VERSION || m.maxVersion < SV2_VERSION) return refuse(0, 'protocol_version_mismatch');
-    const unknown = (m.flags & ~DECLARE_TX_DATA) >>> 0;
-    if (unknown !== 0) return refuse(unknown, 'unsupported_feature_flags');
+    const refusal = setupConnectionRefusal(m, JOB_DECLARATION_PROTOCOL, DECLARE_TX_DATA);
+    if (refusal !== null) {
+      const wire = wireString(refusal.reason);
+      this.#send({ type: 'SetupConnectionError', flags: refusal.flags, errorCode: wire });
+      this.#close(refusal.reason, describeSetupConnection(m), nowMs, { wire });
+      return;
+    }
     this.#coinbaseOnly = (m.flags & DECLARE_TX_DATA) === 0;
     // Response flags mean something else than request flags (SV2.md §9.9): none are set.
     this.#send({ type: 'SetupConnectionSuccess', usedVersion: SV2_VERSION, flags: 0 });
@@ -638,16 +624,7 @@ export class JdsSession {
 
   #closeFromNoise(error: ProtocolError, nowMs: number): void {
     if (this.#state === 'closed') return;
-    const reason: ReasonCode =
-      error.code === 'handshake-timeout'
-        ? 'handshake_timeout'
-        : error.code === 'decrypt-failed'
-          ? 'decrypt_failed'
-          : error.code === 'frame-too-large'
-            ? 'frame_too_large'
-            : this.#state === 'handshake' || error.code === 'nonce-exhausted' || error.code === 'internal-error'
-              ? 'internal_error'
-              : 'malformed_message';
+    const reason = noiseCloseReason(error.code, this.#state === 'handshake');
     this.#close(reason, `${error.code}: ${error.message}`, nowMs, error.field === undefined ? {} : { field: error.field });
   }
 
