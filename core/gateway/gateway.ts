@@ -210,6 +210,14 @@ class _Fifo<T> {
   }
 }
 
+/** The arguments every accept (miner, TDP, JD port) takes from its adapter. */
+function _checkAccept(name: string, nowMs: number, info: { readonly wallMs: number } | null): void {
+  _checkNow(name, nowMs);
+  if (info === null || typeof info !== 'object' || !Number.isFinite(info.wallMs)) {
+    throw new TypeError(`${name}: info.wallMs must be a finite number, got ${String(info?.wallMs)}`);
+  }
+}
+
 function _checkNow(where: string, nowMs: number): void {
   if (typeof nowMs !== 'number' || !Number.isFinite(nowMs)) throw new RangeError(`${where}: nowMs must be a finite number, got ${nowMs}`);
 }
@@ -524,10 +532,7 @@ export class Gateway {
    * expired (the same refusal miners get, so a pool fails over to another TP), or max_clients.
    */
   acceptTdpConnection(nowMs: number, info: { readonly wallMs: number; readonly remoteAddress?: string }): number | null {
-    _checkNow('acceptTdpConnection', nowMs);
-    if (info === null || typeof info !== 'object' || !Number.isFinite(info.wallMs)) {
-      throw new TypeError(`acceptTdpConnection: info.wallMs must be a finite number, got ${String(info?.wallMs)}`);
-    }
+    _checkAccept('acceptTdpConnection', nowMs, info);
     const ctx = this.#tdpCtx;
     if (ctx === undefined) throw new RangeError('acceptTdpConnection: the gateway has no templateProvider options');
     const remote = info.remoteAddress ?? null;
@@ -578,10 +583,7 @@ export class Gateway {
    * job_declaration.max_clients reached. Throws when the gateway has no jobDeclaration options.
    */
   acceptJdsConnection(nowMs: number, info: { readonly wallMs: number; readonly remoteAddress?: string }): number | null {
-    _checkNow('acceptJdsConnection', nowMs);
-    if (info === null || typeof info !== 'object' || !Number.isFinite(info.wallMs)) {
-      throw new TypeError(`acceptJdsConnection: info.wallMs must be a finite number, got ${String(info?.wallMs)}`);
-    }
+    _checkAccept('acceptJdsConnection', nowMs, info);
     if (this.#options.jobDeclaration === undefined) throw new RangeError('acceptJdsConnection: the gateway has no jobDeclaration options');
     const ctx = this.#jdsCtx;
     const maxClients = this.#options.jobDeclaration.maxClients;
@@ -609,10 +611,7 @@ export class Gateway {
    * shutting down): the adapter then closes the socket without reading.
    */
   acceptConnection(nowMs: number, info: { readonly wallMs: number; readonly remoteAddress?: string }): number | null {
-    _checkNow('acceptConnection', nowMs);
-    if (info === null || typeof info !== 'object' || !Number.isFinite(info.wallMs)) {
-      throw new TypeError(`acceptConnection: info.wallMs must be a finite number, got ${String(info?.wallMs)}`);
-    }
+    _checkAccept('acceptConnection', nowMs, info);
     const remote = info.remoteAddress ?? null;
     const ip = ipOf(info.remoteAddress);
     // Global refusals first; the per-IP and handshake limits (admission.ts) only count a

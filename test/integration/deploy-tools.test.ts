@@ -69,14 +69,16 @@ describe(`deploy files through their validators (${runtime})`, () => {
   testWithTool('systemd-analyze verify and security --offline accept the unit (exposure at most 2.0)', systemdAnalyze !== null, 'systemd-analyze is not installed (Debian package systemd)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'rg-systemd-'));
     try {
-      // verify wants ExecStart's binary to exist: the only change is its path, to a stub.
-      const stub = join(dir, 'reservegrid');
-      writeFileSync(stub, '#!/bin/sh\nexit 0\n');
-      chmodSync(stub, 0o755);
+      // verify wants ExecStart's binary to exist, and /usr/local/bin/reservegrid is not installed
+      // here: the only change is its path, to a launcher of the kind an install puts there (this
+      // checkout's CLI on Node; verify only checks that it exists and is executable).
+      const launcher = join(dir, 'reservegrid');
+      writeFileSync(launcher, `#!/bin/sh\nexec node --import tsx '${join(repoRoot, 'runtimes/node.ts')}' "$@"\n`);
+      chmodSync(launcher, 0o755);
       const unit = readFileSync(join(repoRoot, 'deploy/systemd/reservegrid.service'), 'utf8');
       assert.ok(unit.includes('ExecStart=/usr/local/bin/reservegrid run\n'));
       const path = join(dir, 'reservegrid.service');
-      writeFileSync(path, unit.replace('ExecStart=/usr/local/bin/reservegrid', `ExecStart=${stub}`));
+      writeFileSync(path, unit.replace('ExecStart=/usr/local/bin/reservegrid', `ExecStart=${launcher}`));
       const verified = run(systemdAnalyze!, ['verify', path]);
       assert.equal(verified.code, 0, verified.stderr);
       assert.equal((verified.stdout + verified.stderr).trim(), '', 'no warnings (an unknown key is only a warning)');
@@ -85,7 +87,7 @@ describe(`deploy files through their validators (${runtime})`, () => {
       assert.ok(exposure !== undefined, security.stdout + security.stderr);
       assert.ok(Number(exposure) <= 2.0, `exposure ${exposure}`);
       // A misspelt key is reported (the check can fail).
-      writeFileSync(path, unit.replace('ExecStart=/usr/local/bin/reservegrid', `ExecStart=${stub}`).replace('ProtectSystem=strict', 'ProtectSytem=strict'));
+      writeFileSync(path, unit.replace('ExecStart=/usr/local/bin/reservegrid', `ExecStart=${launcher}`).replace('ProtectSystem=strict', 'ProtectSytem=strict'));
       const bad = run(systemdAnalyze!, ['verify', path]);
       assert.match(bad.stdout + bad.stderr, /Unknown key/);
     } finally {
