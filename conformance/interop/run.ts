@@ -42,6 +42,7 @@ import { vectorJson } from '../vectors.ts';
 import { gatewayInterop } from './gateway-interop.ts';
 import { interopCacheDir } from './sri-apps.ts';
 import { templateProviderInterop } from './tp-interop.ts';
+import { jobDeclarationInterop } from './jds-interop.ts';
 import {
   CLIENT_SCRIPT,
   connectTestInitiator,
@@ -808,6 +809,8 @@ async function main(): Promise<void> {
   // (g) SRI's pool_sv2 and jd_client_sv2 on our Template Provider, with btcd (tp-interop.ts). It
   // needs no harness build, so it runs even when the harness did not build.
   await check('(g) Template Provider interop ran to the end', async () => (await templateProviderInterop(report, selectCryptoProvider()), []));
+  // (h) SRI's jd_client_sv2 FULLTEMPLATE with ReserveGrid as TP, pool and JDS (jds-interop.ts).
+  await check('(h) Job Declaration interop ran to the end', async () => (await jobDeclarationInterop(report, selectCryptoProvider()), []));
   console.log(`${passed} passed, ${failed} failed`);
   process.exitCode = failed === 0 && passed > 0 ? 0 : 1;
 }

@@ -12,13 +12,17 @@ export const TEMPLATE_PROVIDER_DOC = fileURLToPath(new URL('../../docs/template-
 
 export type TomlTable = Record<string, unknown>;
 
-/** The TOML block after `<!-- interop-snippet: NAME -->`, parsed. */
-export function docSnippet(name: string, docText = readFileSync(TEMPLATE_PROVIDER_DOC, 'utf8')): { text: string; table: TomlTable } {
+/** docs/job-declaration.md: the JDC FULLTEMPLATE and ReserveGrid JDS snippets (interop check (h)). */
+export const JOB_DECLARATION_DOC = fileURLToPath(new URL('../../docs/job-declaration.md', import.meta.url));
+
+/** The TOML block after `<!-- interop-snippet: NAME -->` in `docPath` (or `docText`), parsed. */
+export function docSnippet(name: string, docText?: string, docPath = TEMPLATE_PROVIDER_DOC): { text: string; table: TomlTable } {
+  const text = docText ?? readFileSync(docPath, 'utf8');
   const marker = `<!-- interop-snippet: ${name} -->`;
-  const at = docText.indexOf(marker);
-  if (at < 0) throw new Error(`${TEMPLATE_PROVIDER_DOC}: no ${marker}`);
-  const fence = /```toml\n([\s\S]*?)```/.exec(docText.slice(at + marker.length));
-  if (fence === null) throw new Error(`${TEMPLATE_PROVIDER_DOC}: no \`\`\`toml block after ${marker}`);
+  const at = text.indexOf(marker);
+  if (at < 0) throw new Error(`${docPath}: no ${marker}`);
+  const fence = /```toml\n([\s\S]*?)```/.exec(text.slice(at + marker.length));
+  if (fence === null) throw new Error(`${docPath}: no \`\`\`toml block after ${marker}`);
   return { text: fence[1]!, table: parseToml(fence[1]!) as TomlTable };
 }
 
@@ -66,3 +70,10 @@ export function scriptOfAddrDescriptor(descriptor: string): Uint8Array {
 }
 
 export const RESERVEGRID_KEYS = ['template_provider.listen_addr'];
+
+/** jd_client_sv2 in FULLTEMPLATE mode: the solo keys (mode differs; `upstreams` is non-empty). */
+export const JDC_FULLTEMPLATE_KEYS = JDC_KEYS;
+/** One `[[upstreams]]` entry of jd_client_sv2 (config.rs `Upstream`): pool and JDS of one pool. */
+export const JDC_UPSTREAM_KEYS = ['authority_pubkey', 'jds_address', 'jds_port', 'pool_address', 'pool_port', 'user_identity'];
+/** docs/job-declaration.md's ReserveGrid snippet: work selection on the miner port + the JDS. */
+export const RESERVEGRID_JDS_KEYS = ['job_declaration.declared_token_expiry_ms', 'job_declaration.listen_addr', 'mining.allow_work_selection'];

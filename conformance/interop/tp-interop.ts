@@ -52,7 +52,7 @@ import { binaryPath, installBundle, SRI_APPS_BUNDLE, type Report } from './sri-a
 import { docSnippet, JDC_KEYS, POOL_KEYS, RESERVEGRID_KEYS, scriptOfAddrDescriptor, snippetKeyProblems, type TomlTable } from './tp-doc-snippets.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-const RUN_DIR = join(HERE, 'target', 'tp-run');
+export const RUN_DIR = join(HERE, 'target', 'tp-run');
 
 const POOL_BIN = binaryPath(SRI_APPS_BUNDLE, 'pool_sv2');
 const JDC_BIN = binaryPath(SRI_APPS_BUNDLE, 'jd_client_sv2');
@@ -75,7 +75,7 @@ const STALE_HOLD_MS = 30_000;
 
 // ---- bounded children ------------------------------------------------------------------------
 
-interface App {
+export interface App {
   readonly name: string;
   readonly child: ChildProcess;
   output(): string;
@@ -91,7 +91,7 @@ process.on('exit', () => {
   for (const child of liveApps) child.kill('SIGKILL');
 });
 
-function startApp(name: string, bin: string, configPath: string): App {
+export function startApp(name: string, bin: string, configPath: string): App {
   const child = spawn(bin, ['-c', configPath], {
     cwd: RUN_DIR,
     // No POOL__* / JDC__* overrides from the caller's environment: the config file is the test.
@@ -139,7 +139,7 @@ function startApp(name: string, bin: string, configPath: string): App {
   };
 }
 
-async function waitFor<T>(what: string, timeoutMs: number, poll: () => T | undefined | Promise<T | undefined>, intervalMs = 50): Promise<T> {
+export async function waitFor<T>(what: string, timeoutMs: number, poll: () => T | undefined | Promise<T | undefined>, intervalMs = 50): Promise<T> {
   const until = Date.now() + timeoutMs;
   for (;;) {
     const v = await poll();
@@ -150,7 +150,7 @@ async function waitFor<T>(what: string, timeoutMs: number, poll: () => T | undef
 }
 
 /** Template ids in the app's `Received: NewTemplate(...)` log lines, in order, with future flag. */
-function loggedNewTemplates(app: App): { templateId: string; future: boolean; line: string }[] {
+export function loggedNewTemplates(app: App): { templateId: string; future: boolean; line: string }[] {
   const out: { templateId: string; future: boolean; line: string }[] = [];
   for (const line of app.lines()) {
     if (!/NewTemplate\s*\(/.test(line) || !/Received/.test(line)) continue;
@@ -163,13 +163,13 @@ function loggedNewTemplates(app: App): { templateId: string; future: boolean; li
 
 // ---- our miner on the SRI app ----------------------------------------------------------------
 
-interface Miner {
+export interface Miner {
   readonly conn: MinerConnection;
   readonly events: ClientEvent[];
   channelId: number;
 }
 
-async function connectMiner(port: number, authorityXOnly: Uint8Array, userIdentity: string, provider: CryptoProvider): Promise<Miner> {
+export async function connectMiner(port: number, authorityXOnly: Uint8Array, userIdentity: string, provider: CryptoProvider): Promise<Miner> {
   const events: ClientEvent[] = [];
   const conn = await MinerConnection.connect({
     host: '127.0.0.1',
@@ -192,7 +192,7 @@ async function connectMiner(port: number, authorityXOnly: Uint8Array, userIdenti
   return miner;
 }
 
-function closedError(events: readonly ClientEvent[]): undefined {
+export function closedError(events: readonly ClientEvent[]): undefined {
   const closed = events.find((e) => e.type === 'closed' || e.type === 'setup_error' || e.type === 'channel_open_failed');
   if (closed !== undefined) throw new Error(`miner: ${JSON.stringify(closed, (_k, v) => (typeof v === 'bigint' ? String(v) : v instanceof Uint8Array ? bytesToHex(v) : v))}`);
   return undefined;
@@ -206,7 +206,7 @@ const sameWork = (a: MiningWork, b: MiningWork): boolean => a.jobId === b.jobId 
  */
 const BLOCK_SHARE_PAUSE_MS = 3_000;
 
-async function mineUntilBlock(miner: Miner, node: BtcdNode, timeoutMs: number): Promise<{ bestHash: string; blockShares: string[]; shares: number; work: MiningWork }> {
+export async function mineUntilBlock(miner: Miner, node: BtcdNode, timeoutMs: number): Promise<{ bestHash: string; blockShares: string[]; shares: number; work: MiningWork }> {
   const before = (await node.rpc('getbestblockhash')) as string;
   const blockShares: string[] = [];
   let shares = 0;
@@ -248,7 +248,7 @@ async function mineUntilBlock(miner: Miner, node: BtcdNode, timeoutMs: number): 
   throw new Error(`no new best block at btcd within ${timeoutMs} ms (${shares} shares submitted, ${blockShares.length} of them blocks: ${blockShares.join(', ')})`);
 }
 
-async function blockAt(node: BtcdNode, hash: string): Promise<DecodedBlock> {
+export async function blockAt(node: BtcdNode, hash: string): Promise<DecodedBlock> {
   const hex = (await node.rpc('getblock', [hash, 0])) as string;
   const block = decodeBlock(hexToBytes(hex));
   if (block === null) throw new Error(`btcd's block ${hash} does not decode`);
@@ -286,9 +286,9 @@ function templateProviderPort(stack: GatewayStack): number {
   return port;
 }
 
-const anyEvent = (e: StampedEvent): Record<string, unknown> => e as unknown as Record<string, unknown>;
+export const anyEvent = (e: StampedEvent): Record<string, unknown> => e as unknown as Record<string, unknown>;
 const tdpEvents = (rig: Rig, type: string): Record<string, unknown>[] => rig.events.map(anyEvent).filter((e) => e['type'] === type);
-const summarize = (events: readonly unknown[]): string => events.slice(-8).map((e) => JSON.stringify(e).slice(0, 300)).join('\n         ');
+export const summarize = (events: readonly unknown[]): string => events.slice(-8).map((e) => JSON.stringify(e).slice(0, 300)).join('\n         ');
 
 // ---- the scenarios ---------------------------------------------------------------------------
 

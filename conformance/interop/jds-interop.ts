@@ -1,0 +1,467 @@
+// Interop check (h), issue 11 acceptance: SRI's jd_client_sv2 0.6.0 in FULLTEMPLATE mode with
+// ReserveGrid as its Template Provider, its pool (mining port, work selection) and its Job
+// Declaration Server, on btcd regtest holding REAL mempool transactions, and our SV2 miner behind
+// JDC. Driven by run.ts after (g); reuses tp-interop.ts's bounded children and miner.
+//
+// Set-up: btcd mines 110 blocks to TEST_MINING_KEY (P2WPKH), so the coinbases of blocks 1..10 are
+// mature. The test builds and signs spends of them with @scure/btc-signer:
+//   tx1  P2WPKH coinbase of block 1 → a P2PKH output + P2WPKH change   (segwit: wtxid ≠ txid)
+//   tx2  spends tx1's P2PKH output (legacy scriptSig, no witness)        (wtxid = txid; tx1's child)
+//   tx3  P2WPKH coinbase of block 2 → P2WPKH                            (segwit)
+//   bad  spends tx3's output; its txid is in both gateways' policy.blocklist_txids
+// tx1..tx3 go to btcd (sendrawtransaction) before any gateway starts and must be in btcd's
+// getblocktemplate. `bad` is sent later (step 3).
+//
+// Two gateways (adapters/gateway-stack.ts, in process), each with [template_provider],
+// [job_declaration] (the docs/job-declaration.md snippet), `mining.allow_work_selection`, the
+// blocklist, and share forwarding to the real share sink (runtimes/commands/share-sink.ts, HMAC):
+//   A  gateway.mode = "inline"     B  gateway.mode = "observe"
+//
+// (h1) JDC #1 (docs/job-declaration.md snippet `sri-jdc-fulltemplate`): TP, pool and JDS = A.
+//      JDC declares btcd's template (tx1..tx3): jd_declaration_verdict accepted (inline), tx
+//      count and total fees = ours; DeclareMiningJob.Success (JDC's log); SetCustomMiningJob
+//      accepted on A's mining port (custom_job_accepted joined to the verdict); shares from JDC's
+//      extended channel go share_accepted → share_forward_result ok, the sink counts them new
+//      with valid signatures; a block found on the declared job lands in btcd and holds exactly
+//      the declared transactions = the ones we broadcast (txids), its witness commitment is the
+//      one of our wtxids, and its coinbase pays A's payout.
+// (h2) `bad` is broadcast once both gateways released a template on the new tip; btcd puts it in
+//      its template only when it regenerates one on an unchanged tip, 60 s later (btcd v0.26.2
+//      rpcserver.go gbtRegenerateSeconds = 60): the bounded wait below. A (inline) refuses that
+//      template (template_verdict blocklisted_txid) and keeps its released one; B (observe)
+//      releases it. JDC #2 takes its templates from B and has two upstreams, [A, B]. It declares
+//      the template with `bad` to A: A asks for `bad` (ProvideMissingTransactions: A never
+//      released it), computes its fee from tx3's output (a transaction of a template A released)
+//      and refuses: DeclareMiningJob.Error `invalid-job` with {"reason_code":"blocklisted_txid"}
+//      in error_details, verdict accepted:false enforced:true. JDC's source
+//      (channel_manager/jd_message_handler.rs handle_declare_mining_job_error): any code but
+//      stale-chain-tip is a fallback; jdc_runtime.rs then tears down pool + JDS and tries the
+//      next configured upstream (the failed one is flagged), solo mining only when none is left.
+//      So JDC moves to B: B (observe) answers .Success for the same transactions with a logged
+//      rejection (accepted:false, enforced:false, answered_success:true), JDC's
+//      SetCustomMiningJob is accepted on B and its shares arrive there.
+//
+// Bounds: each SRI app is killed after 120 s (tp-interop.ts), every wait is bounded and names
+// what did not arrive; everything binds or connects to 127.0.0.1.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { sha256 } from '@noble/hashes/sha2.js';
+import * as btc from '@scure/btc-signer';
+import { stringify as stringifyToml } from 'smol-toml';
+import { SystemClock } from '../../adapters/clock.ts';
+import type { StampedEvent } from '../../adapters/gateway-server.ts';
+import { startGatewayStack, type GatewayStack } from '../../adapters/gateway-stack.ts';
+import { systemRandom } from '../../adapters/random.ts';
+import { bytesToHex, hexToBytes } from '../../core/bytes.ts';
+import { loadConfig } from '../../core/config/load.ts';
+import type { CryptoProvider } from '../../core/crypto/provider.ts';
+import { hashToDisplayHex } from '../../core/mining/target.ts';
+import { generateAuthorityKeyPair, type AuthorityKeyPair } from '../../core/noise/index.ts';
+import { witnessCommitmentScript, witnessCommitment } from '../../core/template/template.ts';
+import { startShareSink, type ShareSinkServer } from '../../runtimes/commands/share-sink.ts';
+import { BtcdNode, TEST_MINING_KEY, findBtcd, freeLoopbackPort } from '../../test/support/btcd.ts';
+import { btcdGatewayToml } from '../../test/support/btcd-run.ts';
+import { binaryPath, installBundle, SRI_APPS_BUNDLE, type Report } from './sri-apps.ts';
+import { anyEvent, blockAt, connectMiner, mineUntilBlock, RUN_DIR, startApp, summarize, waitFor, type App, type Miner } from './tp-interop.ts';
+import { docSnippet, JDC_FULLTEMPLATE_KEYS, JDC_UPSTREAM_KEYS, JOB_DECLARATION_DOC, RESERVEGRID_JDS_KEYS, scriptOfAddrDescriptor, snippetKeyProblems, type TomlTable } from './tp-doc-snippets.ts';
+
+const JDC_BIN = binaryPath(SRI_APPS_BUNDLE, 'jd_client_sv2');
+
+const APP_READY_MS = 30_000;
+const DECLARE_MS = 30_000;
+const BLOCK_MS = 45_000;
+/** btcd regenerates a template on an unchanged tip 60 s after the last one; plus slack. */
+const REGENERATE_MS = 80_000;
+const SHARE_SECRET = 'interop-jds-share-secret-0123';
+
+/** Fees of the test's transactions (sats). */
+const FEE_1 = 20_000n;
+const FEE_2 = 15_000n;
+const FEE_3 = 30_000n;
+const FEE_BAD = 25_000n;
+const COINBASE_SATS = 5_000_000_000n;
+const P2PKH_SATS = 1_000_000_000n;
+
+// ---- transactions ----------------------------------------------------------------------------
+
+interface BuiltTx {
+  readonly name: string;
+  readonly hex: string;
+  /** Display order (as RPCs print them). */
+  readonly txid: string;
+  readonly wtxid: string;
+  readonly feeSats: bigint;
+  readonly segwit: boolean;
+}
+
+const P2WPKH = btc.p2wpkh(TEST_MINING_KEY.publicKey);
+const P2PKH = btc.p2pkh(TEST_MINING_KEY.publicKey);
+
+function built(name: string, tx: btc.Transaction, feeSats: bigint): BuiltTx {
+  tx.sign(TEST_MINING_KEY.privateKey);
+  tx.finalize();
+  const wtxid = hashToDisplayHex(sha256(sha256(tx.toBytes(true, tx.hasWitnesses))));
+  return { name, hex: tx.hex, txid: tx.id, wtxid, feeSats, segwit: tx.hasWitnesses };
+}
+
+/** The coinbase txid (display) of block `height`, paying TEST_MINING_KEY COINBASE_SATS at vout 0. */
+async function coinbaseOf(node: BtcdNode, height: number): Promise<string> {
+  const block = await blockAt(node, (await node.rpc('getblockhash', [height])) as string);
+  const cb = block.transactions[0]!;
+  if (cb.outputs[0]?.valueSats !== COINBASE_SATS || bytesToHex(cb.outputs[0].scriptPubKey) !== bytesToHex(TEST_MINING_KEY.scriptPubKey)) {
+    throw new Error(`block ${height}'s coinbase does not pay ${COINBASE_SATS} sats to TEST_MINING_KEY at vout 0`);
+  }
+  return hashToDisplayHex(cb.txid);
+}
+
+async function buildTransactions(node: BtcdNode): Promise<{ good: BuiltTx[]; bad: BuiltTx }> {
+  const spendCoinbase = (txid: string, outputs: { script: Uint8Array; amount: bigint }[]): btc.Transaction => {
+    const tx = new btc.Transaction({ version: 2 });
+    tx.addInput({ txid, index: 0, witnessUtxo: { script: P2WPKH.script, amount: COINBASE_SATS } });
+    for (const o of outputs) tx.addOutput(o);
+    return tx;
+  };
+  const tx1raw = spendCoinbase(await coinbaseOf(node, 1), [
+    { script: P2PKH.script, amount: P2PKH_SATS },
+    { script: P2WPKH.script, amount: COINBASE_SATS - P2PKH_SATS - FEE_1 },
+  ]);
+  const tx1 = built('tx1 (P2WPKH → P2PKH + P2WPKH)', tx1raw, FEE_1);
+  const tx2raw = new btc.Transaction({ version: 2 });
+  tx2raw.addInput({ txid: tx1.txid, index: 0, nonWitnessUtxo: hexToBytes(tx1.hex) });
+  tx2raw.addOutput({ script: P2WPKH.script, amount: P2PKH_SATS - FEE_2 });
+  const tx2 = built('tx2 (P2PKH child of tx1)', tx2raw, FEE_2);
+  const tx3 = built('tx3 (P2WPKH → P2WPKH)', spendCoinbase(await coinbaseOf(node, 2), [{ script: P2WPKH.script, amount: COINBASE_SATS - FEE_3 }]), FEE_3);
+  const badRaw = new btc.Transaction({ version: 2 });
+  badRaw.addInput({ txid: tx3.txid, index: 0, witnessUtxo: { script: P2WPKH.script, amount: COINBASE_SATS - FEE_3 } });
+  badRaw.addOutput({ script: P2WPKH.script, amount: COINBASE_SATS - FEE_3 - FEE_BAD });
+  const bad = built('bad (spends tx3; txid blocklisted)', badRaw, FEE_BAD);
+  return { good: [tx1, tx2, tx3], bad };
+}
+
+async function broadcast(node: BtcdNode, tx: BuiltTx): Promise<void> {
+  const txid = (await node.rpc('sendrawtransaction', [tx.hex])) as string;
+  if (txid !== tx.txid) throw new Error(`btcd answered txid ${txid} for ${tx.name}, we computed ${tx.txid}`);
+}
+
+// ---- gateways --------------------------------------------------------------------------------
+
+interface Gw {
+  readonly name: 'A' | 'B';
+  readonly mode: 'inline' | 'observe';
+  readonly stack: GatewayStack;
+  readonly events: StampedEvent[];
+  readonly keys: AuthorityKeyPair;
+  readonly tpPort: number;
+  readonly miningPort: number;
+  readonly jdPort: number;
+}
+
+const typeCounts = (events: readonly StampedEvent[]): string => JSON.stringify(events.reduce<Record<string, number>>((acc, e) => ((acc[e.type] = (acc[e.type] ?? 0) + 1), acc), {}));
+const ev = (gw: Gw, type: string, from = 0): Record<string, unknown>[] => gw.events.slice(from).map(anyEvent).filter((e) => e['type'] === type);
+
+async function startGateway(name: 'A' | 'B', mode: 'inline' | 'observe', node: BtcdNode, sink: ShareSinkServer, blockedTxid: string, provider: CryptoProvider): Promise<Gw> {
+  const keys = generateAuthorityKeyPair(systemRandom);
+  // The ReserveGrid side is the doc's snippet ([mining] allow_work_selection, [job_declaration]),
+  // with the port replaced by 0 (kernel-chosen).
+  const doc = docSnippet('reservegrid-jds', undefined, JOB_DECLARATION_DOC).table;
+  const toml = btcdGatewayToml(node, keys, {
+    gateway: { mode, id: name === 'A' ? 21 : 22, upstream_failure_policy: 'fail_closed', http_api_key: 'interop-api-key-not-used' },
+    timing: { job_broadcast_interval_ms: 50, prevhash_stale_hold_ms: 30_000 },
+    share: { share_upstream_url: sink.url, share_upstream_secret: SHARE_SECRET },
+    // Every hash a share on JDC's extended channel (regtest: about every other hash a block).
+    mining: { ...(doc['mining'] as TomlTable), min_difficulty: 1e-12, shares_per_minute: 600, vardiff_enabled: false, share_ack_batch_size: 1 },
+    policy: { subsidy_halving_interval: 150, blocklist_txids: [blockedTxid] },
+    template_provider: { listen_addr: '127.0.0.1:0' },
+    job_declaration: { ...(doc['job_declaration'] as TomlTable), listen_addr: '127.0.0.1:0' },
+  });
+  const loaded = loadConfig({ tomlText: toml, fileName: `jds-interop-${name}.toml`, env: {} });
+  if (!loaded.ok) throw new Error(`gateway ${name} config: ${loaded.problems.map((p) => `${p.key}: ${p.message}`).join('; ')}`);
+  const events: StampedEvent[] = [];
+  const stack = await startGatewayStack({
+    config: loaded.config, clock: new SystemClock(), random: systemRandom, provider, eventLog: false, shareForwarding: { journal: 'memory' },
+    onEvent: (e) => {
+      if (events.length < 200_000) events.push(e);
+    },
+  });
+  if (stack.tdpAddress === null || stack.jdAddress === null) throw new Error(`gateway ${name}: no Template Provider or Job Declaration listener`);
+  return { name, mode, stack, events, keys, tpPort: stack.tdpAddress.port, miningPort: stack.address.port, jdPort: stack.jdAddress.port };
+}
+
+// ---- JDC -------------------------------------------------------------------------------------
+
+interface Jdc {
+  readonly app: App;
+  readonly port: number;
+  readonly keys: AuthorityKeyPair;
+  readonly payoutScript: Uint8Array;
+}
+
+function startJdc(label: string, tp: Gw, upstreams: readonly Gw[], port: number): Jdc {
+  const snippet = docSnippet('sri-jdc-fulltemplate', undefined, JOB_DECLARATION_DOC);
+  const keys = generateAuthorityKeyPair(systemRandom);
+  const table = structuredClone(snippet.table) as TomlTable;
+  table['authority_public_key'] = keys.publicKey;
+  table['authority_secret_key'] = keys.secretKeyText;
+  table['listening_address'] = `127.0.0.1:${port}`;
+  const sv2tp = (table['template_provider_type'] as TomlTable)['Sv2Tp'] as TomlTable;
+  sv2tp['address'] = `127.0.0.1:${tp.tpPort}`;
+  sv2tp['public_key'] = tp.keys.publicKey;
+  // The doc's one upstream, once per gateway: pool = the mining port, JDS = the JD port, both
+  // pinned to that gateway's authority key; later entries are JDC's fallbacks, in order.
+  const template = (table['upstreams'] as TomlTable[])[0]!;
+  table['upstreams'] = upstreams.map((gw) => ({ ...template, authority_pubkey: gw.keys.publicKey, pool_address: '127.0.0.1', pool_port: gw.miningPort, jds_address: '127.0.0.1', jds_port: gw.jdPort }));
+  mkdirSync(RUN_DIR, { recursive: true });
+  const path = join(RUN_DIR, `${label}.toml`);
+  writeFileSync(path, `# Written by conformance/interop/jds-interop.ts from docs/job-declaration.md (snippet sri-jdc-fulltemplate); loopback only.\n${stringifyToml(table)}`);
+  const app = startApp(`jd_client_sv2 (${label})`, JDC_BIN, path);
+  return { app, port, keys, payoutScript: scriptOfAddrDescriptor(String(table['coinbase_reward_script'])) };
+}
+
+/** JDC's downstream port accepts our miner once JDC runs (it listens after its upstream set-up). */
+async function connectMinerToJdc(jdc: Jdc, provider: CryptoProvider, timeoutMs: number): Promise<Miner> {
+  let last = '';
+  return waitFor(`our miner to open a channel on ${jdc.app.name} (last error: ${last})`, timeoutMs, async () => {
+    if (jdc.app.exitCode() !== undefined) throw new Error(`${jdc.app.name} exited (${jdc.app.exitCode()}):\n${jdc.app.output().slice(-3000)}`);
+    try {
+      return await connectMiner(jdc.port, jdc.keys.publicKeyXOnly, 'interop-jdc-miner', provider);
+    } catch (error) {
+      last = (error as Error).message;
+      return undefined;
+    }
+  }, 500);
+}
+
+const logHas = (app: App, re: RegExp): boolean => app.lines().some((l) => re.test(l));
+
+/** error_details of a DeclareMiningJob.Error as JDC logged it, parsed when it is our JSON. */
+function loggedDeclareErrors(app: App): string[] {
+  return app.lines().filter((l) => /DeclareMiningJobError|DeclareMiningJob\.Error/.test(l) && /Received/.test(l)).map((l) => l.slice(0, 600));
+}
+
+// ---- (h1) ------------------------------------------------------------------------------------
+
+async function declaredBlock(report: Report, a: Gw, node: BtcdNode, sink: ShareSinkServer, good: readonly BuiltTx[], provider: CryptoProvider): Promise<string | undefined> {
+  const label = '(h1) SRI jd_client_sv2 0.6.0 FULLTEMPLATE on ReserveGrid (TP + pool + JDS, inline)';
+  const jdc = startJdc('jdc-fulltemplate', a, [a], await freeLoopbackPort());
+  let miner: Miner | undefined;
+  try {
+    // JDC opens its channel on the pool, and so declares, only once a miner connects to it
+    // (channel_manager: the upstream channel is opened for the first downstream).
+    miner = await connectMinerToJdc(jdc, provider, APP_READY_MS);
+    // JDC declares btcd's template; A judges it (inline) and answers Success.
+    const dp: string[] = [];
+    const feeSum = good.reduce((s, t) => s + t.feeSats, 0n);
+    const verdict = await waitFor(`a jd_declaration_verdict on A with our ${good.length} transactions`, DECLARE_MS, () => {
+      if (jdc.app.exitCode() !== undefined) throw new Error(`${jdc.app.name} exited (${jdc.app.exitCode()}):\n${jdc.app.output().slice(-3000)}`);
+      return ev(a, 'jd_declaration_verdict').find((e) => e['tx_count'] === good.length);
+    }, 100).catch((e: Error) => {
+      dp.push(e.message, `verdicts: ${summarize(ev(a, 'jd_declaration_verdict'))}`, `JDC (tail): ${jdc.app.output().slice(-2500)}`);
+      return undefined;
+    });
+    if (verdict !== undefined) {
+      if (verdict['accepted'] !== true || verdict['answered_success'] !== true || verdict['enforced'] !== true || verdict['mode'] !== 'inline') dp.push(`verdict ${JSON.stringify(verdict)}`);
+      if (String(verdict['total_fees_sats']) !== String(feeSum)) dp.push(`verdict total_fees_sats ${verdict['total_fees_sats']}, our transactions pay ${feeSum}`);
+      if (verdict['prev_hash'] !== (await node.rpc('getbestblockhash'))) dp.push(`verdict prev_hash ${verdict['prev_hash']} is not btcd's tip`);
+      await waitFor('JDC to log DeclareMiningJob.Success', 5_000, () => (logHas(jdc.app, /Received:.*DeclareMiningJobSuccess|Received:.*DeclareMiningJob\.Success/) ? true : undefined)).catch((e: Error) => dp.push(e.message));
+    }
+    report(`${label}: JDC declares btcd's template (${good.map((t) => t.name.split(' ')[0]).join(', ')}: ${good.length} transactions, ${feeSum} sats of fees); jd_declaration_verdict accepted (inline, fees = ours, btcd's tip); JDC logs DeclareMiningJob.Success`, dp);
+
+    // SetCustomMiningJob from JDC on A's mining port, joined to the verdict.
+    const cp: string[] = [];
+    const custom = await waitFor('custom_job_accepted on A for the declared job', DECLARE_MS, () =>
+      ev(a, 'custom_job_accepted').find((e) => verdict !== undefined && e['declaration_id'] === verdict['declaration_id']), 100).catch((e: Error) => {
+      cp.push(e.message, `custom jobs: ${summarize([...ev(a, 'custom_job_accepted'), ...ev(a, 'custom_job_rejected')])}`);
+      return undefined;
+    });
+    if (custom !== undefined && custom['transactions_known'] !== true) cp.push(`custom_job_accepted ${JSON.stringify(custom)}: transactions_known false`);
+    if (ev(a, 'custom_job_rejected').length > 0) cp.push(`custom_job_rejected: ${summarize(ev(a, 'custom_job_rejected'))}`);
+    report(`${label}: JDC's SetCustomMiningJob with the declared token is accepted on the mining port (custom_job_accepted, declaration_id = the verdict's, transactions known)`, cp);
+
+    // Our miner behind JDC mines on JDC's job from the declared template until a block.
+    const mined = await mineUntilBlock(miner, node, BLOCK_MS);
+    const bestHash: string | undefined = mined.bestHash;
+    console.log(`#   ${mined.shares} shares to JDC, block shares ${mined.blockShares.join(', ')}`);
+
+    // Shares JDC forwarded on its extended channel: the HMAC lifecycle to the real sink.
+    const sp: string[] = [];
+    const accepted = ev(a, 'share_accepted').filter((e) => custom !== undefined && e['conn_id'] === custom['conn_id']);
+    if (accepted.length === 0) sp.push(`no share_accepted on JDC's connection: ${summarize([...ev(a, 'share_accepted'), ...ev(a, 'share_rejected')])}`);
+    const ids = new Set(accepted.map((e) => String(e['share_id'])));
+    await waitFor(`share_forward_result for all ${ids.size} shares`, 10_000, () => (ev(a, 'share_forward_result').filter((e) => ids.has(String(e['share_id']))).length >= ids.size ? true : undefined)).catch((e: Error) => sp.push(e.message));
+    const results = ev(a, 'share_forward_result').filter((e) => ids.has(String(e['share_id'])));
+    const notOk = results.filter((r) => r['status'] !== 'ok');
+    if (notOk.length > 0) sp.push(`share_forward_result not ok: ${summarize(notOk)}`);
+    if (Object.keys(sink.stats.refused).length > 0) sp.push(`the sink refused signatures: ${JSON.stringify(sink.stats.refused)}`);
+    if (sink.stats.sharesNew < ids.size) sp.push(`the sink counted ${sink.stats.sharesNew} new shares, A accepted ${ids.size} from JDC`);
+    report(`${label}: JDC's shares on the declared job: share_accepted (${ids.size}) → share_forward_result ok, signatures verified and counted new by the share sink`, sp);
+
+    // The block: in btcd, exactly the declared transactions = ours.
+    const bp: string[] = [];
+    if (bestHash === undefined) bp.push('no block');
+    else {
+      await waitFor(`block_submit_result for ${bestHash} on A`, 5_000, () => (ev(a, 'block_submit_result').some((e) => e['block_hash'] === bestHash) ? true : undefined)).catch((e: Error) => bp.push(e.message));
+      const result = ev(a, 'block_submit_result').find((e) => e['block_hash'] === bestHash);
+      if (result !== undefined && result['result'] !== 'accepted') bp.push(`block_submit_result ${JSON.stringify(result)}`);
+      const block = await blockAt(node, bestHash);
+      const txs = block.transactions.slice(1);
+      const inBlock = txs.map((t) => hashToDisplayHex(t.txid));
+      const ours = good.map((t) => t.txid);
+      if ([...inBlock].sort().join() !== [...ours].sort().join()) bp.push(`block txids ${inBlock.join(', ')}; we broadcast ${ours.join(', ')}`);
+      if (verdict !== undefined && txs.length !== verdict['tx_count']) bp.push(`block has ${txs.length} transactions, the declaration ${verdict['tx_count']}`);
+      const wtxidsInBlock = txs.map((t) => hashToDisplayHex(t.wtxid));
+      for (const t of good) if (!wtxidsInBlock.includes(t.wtxid)) bp.push(`${t.name}: wtxid ${t.wtxid} not in the block (${wtxidsInBlock.join(', ')})`);
+      if (!good.some((t) => t.segwit && t.wtxid !== t.txid) || !good.some((t) => !t.segwit && t.wtxid === t.txid)) bp.push('the transaction mix lacks a segwit (wtxid ≠ txid) or a legacy (wtxid = txid) one');
+      // The coinbase JDC declared commits to the wtxids (the JDS checked that against the
+      // declared wtxid_list): recompute the commitment from OUR wtxids in block order.
+      const expected = bytesToHex(witnessCommitmentScript(witnessCommitment(txs.map((t) => t.wtxid))));
+      const coinbase = block.transactions[0]!;
+      if (!coinbase.outputs.some((o) => bytesToHex(o.scriptPubKey) === expected)) bp.push(`coinbase has no witness commitment to our wtxids (${expected})`);
+      const pool = coinbase.outputs.filter((o) => bytesToHex(o.scriptPubKey) === bytesToHex(TEST_MINING_KEY.scriptPubKey));
+      const paid = pool.reduce((s, o) => s + o.valueSats, 0n);
+      if (paid !== COINBASE_SATS + feeSum) bp.push(`coinbase pays A's payout ${paid} sats, expected subsidy + fees = ${COINBASE_SATS + feeSum}`);
+      const found = ev(a, 'block_found').find((e) => e['block_hash'] === bestHash);
+      if (found === undefined) bp.push(`no block_found on A for ${bestHash}`);
+    }
+    report(`${label}: a block found on the declared job lands in btcd (${bestHash?.slice(0, 16) ?? '?'}…) with exactly the declared transactions (txids = what we broadcast, wtxids in its witness commitment, segwit and legacy), its coinbase paying A's payout subsidy + fees`, bp);
+    // (h2) builds on a working declared-job path.
+    return custom === undefined ? undefined : bestHash;
+  } catch (error) {
+    report(`${label}: ran to the end`, [(error as Error).message, `${jdc.app.name} output (tail): ${jdc.app.output().slice(-3000)}`]);
+    return undefined;
+  } finally {
+    miner?.conn.close();
+    await jdc.app.kill();
+    writeFileSync(join(RUN_DIR, 'jdc-fulltemplate.log'), jdc.app.output());
+  }
+}
+
+// ---- (h2) ------------------------------------------------------------------------------------
+
+async function refusedAndFallback(report: Report, a: Gw, b: Gw, node: BtcdNode, bad: BuiltTx, provider: CryptoProvider): Promise<void> {
+  const label = '(h2) a declaration with a blocklisted transaction';
+  // Both gateways released a template on the current tip before `bad` exists anywhere.
+  const tip = (await node.rpc('getbestblockhash')) as string;
+  for (const gw of [a, b]) {
+    await waitFor(`gateway ${gw.name} to release a template on btcd's tip ${tip}`, 20_000, () => (ev(gw, 'tdp_template_sent').some((e) => e['prev_hash'] === tip) || ev(gw, 'template_verdict').some((e) => (e['verdict'] as { accepted?: boolean } | undefined)?.accepted === true && e['new_prevhash'] === true && gw.events.length > 0) ? true : undefined), 100);
+  }
+  const aFrom = a.events.length;
+  const bFrom = b.events.length;
+  await broadcast(node, bad);
+  console.log(`#   broadcast ${bad.name} ${bad.txid}; waiting for btcd's next template on the same tip (≤ ${REGENERATE_MS / 1000} s)`);
+  const tp: string[] = [];
+  const blockedVerdict = (gw: Gw, from: number): Record<string, unknown> | undefined =>
+    ev(gw, 'template_verdict', from).find((e) => (e['verdict'] as { reason_code?: string } | undefined)?.reason_code === 'blocklisted_txid');
+  await waitFor(`template_verdicts blocklisted_txid on A and B (btcd's template with ${bad.txid})`, REGENERATE_MS, () => (blockedVerdict(a, aFrom) !== undefined && blockedVerdict(b, bFrom) !== undefined ? true : undefined), 200)
+    .catch((e: Error) => tp.push(e.message, `A: ${summarize(ev(a, 'template_verdict', aFrom))}`, `B: ${summarize(ev(b, 'template_verdict', bFrom))}`, `A's events since: ${typeCounts(a.events.slice(aFrom))}`));
+  report(`${label}: btcd's template with it (txid in policy.blocklist_txids) is refused by A (inline) and released with a logged rejection by B (observe): template_verdict blocklisted_txid on both`, tp);
+  if (tp.length > 0) return;
+
+  const jdc = startJdc('jdc-fallback', b, [a, b], await freeLoopbackPort());
+  let miner: Miner | undefined;
+  try {
+    miner = await connectMinerToJdc(jdc, provider, APP_READY_MS);
+    // Inline (A): DeclareMiningJob.Error with SRI's string and our reason_code.
+    const ip: string[] = [];
+    const refused = await waitFor('a refusing jd_declaration_verdict on A', DECLARE_MS, () => {
+      if (jdc.app.exitCode() !== undefined) throw new Error(`${jdc.app.name} exited (${jdc.app.exitCode()}):\n${jdc.app.output().slice(-3000)}`);
+      return ev(a, 'jd_declaration_verdict', aFrom).find((e) => e['accepted'] === false);
+    }, 100).catch((e: Error) => {
+      ip.push(e.message, `A verdicts: ${summarize(ev(a, 'jd_declaration_verdict', aFrom))}`, `JDC (tail): ${jdc.app.output().slice(-2500)}`);
+      return undefined;
+    });
+    if (refused !== undefined) {
+      const want = { reason_code: 'blocklisted_txid', answered_success: false, enforced: true, mode: 'inline', wire: 'invalid-job' };
+      for (const [k, v] of Object.entries(want)) if (refused[k] !== v) ip.push(`verdict ${k} = ${JSON.stringify(refused[k])}, expected ${JSON.stringify(v)}: ${JSON.stringify(refused).slice(0, 600)}`);
+      if (!ev(a, 'jd_missing_transactions', aFrom).some((e) => e['conn_id'] === refused['conn_id'])) ip.push('A did not ask JDC for the transaction it never released (no jd_missing_transactions)');
+      await waitFor('JDC to log the DeclareMiningJob.Error with our reason_code', 5_000, () => (loggedDeclareErrors(jdc.app).some((l) => l.includes('invalid-job') && l.includes('blocklisted_txid')) ? true : undefined))
+        .catch((e: Error) => ip.push(e.message, `JDC logged: ${loggedDeclareErrors(jdc.app).join(' | ') || 'nothing'}`));
+    }
+    report(`${label}: inline (A): DeclareMiningJob.Error "invalid-job", error_details carrying reason_code blocklisted_txid (JDC's log), verdict accepted:false enforced:true, after ProvideMissingTransactions`, ip);
+
+    // JDC falls back: to the next upstream, B. Its fallback restarts its miner-facing server
+    // too, so our miner reconnects once the new one listens; JDC then opens its channel on B and
+    // declares there. Observe: .Success with a logged rejection.
+    const op: string[] = [];
+    const countLines = (re: RegExp): number => jdc.app.lines().filter((l) => re.test(l)).length;
+    await waitFor("JDC's fallback to upstream 2 of 2 and its restarted miner-facing server", DECLARE_MS, () => (countLines(/Trying upstream 2 of 2/) > 0 && countLines(/Starting downstream server at/) >= 2 ? true : undefined), 100)
+      .catch((e: Error) => op.push(e.message, `JDC (tail): ${jdc.app.output().slice(-2500)}`));
+    miner.conn.close();
+    miner = await connectMinerToJdc(jdc, provider, APP_READY_MS);
+    const observed = await waitFor('a jd_declaration_verdict on B after JDC fell back', DECLARE_MS, () => ev(b, 'jd_declaration_verdict', bFrom).find((e) => e['tx_count'] === 1 || e['reason_code'] === 'blocklisted_txid'), 100).catch((e: Error) => {
+      op.push(e.message, `B verdicts: ${summarize(ev(b, 'jd_declaration_verdict', bFrom))}`, `JDC (tail): ${jdc.app.output().slice(-2500)}`);
+      return undefined;
+    });
+    if (observed !== undefined) {
+      const want = { accepted: false, enforced: false, answered_success: true, mode: 'observe', reason_code: 'blocklisted_txid' };
+      for (const [k, v] of Object.entries(want)) if (observed[k] !== v) op.push(`verdict ${k} = ${JSON.stringify(observed[k])}, expected ${JSON.stringify(v)}: ${JSON.stringify(observed).slice(0, 600)}`);
+    }
+    if (!logHas(jdc.app, /fallback/i)) op.push('JDC logged no fallback');
+    report(`${label}: JDC falls back as its source says (any DeclareMiningJob.Error but stale-chain-tip): to its next upstream, B; observe (B): DeclareMiningJob.Success for the same transaction with a logged rejection (accepted:false, enforced:false, answered_success:true, blocklisted_txid)`, op);
+
+    // After the fallback: JDC's job on B and shares there.
+    const fp: string[] = [];
+    const custom = await waitFor('custom_job_accepted on B', DECLARE_MS, () => ev(b, 'custom_job_accepted', bFrom).find((e) => observed !== undefined && e['declaration_id'] === observed['declaration_id']), 100).catch((e: Error) => {
+      fp.push(e.message, `B custom jobs: ${summarize([...ev(b, 'custom_job_accepted', bFrom), ...ev(b, 'custom_job_rejected', bFrom)])}`);
+      return undefined;
+    });
+    // Our miner's shares on the fallback job reach B. On regtest they are blocks too: observe
+    // does not enforce, so the block with the blocklisted transaction is B's to submit.
+    let mined: { bestHash: string } | undefined;
+    if (custom !== undefined) mined = await mineUntilBlock(miner, node, BLOCK_MS).catch((e: Error) => (fp.push(e.message), undefined));
+    const shares = ev(b, 'share_accepted', bFrom).filter((e) => custom !== undefined && e['conn_id'] === custom['conn_id']);
+    if (custom !== undefined && shares.length === 0) fp.push(`no share_accepted on B from JDC's connection: ${summarize(ev(b, 'share_accepted', bFrom))}`);
+    if (mined !== undefined) {
+      const block = await blockAt(node, mined.bestHash);
+      if (!block.transactions.some((t) => hashToDisplayHex(t.txid) === bad.txid)) fp.push(`B's block ${mined.bestHash} lacks ${bad.txid}`);
+    }
+    report(`${label}: after the fallback JDC's SetCustomMiningJob is accepted on B, its shares arrive there (share_accepted) and the block found lands in btcd with the blocklisted transaction (observe logs, does not enforce)`, fp);
+  } catch (error) {
+    report(`${label}: ran to the end`, [(error as Error).message, `${jdc.app.name} output (tail): ${jdc.app.output().slice(-3000)}`]);
+  } finally {
+    miner?.conn.close();
+    await jdc.app.kill();
+    writeFileSync(join(RUN_DIR, 'jdc-fallback.log'), jdc.app.output());
+  }
+}
+
+// ---- entry -------------------------------------------------------------------------------------
+
+/** Runs (h1)–(h2). */
+export async function jobDeclarationInterop(report: Report, provider: CryptoProvider): Promise<void> {
+  const jdcDoc = docSnippet('sri-jdc-fulltemplate', undefined, JOB_DECLARATION_DOC).table;
+  const snippetProblems = [
+    ...snippetKeyProblems('sri-jdc-fulltemplate', jdcDoc, JDC_FULLTEMPLATE_KEYS),
+    ...((jdcDoc['upstreams'] as TomlTable[] | undefined) ?? [{}]).flatMap((u, i) => snippetKeyProblems(`sri-jdc-fulltemplate upstreams[${i}]`, u, JDC_UPSTREAM_KEYS)),
+    ...snippetKeyProblems('reservegrid-jds', docSnippet('reservegrid-jds', undefined, JOB_DECLARATION_DOC).table, RESERVEGRID_JDS_KEYS),
+  ];
+  report('docs/job-declaration.md: the JDC FULLTEMPLATE and ReserveGrid snippets parse and have exactly the documented keys', snippetProblems);
+  if (!installBundle(report, SRI_APPS_BUNDLE)) return;
+  if (findBtcd() === null) {
+    report('(h) btcd for the Job Declaration interop', ['btcd not found: run scripts/install-btcd.sh (or set BTCD_BIN); CI installs it before this step']);
+    return;
+  }
+  const node = await BtcdNode.start({ initialBlocks: 110 });
+  const sink = await startShareSink({ host: '127.0.0.1', port: 0, secret: SHARE_SECRET, provider });
+  const gateways: Gw[] = [];
+  try {
+    const { good, bad } = await buildTransactions(node);
+    const mp: string[] = [];
+    for (const t of good) await broadcast(node, t);
+    const gbt = (await node.rpc('getblocktemplate', [{ rules: ['segwit'] }])) as { transactions: { txid?: string; hash: string }[] };
+    const inGbt = gbt.transactions.map((t) => t.txid ?? t.hash);
+    for (const t of good) if (!inGbt.includes(t.txid)) mp.push(`${t.name} ${t.txid} not in btcd's getblocktemplate (${inGbt.join(', ')})`);
+    report(`(h) btcd regtest mempool: ${good.length} transactions built and signed with @scure/btc-signer from matured coinbases (${good.map((t) => `${t.name} ${t.segwit ? 'wtxid≠txid' : 'wtxid=txid'}`).join('; ')}) are in btcd's getblocktemplate`, mp);
+    if (mp.length > 0) return;
+    gateways.push(await startGateway('A', 'inline', node, sink, bad.txid, provider));
+    gateways.push(await startGateway('B', 'observe', node, sink, bad.txid, provider));
+    const [a, b] = gateways as [Gw, Gw];
+    console.log(`# btcd ${node.rpcUrl}; gateway A (inline) TP ${a.tpPort} pool ${a.miningPort} JDS ${a.jdPort}; gateway B (observe) TP ${b.tpPort} pool ${b.miningPort} JDS ${b.jdPort}`);
+    for (const gw of gateways) await waitFor(`gateway ${gw.name} to take a template from btcd`, 20_000, () => (gw.events.some((e) => e.type === 'template_received') ? true : undefined));
+    const block = await declaredBlock(report, a, node, sink, good, provider);
+    if (block !== undefined) await refusedAndFallback(report, a, b, node, bad, provider);
+  } finally {
+    for (const gw of gateways) await gw.stack.stop();
+    await sink.close();
+    await node.dispose();
+  }
+}
