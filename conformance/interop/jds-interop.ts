@@ -238,6 +238,17 @@ function loggedDeclareErrors(app: App): string[] {
   return app.lines().filter((l) => /DeclareMiningJobError|DeclareMiningJob\.Error/.test(l) && /Received/.test(l)).map((l) => l.slice(0, 600));
 }
 
+/** error_details of a logged DeclareMiningJobError (`B064K(<hex>)`), parsed as our JSON. */
+function errorDetails(line: string): Record<string, unknown> | undefined {
+  const hex = /error_details: B064K\(([0-9a-f]*)\)/.exec(line)?.[1];
+  if (hex === undefined) return undefined;
+  try {
+    return JSON.parse(new TextDecoder().decode(hexToBytes(hex))) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+}
+
 // ---- (h1) ------------------------------------------------------------------------------------
 
 async function declaredBlock(report: Report, a: Gw, node: BtcdNode, sink: ShareSinkServer, good: readonly BuiltTx[], provider: CryptoProvider): Promise<string | undefined> {
@@ -344,6 +355,11 @@ async function refusedAndFallback(report: Report, a: Gw, b: Gw, node: BtcdNode, 
   for (const gw of [a, b]) {
     await waitFor(`gateway ${gw.name} to release a template on btcd's tip ${tip}`, 20_000, () => (ev(gw, 'tdp_template_sent').some((e) => e['prev_hash'] === tip) || ev(gw, 'template_verdict').some((e) => (e['verdict'] as { accepted?: boolean } | undefined)?.accepted === true && e['new_prevhash'] === true && gw.events.length > 0) ? true : undefined), 100);
   }
+  // btcd compares the mempool's last-update time in whole SECONDS (mempool.go stores
+  // time.Now().Unix()): a transaction accepted in the same second as the block's removal of
+  // tx1..tx3 leaves that time unchanged and btcd never regenerates its template on this tip
+  // (seen in this check). So the broadcast waits for the next second.
+  await new Promise((r) => setTimeout(r, 1_100));
   const aFrom = a.events.length;
   const bFrom = b.events.length;
   await broadcast(node, bad);
@@ -353,6 +369,10 @@ async function refusedAndFallback(report: Report, a: Gw, b: Gw, node: BtcdNode, 
     ev(gw, 'template_verdict', from).find((e) => (e['verdict'] as { reason_code?: string } | undefined)?.reason_code === 'blocklisted_txid');
   await waitFor(`template_verdicts blocklisted_txid on A and B (btcd's template with ${bad.txid})`, REGENERATE_MS, () => (blockedVerdict(a, aFrom) !== undefined && blockedVerdict(b, bFrom) !== undefined ? true : undefined), 200)
     .catch((e: Error) => tp.push(e.message, `A: ${summarize(ev(a, 'template_verdict', aFrom))}`, `B: ${summarize(ev(b, 'template_verdict', bFrom))}`, `A's events since: ${typeCounts(a.events.slice(aFrom))}`));
+  if (tp.length > 0) {
+    const gbt = (await node.rpc('getblocktemplate', [{ rules: ['segwit'] }])) as { transactions: { txid?: string; hash: string }[]; previousblockhash: string };
+    tp.push(`btcd now: mempool ${JSON.stringify(await node.rpc('getrawmempool'))}, getblocktemplate on ${gbt.previousblockhash} has ${gbt.transactions.map((t) => t.txid ?? t.hash).join(', ') || 'no transactions'}; A's poller ${JSON.stringify(a.stack.poller.stats)}`);
+  }
   report(`${label}: btcd's template with it (txid in policy.blocklist_txids) is refused by A (inline) and released with a logged rejection by B (observe): template_verdict blocklisted_txid on both`, tp);
   if (tp.length > 0) return;
 
@@ -373,30 +393,43 @@ async function refusedAndFallback(report: Report, a: Gw, b: Gw, node: BtcdNode, 
       const want = { reason_code: 'blocklisted_txid', answered_success: false, enforced: true, mode: 'inline', wire: 'invalid-job' };
       for (const [k, v] of Object.entries(want)) if (refused[k] !== v) ip.push(`verdict ${k} = ${JSON.stringify(refused[k])}, expected ${JSON.stringify(v)}: ${JSON.stringify(refused).slice(0, 600)}`);
       if (!ev(a, 'jd_missing_transactions', aFrom).some((e) => e['conn_id'] === refused['conn_id'])) ip.push('A did not ask JDC for the transaction it never released (no jd_missing_transactions)');
-      await waitFor('JDC to log the DeclareMiningJob.Error with our reason_code', 5_000, () => (loggedDeclareErrors(jdc.app).some((l) => l.includes('invalid-job') && l.includes('blocklisted_txid')) ? true : undefined))
+      await waitFor('JDC to log the DeclareMiningJob.Error with our reason_code', 5_000, () => (loggedDeclareErrors(jdc.app).some((l) => /error_code: invalid-job\b/.test(l) && errorDetails(l)?.['reason_code'] === 'blocklisted_txid') ? true : undefined))
         .catch((e: Error) => ip.push(e.message, `JDC logged: ${loggedDeclareErrors(jdc.app).join(' | ') || 'nothing'}`));
     }
     report(`${label}: inline (A): DeclareMiningJob.Error "invalid-job", error_details carrying reason_code blocklisted_txid (JDC's log), verdict accepted:false enforced:true, after ProvideMissingTransactions`, ip);
 
-    // JDC falls back: to the next upstream, B. Its fallback restarts its miner-facing server
-    // too, so our miner reconnects once the new one listens; JDC then opens its channel on B and
-    // declares there. Observe: .Success with a logged rejection.
+    // JDC falls back: it drops pool, JDS and its miners, connects to its next upstream, B, and
+    // (a new channel manager, jdc_runtime.rs cleanup_for_fallback) serves miners again only
+    // after a future NewTemplate + SetNewPrevHash from its TP: the next chain tip. Our miner
+    // makes that tip on A's own job (A's released template, without `bad`); btcd's template for
+    // the new tip carries `bad` (still in its mempool): A refuses it, B (observe) releases it as
+    // the tip JDC waits for, and JDC declares it to B. Observe: .Success with a logged rejection.
     const op: string[] = [];
     const countLines = (re: RegExp): number => jdc.app.lines().filter((l) => re.test(l)).length;
-    await waitFor("JDC's fallback to upstream 2 of 2 and its restarted miner-facing server", DECLARE_MS, () => (countLines(/Trying upstream 2 of 2/) > 0 && countLines(/Starting downstream server at/) >= 2 ? true : undefined), 100)
+    await waitFor("JDC's fallback to its upstream 2 of 2 (pool and JDS connected)", DECLARE_MS, () => (countLines(/Trying upstream 2 of 2/) > 0 && countLines(/Connection established with JD Server/) >= 2 ? true : undefined), 100)
       .catch((e: Error) => op.push(e.message, `JDC (tail): ${jdc.app.output().slice(-2500)}`));
     miner.conn.close();
+    const direct = await connectMiner(a.miningPort, a.keys.publicKeyXOnly, 'interop-direct-miner', provider);
+    let tipBlock: string | undefined;
+    try {
+      tipBlock = (await mineUntilBlock(direct, node, BLOCK_MS)).bestHash;
+    } finally {
+      direct.conn.close();
+    }
+    const tipTxs = (await blockAt(node, tipBlock)).transactions.map((t) => hashToDisplayHex(t.txid));
+    if (tipTxs.includes(bad.txid)) op.push(`the new tip ${tipBlock} mined on A's job contains ${bad.txid}`);
     miner = await connectMinerToJdc(jdc, provider, APP_READY_MS);
-    const observed = await waitFor('a jd_declaration_verdict on B after JDC fell back', DECLARE_MS, () => ev(b, 'jd_declaration_verdict', bFrom).find((e) => e['tx_count'] === 1 || e['reason_code'] === 'blocklisted_txid'), 100).catch((e: Error) => {
+    const observed = await waitFor('a jd_declaration_verdict on B after JDC fell back', DECLARE_MS, () => ev(b, 'jd_declaration_verdict', bFrom).find((e) => e['prev_hash'] === tipBlock), 100).catch((e: Error) => {
       op.push(e.message, `B verdicts: ${summarize(ev(b, 'jd_declaration_verdict', bFrom))}`, `JDC (tail): ${jdc.app.output().slice(-2500)}`);
       return undefined;
     });
     if (observed !== undefined) {
-      const want = { accepted: false, enforced: false, answered_success: true, mode: 'observe', reason_code: 'blocklisted_txid' };
+      const want = { accepted: false, enforced: false, answered_success: true, mode: 'observe', reason_code: 'blocklisted_txid', tx_count: 1 };
       for (const [k, v] of Object.entries(want)) if (observed[k] !== v) op.push(`verdict ${k} = ${JSON.stringify(observed[k])}, expected ${JSON.stringify(v)}: ${JSON.stringify(observed).slice(0, 600)}`);
+      await waitFor('JDC to log DeclareMiningJob.Success from B', 5_000, () => (countLines(/Received: DeclareMiningJobSuccess/) >= 1 ? true : undefined)).catch((e: Error) => op.push(e.message));
     }
-    if (!logHas(jdc.app, /fallback/i)) op.push('JDC logged no fallback');
-    report(`${label}: JDC falls back as its source says (any DeclareMiningJob.Error but stale-chain-tip): to its next upstream, B; observe (B): DeclareMiningJob.Success for the same transaction with a logged rejection (accepted:false, enforced:false, answered_success:true, blocklisted_txid)`, op);
+    if (!logHas(jdc.app, /requested fallback|fallback triggered/i)) op.push('JDC logged no fallback');
+    report(`${label}: JDC falls back as its source says (any DeclareMiningJob.Error but stale-chain-tip): drops A, connects to its next upstream B and waits for the next tip; observe (B): its declaration with the blocklisted transaction gets DeclareMiningJob.Success with a logged rejection (accepted:false, enforced:false, answered_success:true, blocklisted_txid)`, op);
 
     // After the fallback: JDC's job on B and shares there.
     const fp: string[] = [];
