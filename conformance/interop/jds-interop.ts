@@ -271,11 +271,13 @@ async function declaredBlock(report: Report, a: Gw, node: BtcdNode, sink: ShareS
     });
     if (verdict !== undefined) {
       if (verdict['accepted'] !== true || verdict['answered_success'] !== true || verdict['enforced'] !== true || verdict['mode'] !== 'inline') dp.push(`verdict ${JSON.stringify(verdict)}`);
+      // Every declared wtxid resolved against the template A released (btcd's transactions = ours).
+      if (verdict['missing_count'] !== 0) dp.push(`verdict missing_count ${verdict['missing_count']}: A did not know every declared wtxid from its released template`);
       if (String(verdict['total_fees_sats']) !== String(feeSum)) dp.push(`verdict total_fees_sats ${verdict['total_fees_sats']}, our transactions pay ${feeSum}`);
       if (verdict['prev_hash'] !== (await node.rpc('getbestblockhash'))) dp.push(`verdict prev_hash ${verdict['prev_hash']} is not btcd's tip`);
       await waitFor('JDC to log DeclareMiningJob.Success', 5_000, () => (logHas(jdc.app, /Received:.*DeclareMiningJobSuccess|Received:.*DeclareMiningJob\.Success/) ? true : undefined)).catch((e: Error) => dp.push(e.message));
     }
-    report(`${label}: JDC declares btcd's template (${good.map((t) => t.name.split(' ')[0]).join(', ')}: ${good.length} transactions, ${feeSum} sats of fees); jd_declaration_verdict accepted (inline, fees = ours, btcd's tip); JDC logs DeclareMiningJob.Success`, dp);
+    report(`${label}: JDC declares btcd's template (${good.map((t) => t.name.split(' ')[0]).join(', ')}: ${good.length} transactions, ${feeSum} sats of fees); jd_declaration_verdict accepted (inline; every wtxid one of A's released template, none missing; fees = ours; btcd's tip); JDC logs DeclareMiningJob.Success`, dp);
 
     // SetCustomMiningJob from JDC on A's mining port, joined to the verdict.
     const cp: string[] = [];
@@ -363,6 +365,7 @@ async function refusedAndFallback(report: Report, a: Gw, b: Gw, node: BtcdNode, 
   const aFrom = a.events.length;
   const bFrom = b.events.length;
   await broadcast(node, bad);
+  const broadcastAt = Date.now();
   console.log(`#   broadcast ${bad.name} ${bad.txid}; waiting for btcd's next template on the same tip (≤ ${REGENERATE_MS / 1000} s)`);
   const tp: string[] = [];
   const blockedVerdict = (gw: Gw, from: number): Record<string, unknown> | undefined =>
@@ -373,6 +376,7 @@ async function refusedAndFallback(report: Report, a: Gw, b: Gw, node: BtcdNode, 
     const gbt = (await node.rpc('getblocktemplate', [{ rules: ['segwit'] }])) as { transactions: { txid?: string; hash: string }[]; previousblockhash: string };
     tp.push(`btcd now: mempool ${JSON.stringify(await node.rpc('getrawmempool'))}, getblocktemplate on ${gbt.previousblockhash} has ${gbt.transactions.map((t) => t.txid ?? t.hash).join(', ') || 'no transactions'}; A's poller ${JSON.stringify(a.stack.poller.stats)}`);
   }
+  if (tp.length === 0) console.log(`#   btcd's template with ${bad.name.split(' ')[0]} judged by both gateways ${((Date.now() - broadcastAt) / 1000).toFixed(1)} s after the broadcast`);
   report(`${label}: btcd's template with it (txid in policy.blocklist_txids) is refused by A (inline) and released with a logged rejection by B (observe): template_verdict blocklisted_txid on both`, tp);
   if (tp.length > 0) return;
 
