@@ -246,8 +246,8 @@ export class Gateway {
   #jdsClientsRefused = 0;
   #nextDeclarationId = 1n;
   readonly #templateCache: TemplateCache;
-  /** Block hashes of TDP solutions submitted (bounded), so a re-sent solution is one block. */
-  readonly #tdpBlockHashes = new Set<string>();
+  /** Block hashes submitted by any path (bounded, #firstSubmission): one block, one submission. */
+  readonly #submittedBlockHashes = new Set<string>();
   #tdpOpenClients = 0;
   #tdpClientsAccepted = 0;
   #tdpClientsRefused = 0;
@@ -947,7 +947,24 @@ export class Gateway {
     });
   }
 
+  /**
+   * Remembers a block hash (display hex) as submitted; false when it already was (the last 1024).
+   * One block, one submission across the share path, TDP SubmitSolution and JDS PushSolution:
+   * a JD client in full-template mode sends one block all three ways (jd_client_sv2 0.6.0
+   * downstream_message_handler.rs: share upstream, SubmitSolution to its TP, PushSolution to its
+   * JDS), and when ReserveGrid is pool, TP and JDS the first path submits it (interop check (h)).
+   */
+  #firstSubmission(blockHashDisplay: string): boolean {
+    if (this.#submittedBlockHashes.has(blockHashDisplay)) return false;
+    this.#submittedBlockHashes.add(blockHashDisplay);
+    if (this.#submittedBlockHashes.size > 1024) this.#submittedBlockHashes.delete(this.#submittedBlockHashes.values().next().value as string);
+    return true;
+  }
+
   #onBlock(candidate: BlockCandidate, shareId: string, connId: number, who: string): void {
+    // Already submitted through SubmitSolution or PushSolution: the share stays accepted, the
+    // block is not submitted or counted again. (An empty block, below, is never submitted.)
+    if (candidate.block.length > 0 && !this.#firstSubmission(candidate.blockHashDisplay)) return;
     // Submit first (SPEC §4): the command is queued before the share's own event and ack.
     const blockId = shareId;
     const hex = bytesToHex(candidate.block);
@@ -976,9 +993,7 @@ export class Gateway {
    * submitted returns null (one block, one submission).
    */
   #onTdpSolution(block: TdpBlock): string | null {
-    if (this.#tdpBlockHashes.has(block.blockHashDisplay)) return null;
-    this.#tdpBlockHashes.add(block.blockHashDisplay);
-    if (this.#tdpBlockHashes.size > 1024) this.#tdpBlockHashes.delete(this.#tdpBlockHashes.values().next().value as string);
+    if (!this.#firstSubmission(block.blockHashDisplay)) return null;
     const blockId = this.#shareIds.next();
     const hex = bytesToHex(block.block);
     this.#blocksFound += 1;
