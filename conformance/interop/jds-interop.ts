@@ -313,8 +313,16 @@ async function declaredBlock(report: Report, a: Gw, node: BtcdNode, sink: ShareS
     if (bestHash === undefined) bp.push('no block');
     else {
       await waitFor(`block_submit_result for ${bestHash} on A`, 5_000, () => (ev(a, 'block_submit_result').some((e) => e['block_hash'] === bestHash) ? true : undefined)).catch((e: Error) => bp.push(e.message));
-      const result = ev(a, 'block_submit_result').find((e) => e['block_hash'] === bestHash);
-      if (result !== undefined && result['result'] !== 'accepted') bp.push(`block_submit_result ${JSON.stringify(result)}`);
+      // JDC sends the block three ways (jd_client_sv2 downstream_message_handler.rs): the share
+      // upstream (our never-lost path), SubmitSolution to its TP and PushSolution to its JDS.
+      // One block, one submission (core/gateway/gateway.ts #firstSubmission): one block_found,
+      // one block_submit_result, accepted.
+      await new Promise((r) => setTimeout(r, 500)); // the other two paths arrive meanwhile
+      const results = ev(a, 'block_submit_result').filter((e) => e['block_hash'] === bestHash);
+      const found = ev(a, 'block_found').filter((e) => e['block_hash'] === bestHash);
+      const paths = [...found, ...ev(a, 'tdp_solution'), ...results].filter((e) => e['block_hash'] === bestHash);
+      console.log(`#   block ${bestHash.slice(0, 16)}… on A: ${paths.map((e) => `${e['type']}${e['result'] === undefined ? '' : `=${e['result']}`}`).join(', ')}`);
+      if (results.length !== 1 || results[0]!['result'] !== 'accepted' || found.length !== 1) bp.push(`expected one block_found and one block_submit_result accepted: ${summarize(paths)}`);
       const block = await blockAt(node, bestHash);
       const txs = block.transactions.slice(1);
       const inBlock = txs.map((t) => hashToDisplayHex(t.txid));
@@ -332,10 +340,8 @@ async function declaredBlock(report: Report, a: Gw, node: BtcdNode, sink: ShareS
       const pool = coinbase.outputs.filter((o) => bytesToHex(o.scriptPubKey) === bytesToHex(TEST_MINING_KEY.scriptPubKey));
       const paid = pool.reduce((s, o) => s + o.valueSats, 0n);
       if (paid !== COINBASE_SATS + feeSum) bp.push(`coinbase pays A's payout ${paid} sats, expected subsidy + fees = ${COINBASE_SATS + feeSum}`);
-      const found = ev(a, 'block_found').find((e) => e['block_hash'] === bestHash);
-      if (found === undefined) bp.push(`no block_found on A for ${bestHash}`);
     }
-    report(`${label}: a block found on the declared job lands in btcd (${bestHash?.slice(0, 16) ?? '?'}…) with exactly the declared transactions (txids = what we broadcast, wtxids in its witness commitment, segwit and legacy), its coinbase paying A's payout subsidy + fees`, bp);
+    report(`${label}: a block found on the declared job lands in btcd (${bestHash?.slice(0, 16) ?? '?'}…) with exactly the declared transactions (txids = what we broadcast, wtxids in its witness commitment, segwit and legacy), its coinbase paying A's payout subsidy + fees; one block_found and one submission on A although JDC sends it three ways`, bp);
     // (h2) builds on a working declared-job path.
     return custom === undefined ? undefined : bestHash;
   } catch (error) {
