@@ -10,7 +10,7 @@
 //   tx3  P2WPKH coinbase of block 2 → P2WPKH                            (segwit)
 //   bad  spends tx3's output; its txid is in both gateways' policy.blocklist_txids
 // tx1..tx3 go to btcd (sendrawtransaction) before any gateway starts and must be in btcd's
-// getblocktemplate. `bad` is sent later (step 3).
+// getblocktemplate. `bad` is sent later ((h2)).
 //
 // Two gateways (adapters/gateway-stack.ts, in process), each with [template_provider],
 // [job_declaration] (the docs/job-declaration.md snippet), `mining.allow_work_selection`, the
@@ -18,28 +18,32 @@
 //   A  gateway.mode = "inline"     B  gateway.mode = "observe"
 //
 // (h1) JDC #1 (docs/job-declaration.md snippet `sri-jdc-fulltemplate`): TP, pool and JDS = A.
-//      JDC declares btcd's template (tx1..tx3): jd_declaration_verdict accepted (inline), tx
-//      count and total fees = ours; DeclareMiningJob.Success (JDC's log); SetCustomMiningJob
-//      accepted on A's mining port (custom_job_accepted joined to the verdict); shares from JDC's
-//      extended channel go share_accepted → share_forward_result ok, the sink counts them new
-//      with valid signatures; a block found on the declared job lands in btcd and holds exactly
-//      the declared transactions = the ones we broadcast (txids), its witness commitment is the
-//      one of our wtxids, and its coinbase pays A's payout.
-// (h2) `bad` is broadcast once both gateways released a template on the new tip; btcd puts it in
-//      its template only when it regenerates one on an unchanged tip, 60 s later (btcd v0.26.2
-//      rpcserver.go gbtRegenerateSeconds = 60): the bounded wait below. A (inline) refuses that
-//      template (template_verdict blocklisted_txid) and keeps its released one; B (observe)
-//      releases it. JDC #2 takes its templates from B and has two upstreams, [A, B]. It declares
-//      the template with `bad` to A: A asks for `bad` (ProvideMissingTransactions: A never
-//      released it), computes its fee from tx3's output (a transaction of a template A released)
-//      and refuses: DeclareMiningJob.Error `invalid-job` with {"reason_code":"blocklisted_txid"}
-//      in error_details, verdict accepted:false enforced:true. JDC's source
-//      (channel_manager/jd_message_handler.rs handle_declare_mining_job_error): any code but
-//      stale-chain-tip is a fallback; jdc_runtime.rs then tears down pool + JDS and tries the
-//      next configured upstream (the failed one is flagged), solo mining only when none is left.
-//      So JDC moves to B: B (observe) answers .Success for the same transactions with a logged
-//      rejection (accepted:false, enforced:false, answered_success:true), JDC's
-//      SetCustomMiningJob is accepted on B and its shares arrive there.
+//      Our miner connects first (JDC opens its pool channel, and so declares, only for its first
+//      miner). JDC declares btcd's template (tx1..tx3): jd_declaration_verdict accepted (inline),
+//      every wtxid known from A's released template, tx count and total fees = ours;
+//      DeclareMiningJob.Success (JDC's log); SetCustomMiningJob accepted on A's mining port
+//      (custom_job_accepted joined to the verdict); JDC's shares go share_accepted →
+//      share_forward_result ok, the sink counts them new with valid signatures; the block found
+//      on the declared job lands in btcd holding exactly the declared transactions = the ones we
+//      broadcast (txids), its witness commitment is the one of our wtxids, its coinbase pays A's
+//      payout; JDC sends it three ways (share, SubmitSolution, PushSolution): one block_found.
+// (h2) `bad` is broadcast once both gateways released a template on the new tip, in a new
+//      second; btcd puts it in its template only when it regenerates one on an unchanged tip,
+//      60 s later (btcd v0.26.2 rpcserver.go gbtRegenerateSeconds): the bounded wait below. A
+//      (inline) refuses that template (template_verdict blocklisted_txid) and keeps its released
+//      one; B (observe) releases it. JDC #2 takes its templates from B and has two upstreams,
+//      [A, B]. It declares the template with `bad` to A: A asks for `bad`
+//      (ProvideMissingTransactions: A never released it), computes its fee from tx3's output (a
+//      transaction of a template A released) and refuses: DeclareMiningJob.Error `invalid-job`
+//      with {"reason_code":"blocklisted_txid"} in error_details, verdict accepted:false
+//      enforced:true. JDC's source (channel_manager/jd_message_handler.rs
+//      handle_declare_mining_job_error): any code but stale-chain-tip is a fallback; jdc_runtime.rs
+//      then drops pool, JDS and miners and tries the next configured upstream (a used one is
+//      flagged), solo mining only when none is left; its new channel manager waits for the next
+//      tip. Our miner makes that tip on A's own job; btcd's template for it carries `bad`; JDC
+//      declares it to B (observe): .Success with a logged rejection (accepted:false,
+//      enforced:false, answered_success:true), SetCustomMiningJob accepted on B, shares there,
+//      and the block (with `bad`: observe does not enforce) lands in btcd.
 //
 // Bounds: each SRI app is killed after 120 s (tp-interop.ts), every wait is bounded and names
 // what did not arrive; everything binds or connects to 127.0.0.1.
@@ -233,7 +237,7 @@ async function connectMinerToJdc(jdc: Jdc, provider: CryptoProvider, timeoutMs: 
 
 const logHas = (app: App, re: RegExp): boolean => app.lines().some((l) => re.test(l));
 
-/** error_details of a DeclareMiningJob.Error as JDC logged it, parsed when it is our JSON. */
+/** JDC's log lines for a received DeclareMiningJob.Error. */
 function loggedDeclareErrors(app: App): string[] {
   return app.lines().filter((l) => /DeclareMiningJobError|DeclareMiningJob\.Error/.test(l) && /Received/.test(l)).map((l) => l.slice(0, 600));
 }
