@@ -601,6 +601,15 @@ export const CONFIG_TABLE: ConfigTableType = {
       'Transactions clients provided (ProvideMissingTransactions.Success) kept for later declarations, newest first; 0 = remember none.', 20_000),
     tokens_max: withDefault(int(1, 10_000_000, 'tokens'), 100_000,
       'Tokens (allocated, declared, and recently spent or expired) remembered at once; the oldest is forgotten first.', 10_000),
+    block_proposals: withDefault(bool(), true,
+      'Ask the node whether each declared block is consensus-valid with a BIP23 block proposal (`getblocktemplate {"mode": "proposal"}`; btcd and Bitcoin Core) after the policy verdict; the verdict is answered after the node. Needs a template source that answers proposals (a node over `gateway.upstream_url`); `false` for one that does not (the embedded demo chain): then policy alone decides and the node judges consensus only when a found block is submitted.',
+      false),
+    proposal_timeout_ms: withDefault(int(1, 60_000, 'ms'), 2000,
+      'How long a declaration waits for the node\'s proposal answer; past it `job_declaration.proposal_failure_policy` decides. 2 s is well above the proposal round trip measured on btcd for a 4,000-transaction block (docs/job-declaration.md "Performance") and the same as `timing.verifier_request_timeout_ms`; the miner keeps its current job while a declaration waits.',
+      1000),
+    proposal_failure_policy: withDefault(oneOf(['fail_closed', 'permit_all']), 'fail_closed',
+      'No usable proposal answer (timeout, node unreachable, RPC error, malformed answer): `fail_closed` refuses the declaration (`jd_proposal_unavailable`; JDC falls back to the pool\'s own templates, so miners keep verified work), `permit_all` accepts it on policy alone and records why in policy_context.',
+      'permit_all'),
   },
 } as const satisfies Record<string, Record<string, KeyDef>>;
 
