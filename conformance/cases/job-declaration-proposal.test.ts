@@ -18,6 +18,8 @@ import { MiningJobTokens, type DeclaredJob, type ProposalSettings } from '../../
 import { SeededRandom } from '../../core/random.ts';
 import { makeSettings } from '../../test/support/policy-fixtures.ts';
 import { PrevhashWorld } from '../prevhash-world.ts';
+import { readFileSync } from 'node:fs';
+import { CONFIG_KEYS, loadConfig } from '../../core/config/index.ts';
 import { GatewayMetrics } from '../../core/metrics/gateway-metrics.ts';
 import { parsePrometheusText, sampleValue } from '../../test/support/prometheus-text.ts';
 import { parseEventLog, replayDeclarations } from '../../runtimes/commands/replay.ts';
@@ -245,5 +247,34 @@ describe('job declaration: the one fail-closed rule (stale hold) and the gateway
     const late = world.events.map((e) => e.event).filter((e) => e.type === 'jd_proposal_late');
     assert.deepEqual(late.map((e) => e.type === 'jd_proposal_late' && [e.conn_id, e.declaration_id, e.answer_kind]), [[999, '7', 'valid']]);
     assert.equal(world.gateway.lateProposalAnswers, 1);
+  });
+});
+
+describe('job declaration: proposal configuration', () => {
+  const example = readFileSync(new URL('../../deploy/config/example.toml', import.meta.url), 'utf8');
+  const load = (toml: string) => loadConfig({ tomlText: toml, env: { RESERVEGRID_GATEWAY__MODE: 'observe' } });
+
+  test('defaults: proposals on, 2000 ms, fail_closed; deploy/config/example.toml states them and loads', () => {
+    const keys = new Map(CONFIG_KEYS.map((k) => [k.path, k]));
+    assert.equal(keys.get('job_declaration.block_proposals')!.default, true);
+    assert.equal(keys.get('job_declaration.proposal_timeout_ms')!.default, 2000);
+    assert.equal(keys.get('job_declaration.proposal_failure_policy')!.default, 'fail_closed');
+    const loaded = load(example);
+    assert.ok(loaded.ok, loaded.ok ? '' : JSON.stringify(loaded.problems));
+    assert.deepEqual(
+      [loaded.config.mining.allow_work_selection, loaded.config.job_declaration.block_proposals, loaded.config.job_declaration.proposal_timeout_ms, loaded.config.job_declaration.proposal_failure_policy],
+      [true, true, 2000, 'fail_closed'],
+    );
+  });
+
+  test('[job_declaration] without mining.allow_work_selection is refused (no declared job could be mined)', () => {
+    const loaded = load(example.replace('allow_work_selection = true', 'allow_work_selection = false'));
+    assert.ok(!loaded.ok, 'refused');
+    const problem = loaded.problems.find((p) => p.key === 'mining.allow_work_selection');
+    assert.ok(problem !== undefined, JSON.stringify(loaded.problems));
+    assert.match(problem.message, /job_declaration/);
+    // Without the section the flag may be off again.
+    const without = load(example.replace(/\[job_declaration\][\s\S]*$/, '').replace('allow_work_selection = true', 'allow_work_selection = false'));
+    assert.ok(without.ok, without.ok ? '' : JSON.stringify(without.problems));
   });
 });

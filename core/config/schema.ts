@@ -796,6 +796,15 @@ export const CROSS_RULES: readonly CrossRule[] = [
     check: (c) => ((c.nats.user === undefined) === (c.nats.password === undefined) ? undefined : `nats.${c.nats.user === undefined ? 'user' : 'password'} is also needed`),
   },
   {
+    target: ['mining', 'allow_work_selection'],
+    doc: 'must be `true` when `[job_declaration]` is present: declared jobs reach miners only through SetCustomMiningJob (docs/job-declaration.md).',
+    reads: [['job_declaration', 'listen_addr'], ['mining', 'allow_work_selection']],
+    check: (c) =>
+      c.job_declaration.listen_addr !== undefined && !c.mining.allow_work_selection
+        ? '[job_declaration] is present but SetCustomMiningJob is off: no declared job could be mined; set mining.allow_work_selection = true or remove [job_declaration]'
+        : undefined,
+  },
+  {
     target: ['mining', 'max_difficulty'],
     doc: 'must be at least `mining.min_difficulty`.',
     reads: [['mining', 'min_difficulty'], ['mining', 'max_difficulty']],
