@@ -64,7 +64,7 @@ describe('job declaration: the node\'s BIP23 proposal', () => {
     const command = w.proposals[0]!;
     assert.equal(command.type, 'propose_block');
     assert.equal(command.conn_id, peer.session.connId);
-    assert.equal(command.hex, expectedBlock(tip, job, txs));
+    assert.equal(bytesToHex(command.block), expectedBlock(tip, job, txs));
     assert.deepEqual(peer.types(), [], 'no answer before the node\'s');
     assert.equal(w.verdicts().length, 0, 'no verdict event yet');
     assert.equal(peer.session.awaitingNode, 1);

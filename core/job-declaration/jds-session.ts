@@ -551,8 +551,8 @@ export class JdsSession {
       this.#awaitingNode.set(key, { pending, judged, declarationId, transactions: txs, tip, proposedAtMs: nowMs });
       this.#deadlines.set(`proposal:${key}`, nowMs + proposal.timeoutMs);
       this.proposalsSent += 1;
-      const block = assembleProposalBlock({ version: m.version, tip, coinbase: pending.coinbase, transactions: txs }, this.#ctx.sha256);
-      propose({ type: 'propose_block', conn_id: this.connId, declaration_id: key, hex: bytesToHex(block) });
+      const block = assembleProposalBlock({ version: m.version, tip, coinbase: pending.coinbase, transactions: txs, merklePath: judged.template.merklePath }, this.#ctx.sha256);
+      propose({ type: 'propose_block', conn_id: this.connId, declaration_id: key, block });
       return;
     }
     this.#answer(pending, judged, judged.verdict, declarationId, txs, tip, nowMs);

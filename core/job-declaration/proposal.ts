@@ -19,6 +19,7 @@
 // the core cannot check as one of those shapes is `malformed` (trust no peer answer).
 import type { Sha256 } from '../mining/hash.ts';
 import { header80 } from '../mining/header.ts';
+import { merkleRootFromPath } from '../mining/merkle.ts';
 import type { PolicyContextValue, Verdict } from '../policy/types.ts';
 import { rejectedVerdict } from '../policy/types.ts';
 import { decodeTransaction } from '../template/embedded-chain.ts';
@@ -58,8 +59,10 @@ export interface ProposeBlockCommand {
   /** The JD connection and the declaration: the answer is routed back with both. */
   readonly conn_id: number;
   readonly declaration_id: string;
-  /** Serialized block, lower-case hex: `getblocktemplate {"mode":"proposal","data": hex}`. */
-  readonly hex: string;
+  /** The serialized block (`getblocktemplate {"mode":"proposal","data": hex}`). Bytes, not hex:
+   * hex-encoding ~1 MB in pure TS costs tens of ms, so the adapter does it with the runtime's
+   * native encoder, outside the verdict path. */
+  readonly block: Uint8Array;
 }
 
 export interface ProposalBlockInput {
@@ -67,13 +70,19 @@ export interface ProposalBlockInput {
   readonly tip: Pick<BlockTemplate, 'prevHash' | 'curtime' | 'nbits'>;
   readonly coinbase: Pick<DeclaredCoinbase, 'withWitness'>;
   readonly transactions: readonly Pick<TemplateTransaction, 'txid' | 'data'>[];
+  /** The coinbase's merkle path over the declared txids when already computed (declaration.ts
+   * does, for the engine): the root is then log2(n) hashes instead of n. */
+  readonly merklePath?: readonly Uint8Array[];
 }
 
 /** The declared block, byte for byte as BIP23 wants it (see the header). Throws only on a coinbase that does not decode (rebuildDeclaredCoinbase checked it). */
 export function assembleProposalBlock(input: ProposalBlockInput, sha256?: Sha256): Uint8Array {
   const decoded = decodeTransaction(input.coinbase.withWitness, 0, sha256);
   if (decoded === null) throw new RangeError('assembleProposalBlock: the declared coinbase does not decode');
-  const root = merkleRootAndPath(decoded.tx.txid, input.transactions.map((t) => t.txid)).root;
+  const root =
+    input.merklePath !== undefined
+      ? merkleRootFromPath(decoded.tx.txid, input.merklePath, sha256)
+      : merkleRootAndPath(decoded.tx.txid, input.transactions.map((t) => t.txid)).root;
   const header = header80({ version: input.version >>> 0, prevHash: input.tip.prevHash, merkleRoot: root, ntime: input.tip.curtime >>> 0, nbits: input.tip.nbits >>> 0, nonce: 0 });
   return serializeBlock(header, input.coinbase.withWitness, input.transactions);
 }

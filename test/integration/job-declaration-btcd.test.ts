@@ -28,7 +28,8 @@ import { generateAuthorityKeyPair } from '../../core/noise/keys.ts';
 import { SeededRandom } from '../../core/random.ts';
 import type { BlockTemplate } from '../../core/template/template.ts';
 import { declaredJob } from '../../conformance/jds-world.ts';
-import { BtcdNode, TEST_MINING_KEY, spendTestKeyOutput, testWithBtcd } from '../support/btcd.ts';
+import { BtcdNode, TEST_MINING_KEY, freeLoopbackPort, spendTestKeyOutput, testWithBtcd } from '../support/btcd.ts';
+import { ProposalExecutor } from '../../adapters/proposal-executor.ts';
 import { btcdGatewayToml } from '../support/btcd-run.ts';
 import { TdpConnection } from '../support/tdp-connection.ts';
 import { until } from '../support/wait.ts';
@@ -130,6 +131,24 @@ describe('job declaration with btcd: BIP23 proposals in the verdict', () => {
       assert.equal(best, bytesToHex(reversed(sha256d(block.subarray(0, 80)))));
       const mined = (await node.rpc('getblock', [best])) as { tx: string[] };
       assert.deepEqual(mined.tx.slice(1), [a, b].map((t) => bytesToHex(reversed(t.txid))), 'the declared transactions, in declared order');
+
+      // The executor's mapping of what a real node answers: bytes that are no block → btcd's
+      // RPC error -22 → invalid with btcd's message; a port nobody listens on → node_error.
+      const answers: { conn: number; id: string; answer: unknown }[] = [];
+      const sink = { blockProposalResult: (conn: number, id: string, answer: unknown) => void answers.push({ conn, id, answer }) };
+      const executor = new ProposalExecutor({ source: rpc, gateway: sink, clock, timeoutMs: 5_000 });
+      executor.execute({ type: 'propose_block', conn_id: 1, declaration_id: '9', block: new Uint8Array([0]) });
+      const closedPort = await freeLoopbackPort();
+      const nobody = new BitcoindRpc({ url: `http://127.0.0.1:${closedPort}/`, auth: { kind: 'userpass', user: 'x', password: 'y' } });
+      const down = new ProposalExecutor({ source: nobody, gateway: sink, clock, timeoutMs: 5_000 });
+      down.execute({ type: 'propose_block', conn_id: 2, declaration_id: '10', block });
+      await executor.idle();
+      await down.idle();
+      const byConn = new Map(answers.map((x) => [x.conn, x]));
+      const garbage = byConn.get(1)!.answer as { kind: string; reason?: string };
+      assert.equal(garbage.kind, 'invalid', JSON.stringify(garbage));
+      assert.ok((garbage.reason ?? '').length > 0);
+      assert.deepEqual([byConn.get(2)!.id, (byConn.get(2)!.answer as { kind: string; code: string }).kind, (byConn.get(2)!.answer as { code: string }).code], ['10', 'node_error', 'upstream-unreachable']);
     } finally {
       jd?.abort();
       await stack?.stop();
