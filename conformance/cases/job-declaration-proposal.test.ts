@@ -22,7 +22,7 @@ import { readFileSync } from 'node:fs';
 import { CONFIG_KEYS, loadConfig } from '../../core/config/index.ts';
 import { GatewayMetrics } from '../../core/metrics/gateway-metrics.ts';
 import { parsePrometheusText, sampleValue } from '../../test/support/prometheus-text.ts';
-import { parseEventLog, replayDeclarations } from '../../runtimes/commands/replay.ts';
+import { describeLogEvent, parseEventLog, replayDeclarations } from '../../runtimes/commands/replay.ts';
 
 const SUBSIDY = 5_000_000_000n;
 const TIMEOUT_MS = 2000;
@@ -188,9 +188,14 @@ describe('job declaration: the node\'s BIP23 proposal', () => {
     w.answerProposal(w.proposals[1]!, { kind: 'valid' }); // a second answer: late
     const emitted = w.verdicts();
     const text = w.events.map((e, i) => JSON.stringify({ ...e, seq: i + 1, ts: '2026-12-03T00:00:00.000Z' })).join('\n');
-    const replayed = replayDeclarations(parseEventLog([{ name: 'events.jsonl', text }]));
+    const log = parseEventLog([{ name: 'events.jsonl', text }]);
+    const replayed = replayDeclarations(log);
     assert.deepEqual(replayed.map((d) => d.verdict), emitted.map((e) => ({ accepted: e.accepted, reason_code: e.reason_code, reason_detail: e.reason_detail, policy_context: e.policy_context })));
     assert.deepEqual(replayed.map((d) => [d.verdict.reason_code, d.verdict.policy_context['proposal_result'], d.verdict.policy_context['proposal_latency_ms']]), [['template_accepted', 'valid', 12], ['jd_proposal_rejected', 'invalid', 12]]);
+    const lines = log.entries.filter((x) => x.event.type === 'jd_declaration_verdict' || x.event.type === 'jd_proposal_late').map((x) => describeLogEvent(x.event));
+    assert.match(lines[0]!, /accepted \(observe\): template_accepted .*; node: valid after 12 ms$/);
+    assert.match(lines[1]!, /rejected \(observe\): jd_proposal_rejected bad-txnmrklroot; answered Success; node: invalid bad-txnmrklroot after 12 ms$/);
+    assert.match(lines[2]!, /node answer \(valid\) for declaration 2 .* ignored$/);
     const m = new GatewayMetrics({ mode: 'observe' });
     for (const e of w.events) m.observe(e);
     const p = parsePrometheusText(m.registry.render());
