@@ -405,6 +405,9 @@ export class Gateway {
         };
         if (jd.proposal !== undefined) {
           _positiveInt(where, 'jobDeclaration.proposal.timeoutMs', jd.proposal.timeoutMs);
+          if (jd.proposal.failurePolicy !== 'fail_closed' && jd.proposal.failurePolicy !== 'permit_all') {
+            throw new RangeError(`${where}: jobDeclaration.proposal.failurePolicy must be 'fail_closed' | 'permit_all', got ${JSON.stringify(jd.proposal.failurePolicy)}`);
+          }
           this.#proposals = new _Fifo<ProposeBlockCommand>(jd.maxClients * Math.max(1, jd.settings.pendingDeclarationsMax));
         }
       }
