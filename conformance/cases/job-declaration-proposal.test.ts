@@ -8,13 +8,18 @@
 // policy (`jd_proposal_unavailable` under fail_closed; permit_all accepts). A late answer is
 // ignored and counted; the per-connection bound counts declarations waiting for the node; replay
 // and the metrics carry the node's part.
+// A last case drives the Gateway itself: pollProposal() out, blockProposalResult() in, the
+// proposal deadline on the gateway heap.
 import { describe, test } from '../../test/harness.ts';
 import { assert } from '../../test/assert.ts';
 import { bytesToHex, concatBytes, fromUtf8 } from '../../core/bytes.ts';
 import { makeTemplate, makeTx } from '../../test/support/policy-fixtures.ts';
 import { dsha, le32, merkleRootOf, varint } from '../../test/support/tdp-solution.ts';
 import { declaredJob, JdsWorld, type DeclaredJobBytes } from '../jds-world.ts';
-import { MiningJobTokens, type DeclaredJob, type ProposalSettings } from '../../core/job-declaration/index.ts';
+import { MiningJobTokens, type DeclaredJob, type ProposalSettings, type ProposeBlockCommand } from '../../core/job-declaration/index.ts';
+import { decodeMessage, encodeMessage, type Sv2Message } from '../../core/codec/index.ts';
+import { nobleProvider } from '../../core/crypto/provider.ts';
+import { NoiseInitiatorConnection } from '../../core/noise/index.ts';
 import { SeededRandom } from '../../core/random.ts';
 import { makeSettings } from '../../test/support/policy-fixtures.ts';
 import { PrevhashWorld } from '../prevhash-world.ts';
@@ -281,5 +286,104 @@ describe('job declaration: proposal configuration', () => {
     // Without the section the flag may be off again.
     const without = load(example.replace(/\[job_declaration\][\s\S]*$/, '').replace('allow_work_selection = true', 'allow_work_selection = false'));
     assert.ok(without.ok, without.ok ? '' : JSON.stringify(without.problems));
+  });
+});
+
+describe('job declaration: proposals through the Gateway (commands out, answers in, deadlines on its heap)', () => {
+  test('DeclareMiningJob → pollProposal() holds the block; blockProposalResult → Success; a second one unanswered → jd_proposal_unavailable at exactly the timeout', () => {
+    const world = new PrevhashWorld({ mode: 'observe', jobDeclaration: {
+      maxClients: 4,
+      settings: { declaredTransactionsMax: 16_666, requestsPerSecondMax: 20, pendingDeclarationsMax: 2, retainedJobs: 4 },
+      tokens: new MiningJobTokens<DeclaredJob>({ allocatedExpiryMs: 600_000, declaredExpiryMs: 10_000, capacity: 100, tombstoneMs: 60_000 }, new SeededRandom(6)),
+      providedTransactionsMax: 100,
+      policy: makeSettings({ subsidyHalvingInterval: 210_000 }),
+      proposal: FAIL_CLOSED,
+    } });
+    const gateway = world.gateway;
+    const txs = [makeTx(1, 1000n), makeTx(2, 2000n), makeTx(3, 3000n)];
+    const tip = makeTemplate({ templateId: 701n, transactions: txs });
+    gateway.templateUpdated(tip, world.now);
+    const connId = gateway.acceptJdsConnection(world.now, { wallMs: world.clock.wallMs() })!;
+    const noise = new NoiseInitiatorConnection({ provider: nobleProvider, random: world.random, certificatePolicy: { kind: 'pinned', authorityXOnly: world.authority.publicKeyXOnly }, wallClock: world.clock }, world.now);
+    const inbox: Sv2Message[] = [];
+    const proposals: ProposeBlockCommand[] = [];
+    const events: { type: string; request_id?: number; reason_code?: string; policy_context?: Record<string, unknown> }[] = [];
+    const pump = (): void => {
+      for (let round = 0; round < 100; round++) {
+        let moved = false;
+        for (let b = noise.pollTransmit(); b !== undefined; b = noise.pollTransmit()) {
+          moved = true;
+          gateway.receive(connId, b, world.now);
+        }
+        while (gateway.pollCommand() !== undefined) moved = true;
+        for (let p = gateway.pollProposal(); p !== undefined; p = gateway.pollProposal()) {
+          moved = true;
+          proposals.push(p);
+        }
+        for (let e = gateway.pollEvent(); e !== undefined; e = gateway.pollEvent()) {
+          moved = true;
+          events.push(e);
+        }
+        for (let t = gateway.pollTransmit(); t !== undefined; t = gateway.pollTransmit()) {
+          moved = true;
+          if (t.conn_id === connId && 'bytes' in t) noise.receive(t.bytes, world.now);
+        }
+        for (let e = noise.pollEvent(); e !== undefined; e = noise.pollEvent()) {
+          if (e.type !== 'frame') continue;
+          const m = decodeMessage(e.frame);
+          assert.ok(m.ok);
+          inbox.push(m.value);
+        }
+        if (!moved) return;
+      }
+    };
+    const send = (m: Sv2Message): void => {
+      assert.ok(noise.send(encodeMessage(m)).ok);
+      pump();
+    };
+    const take = <T extends Sv2Message['type']>(type: T): Extract<Sv2Message, { type: T }> => {
+      const i = inbox.findIndex((m) => m.type === type);
+      assert.ok(i >= 0, `expected ${type}, inbox has [${inbox.map((m) => m.type).join(', ')}]`);
+      return inbox.splice(i, 1)[0] as Extract<Sv2Message, { type: T }>;
+    };
+    pump();
+    send({ type: 'SetupConnection', protocol: 1, minVersion: 2, maxVersion: 2, flags: 1, endpointHost: '127.0.0.1', endpointPort: 0, vendor: 'gw-test', hardwareVersion: '', firmware: '', deviceId: '' });
+    take('SetupConnectionSuccess');
+    const job = declaredJob(txs, { value: SUBSIDY + 6000n });
+    const declare = (requestId: number): void => {
+      send({ type: 'AllocateMiningJobToken', userIdentifier: 'alice', requestId: requestId - 1 });
+      const token = take('AllocateMiningJobTokenSuccess').miningJobToken;
+      send({ type: 'DeclareMiningJob', requestId, miningJobToken: token, version: 0x20000000, coinbaseTxPrefix: job.prefix, coinbaseTxSuffix: job.suffix, wtxidList: job.wtxids, excessData: new Uint8Array(0) });
+    };
+    declare(2);
+    assert.equal(proposals.length, 1);
+    assert.deepEqual([proposals[0]!.conn_id, bytesToHex(proposals[0]!.block)], [connId, expectedBlock(tip, job, txs)]);
+    assert.equal(inbox.length, 0);
+    gateway.blockProposalResult(connId, proposals[0]!.declaration_id, { kind: 'valid' }, world.now);
+    pump();
+    assert.equal(take('DeclareMiningJobSuccess').requestId, 2);
+
+    declare(4);
+    assert.equal(proposals.length, 2);
+    const sentAt = world.now;
+    const fire = (at: number): void => {
+      world.clock.advanceTo(at);
+      for (let d = gateway.nextDeadlineMs(); d !== undefined && d <= at; d = gateway.nextDeadlineMs()) {
+        gateway.onTimeout(at);
+        pump();
+        if (gateway.nextDeadlineMs() === d) break;
+      }
+      pump();
+    };
+    fire(sentAt + TIMEOUT_MS - 1);
+    assert.equal(inbox.length, 0, 'nothing before the timeout');
+    fire(sentAt + TIMEOUT_MS);
+    // observe: Success, the rejection logged (fail_closed).
+    assert.equal(take('DeclareMiningJobSuccess').requestId, 4);
+    const v = events.filter((e) => e.type === 'jd_declaration_verdict').map((e) => [e.request_id, e.reason_code, e.policy_context?.['proposal_result'], e.policy_context?.['proposal_latency_ms']]);
+    assert.deepEqual(v, [[2, 'template_accepted', 'valid', 0], [4, 'jd_proposal_unavailable', 'timeout', TIMEOUT_MS]]);
+    assert.equal(gateway.jdsSession(connId)!.lateProposalAnswers, 0);
+    gateway.blockProposalResult(connId, proposals[1]!.declaration_id, { kind: 'valid' }, world.now);
+    assert.equal(gateway.lateProposalAnswers, 1);
   });
 });
