@@ -11,7 +11,9 @@
 //      `jd_proposal_rejected` and btcd's own reject string.
 // Then the block of declaration 1, as core/job-declaration/proposal.ts assembles it, with a
 // nonce ground to the regtest target, is submitted to btcd and accepted: the proposal bytes are
-// a real block, byte for byte. Skipped with a reason when btcd is not installed.
+// a real block, byte for byte. Last, adapters/proposal-executor.ts against real answers: bytes
+// that are no block → invalid with btcd's message; a closed port → node_error. Skipped with a
+// reason when btcd is not installed.
 import { describe, seed } from '../harness.ts';
 import { assert } from '../assert.ts';
 import { SystemClock } from '../../adapters/clock.ts';
