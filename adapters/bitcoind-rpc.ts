@@ -135,9 +135,9 @@ export class BitcoindRpc {
    * Job Declaration Server checks a declared job's consensus validity with any node, not only
    * Bitcoin Core over IPC (docs/job-declaration.md).
    */
-  async proposeBlock(block: Uint8Array | string): Promise<Result<BlockProposalOutcome, UpstreamError>> {
+  async proposeBlock(block: Uint8Array | string, options: { readonly timeoutMs?: number } = {}): Promise<Result<BlockProposalOutcome, UpstreamError>> {
     const hex = typeof block === 'string' ? block : bytesToHex(block);
-    const answer = await this.call('getblocktemplate', [{ mode: 'proposal', data: hex }]);
+    const answer = await this.call('getblocktemplate', [{ mode: 'proposal', data: hex }], options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs });
     if (!answer.ok) return answer;
     if (answer.value === null) return ok({ kind: 'valid' });
     if (typeof answer.value === 'string') return ok({ kind: 'invalid', reason: answer.value.startsWith('rejected: ') ? answer.value.slice('rejected: '.length) : answer.value });

@@ -31,6 +31,7 @@
 import type { Clock, TimerId } from '../core/clock.ts';
 import type { Gateway, GatewayCommand } from '../core/gateway/gateway.ts';
 import type { GatewayEvent } from '../core/gateway/events.ts';
+import type { ProposeBlockCommand } from '../core/job-declaration/proposal.ts';
 import { cidrContains, looksLikeProxyHeader, parseProxyHeaderV2, type CidrBlock, type ProxyHeaderResult } from '../core/gateway/proxy-protocol.ts';
 import { ipOf } from '../core/gateway/admission.ts';
 import { listenTcp as defaultListenTcp, type ListenTcp, type TcpAddress, type TcpListener, type TcpSocket } from './net/index.ts';
@@ -76,6 +77,11 @@ export interface GatewayServerOptions {
    * and then `server.service()`. Must not throw.
    */
   readonly onCommand?: (command: GatewayCommand) => void;
+  /**
+   * Every `propose_block` (job_declaration.block_proposals), taken after the commands; the caller
+   * answers with `gateway.blockProposalResult(...)` and then `server.service()`. Must not throw.
+   */
+  readonly onProposal?: (command: ProposeBlockCommand) => void;
   /** The runtime's TCP adapter; default adapters/net/index.ts. */
   readonly listenTcp?: ListenTcp;
   /**
@@ -130,6 +136,7 @@ export class GatewayServer {
   readonly #tdpOutboundBytesMax: number;
   readonly #onEvent: ((event: StampedEvent) => void) | undefined;
   readonly #onCommand: ((command: GatewayCommand) => void) | undefined;
+  readonly #onProposal: ((command: ProposeBlockCommand) => void) | undefined;
   readonly #beforeTransmit: (() => void) | undefined;
   readonly #conns = new Map<number, _Conn>();
   #listener: TcpListener | undefined;
@@ -166,6 +173,7 @@ export class GatewayServer {
     }
     this.#onEvent = options.onEvent;
     this.#onCommand = options.onCommand;
+    this.#onProposal = options.onProposal;
     this.#beforeTransmit = options.beforeTransmit;
     this.#proxy = options.proxyProtocol;
     if (this.#proxy !== undefined && !(Number.isInteger(this.#proxy.headerTimeoutMs) && this.#proxy.headerTimeoutMs > 0)) {
@@ -469,6 +477,10 @@ export class GatewayServer {
       for (let command = gateway.pollCommand(); command !== undefined; command = gateway.pollCommand()) {
         progressed = true;
         this.#onCommand?.(command);
+      }
+      for (let proposal = gateway.pollProposal(); proposal !== undefined; proposal = gateway.pollProposal()) {
+        progressed = true;
+        this.#onProposal?.(proposal);
       }
       // Bytes are taken now but written after the events (header: journal first, then ack).
       const transmits: ReturnType<Gateway['pollTransmit']>[] = [];

@@ -30,6 +30,7 @@ import { ResponderIdentity } from '../core/noise/handshake.ts';
 import type { RandomSource } from '../core/random.ts';
 import { BitcoindRpc, type BitcoindAuth } from './bitcoind-rpc.ts';
 import { BlockExecutor } from './block-executor.ts';
+import { ProposalExecutor } from './proposal-executor.ts';
 import { selectCryptoProvider } from './crypto-native.ts';
 import { createEventLog, type EventLog } from './event-log.ts';
 import { serveGateway, type GatewayServer, type StampedEvent } from './gateway-server.ts';
@@ -157,6 +158,11 @@ export async function startGatewayStack(options: GatewayStackOptions): Promise<G
   const provider = options.provider ?? selectCryptoProvider('auto');
   const templateSource = options.templateSource ?? templateSourceFromConfig(config, options.readFile ?? ((path) => readFileAsync(path, 'utf8')));
   const identity = responderIdentityFromConfig(config, random);
+  // Refuse before anything starts: a JDS that should ask the node but has no node to ask.
+  const proposalsOn = jdListen !== null && config.job_declaration.block_proposals && config.gateway.mode !== 'shadow';
+  if (proposalsOn && typeof templateSource.proposeBlock !== 'function') {
+    throw new TypeError('job_declaration.block_proposals = true needs a template source that answers BIP23 proposals (a node at gateway.upstream_url); set job_declaration.block_proposals = false for this source');
+  }
 
   // The verifier from gateway.verifier_addr (SPEC §7), in every mode: inline enforces its
   // verdicts, observe and shadow still audit every template (SPEC §5).
@@ -327,6 +333,12 @@ export async function startGatewayStack(options: GatewayStackOptions): Promise<G
     service();
   });
   const executor = new BlockExecutor({ source: templateSource, gateway, clock, onGatewayInput: service });
+  // [job_declaration] with block_proposals: the JDS's BIP23 proposals go to the same node.
+  const proposeBlock = templateSource.proposeBlock?.bind(templateSource);
+  const proposals =
+    proposalsOn && proposeBlock !== undefined
+      ? new ProposalExecutor({ source: { proposeBlock }, gateway, clock, timeoutMs: config.job_declaration.proposal_timeout_ms, onGatewayInput: service })
+      : null;
   try {
     server = await serveGateway({
       gateway,
@@ -336,6 +348,7 @@ export async function startGatewayStack(options: GatewayStackOptions): Promise<G
       ...(jdListen === null ? {} : { jdListen: { host: jdListen.bindHost, port: jdListen.port } }),
       onEvent,
       onCommand: (command) => executor.execute(command),
+      ...(proposals === null ? {} : { onProposal: (command: Parameters<ProposalExecutor['execute']>[0]) => proposals.execute(command) }),
       // Journal first, then acknowledge (gateway-server.ts header): the pass's share_accepted
       // records reach the OS in one write before its SubmitShares.Success bytes are written.
       beforeTransmit: () => forwarding?.flush(),
@@ -416,6 +429,7 @@ export async function startGatewayStack(options: GatewayStackOptions): Promise<G
         await jetStreamPoster?.close();
         verifierBridge?.close();
         executor.stop();
+        proposals?.stop();
         eventLog?.close();
         // Last: /events streams see the shutdown events, then end.
         httpShutdown.abort();

@@ -12,9 +12,9 @@
 // must not rely on that.
 import type { Result } from '../core/errors.ts';
 import type { BlockTemplate } from '../core/template/template.ts';
-import type { SubmitBlockOutcome, UpstreamError, UpstreamErrorCode } from './bitcoind-rpc.ts';
+import type { BlockProposalOutcome, SubmitBlockOutcome, UpstreamError, UpstreamErrorCode } from './bitcoind-rpc.ts';
 
-export type { BlockTemplate, SubmitBlockOutcome, UpstreamError, UpstreamErrorCode };
+export type { BlockProposalOutcome, BlockTemplate, SubmitBlockOutcome, UpstreamError, UpstreamErrorCode };
 
 export interface TemplateSource {
   /**
@@ -33,6 +33,13 @@ export interface TemplateSource {
    * never dropped.
    */
   submitBlock(block: Uint8Array | string): Promise<Result<SubmitBlockOutcome, UpstreamError>>;
+
+  /**
+   * BIP23 block proposal (issue 11; adapters/proposal-executor.ts): would this block be valid on
+   * the node's tip (proof of work not checked)? Optional: a source without it (the embedded demo
+   * chain) needs `job_declaration.block_proposals = false`.
+   */
+  proposeBlock?(block: Uint8Array | string, options?: { readonly timeoutMs?: number }): Promise<Result<BlockProposalOutcome, UpstreamError>>;
 }
 
 /** Build an UpstreamError (for sources other than BitcoindRpc, e.g. the demo chain). */

@@ -27,6 +27,8 @@ import {
   type JdsBlock,
   type JdsEvent,
   type JdsSettings,
+  type ProposalSettings,
+  type ProposeBlockCommand,
   type TokenSettings,
 } from '../core/job-declaration/index.ts';
 import { CHAIN, makeSettings, POOL_SCRIPT } from '../test/support/policy-fixtures.ts';
@@ -45,6 +47,8 @@ export interface JdsWorldOptions {
   readonly settings?: Partial<JdsSettings>;
   readonly tokens?: Partial<TokenSettings>;
   readonly seed?: number;
+  /** Ask "the node" (the test answers `proposals` by hand, on the fake clock); absent = off. */
+  readonly proposal?: ProposalSettings;
 }
 
 /** One in-memory JD client (our Noise initiator; the JD messages are sent as given). */
@@ -142,6 +146,9 @@ export class JdsWorld {
   readonly events: JdsEvent[] = [];
   readonly blocks: JdsBlock[] = [];
   readonly peers: JdPeer[] = [];
+  /** propose_block commands the sessions emitted, in order. */
+  readonly proposals: ProposeBlockCommand[] = [];
+  readonly proposal: ProposalSettings | undefined;
   readonly mode: 'observe' | 'inline';
   readonly settings: JdsSettings;
   released: BlockTemplate | null = null;
@@ -158,6 +165,16 @@ export class JdsWorld {
     this.authenticator = new Authenticator(options.auth ?? { mode: 'open', maxWorkerIdBytes: 64, maxWorkersPerChannel: 4 });
     this.mode = options.mode ?? 'inline';
     this.settings = { ...JDS_SETTINGS, ...options.settings };
+    this.proposal = options.proposal;
+  }
+
+  /** Hand the node's answer to the proposal of declaration `declarationId` back to its session. */
+  answerProposal(command: ProposeBlockCommand, answer: unknown): boolean {
+    const peer = this.peers.find((p) => p.session.connId === command.conn_id);
+    assert.ok(peer !== undefined, `a peer for conn ${command.conn_id}`);
+    const taken = peer.session.proposalAnswered(command.declaration_id, answer, this.now);
+    this.pump();
+    return taken;
   }
 
   get now(): number {
@@ -196,6 +213,7 @@ export class JdsWorld {
           this.blocks.push(block);
           return `block-${this.blocks.length}`;
         },
+        ...(this.proposal === undefined ? {} : { proposal: this.proposal, propose: (c: ProposeBlockCommand) => void this.proposals.push(c) }),
       },
       this.now,
       this.clock.wallMs(),

@@ -15,7 +15,7 @@ import { decodeMessage, encodeMessage, type Sv2Message } from '../core/codec/ind
 import { NoiseInitiatorConnection, ResponderIdentity, generateAuthorityKeyPair } from '../core/noise/index.ts';
 import { parseGetBlockTemplate } from '../core/template/gbt.ts';
 import type { BlockTemplate } from '../core/template/template.ts';
-import { Gateway, type GatewayEvent, type GatewayMode, type TemplateProviderOptions } from '../core/gateway/index.ts';
+import { Gateway, type GatewayEvent, type GatewayMode, type JobDeclarationOptions, type TemplateProviderOptions } from '../core/gateway/index.ts';
 import type { UpstreamFailurePolicy } from '../core/gateway/verdict-gate.ts';
 import {
   acceptedVerdict,
@@ -219,6 +219,8 @@ export interface WorldOptions {
   readonly startMs?: number;
   /** Issue 10: serve Template Distribution clients too (conformance/tdp-world.ts). */
   readonly templateProvider?: TemplateProviderOptions;
+  /** Issue 11: serve Job Declaration clients too. */
+  readonly jobDeclaration?: JobDeclarationOptions;
 }
 
 export class PrevhashWorld {
@@ -268,6 +270,7 @@ export class PrevhashWorld {
         shutdownDrainTimeoutMs: 1_000,
         ...(options.verifier === false ? {} : { verifier: this.verifier }),
         ...(options.templateProvider === undefined ? {} : { templateProvider: options.templateProvider }),
+        ...(options.jobDeclaration === undefined ? {} : { jobDeclaration: options.jobDeclaration }),
         prevhash: {
           verdictTimeoutMs: this.verdictTimeoutMs,
           staleHoldMs: this.staleHoldMs,

@@ -553,6 +553,18 @@ export const REASON_CODES = {
     meaning: 'A Job Declaration client sent more AllocateMiningJobToken + DeclareMiningJob messages than job_declaration.max_requests_per_second in one second, or more declarations awaiting transactions than job_declaration.max_pending_declarations; the connection is closed.',
     emittedBy: 'job declaration server; jd_connection_closed event',
   },
+  jd_proposal_rejected: {
+    category: 'template',
+    meaning: 'The node refused the declared block in its BIP23 block proposal (getblocktemplate mode "proposal"): it is not consensus-valid on the tip; reason_detail is the node\'s reject string.',
+    emittedBy: 'job declaration server; DeclareMiningJob.Error (inline), jd_declaration_verdict event',
+    wire: 'invalid-job',
+  },
+  jd_proposal_unavailable: {
+    category: 'availability',
+    meaning: 'The node gave no usable answer to the declared block\'s BIP23 proposal within job_declaration.proposal_timeout_ms (unreachable, RPC error, timeout, or an answer that is no BIP23 shape); with job_declaration.proposal_failure_policy = fail_closed the declaration is refused.',
+    emittedBy: 'job declaration server; DeclareMiningJob.Error (inline, fail_closed), jd_declaration_verdict event',
+    wire: 'invalid-job',
+  },
   // ── availability ─────────────────────────────────────────────────────────
   upstream_unavailable: {
     category: 'availability',

@@ -601,6 +601,15 @@ export const CONFIG_TABLE: ConfigTableType = {
       'Transactions clients provided (ProvideMissingTransactions.Success) kept for later declarations, newest first; 0 = remember none.', 20_000),
     tokens_max: withDefault(int(1, 10_000_000, 'tokens'), 100_000,
       'Tokens (allocated, declared, and recently spent or expired) remembered at once; the oldest is forgotten first.', 10_000),
+    block_proposals: withDefault(bool(), true,
+      'Ask the node whether each declared block is consensus-valid with a BIP23 block proposal (`getblocktemplate {"mode": "proposal"}`; btcd and Bitcoin Core) after the policy verdict; the verdict is answered after the node. Needs a template source that answers proposals (a node over `gateway.upstream_url`); `false` for one that does not (the embedded demo chain): then policy alone decides and the node judges consensus only when a found block is submitted.',
+      false),
+    proposal_timeout_ms: withDefault(int(1, 60_000, 'ms'), 2000,
+      'How long a declaration waits for the node\'s proposal answer; past it `job_declaration.proposal_failure_policy` decides. 2 s is well above the proposal round trip measured on btcd for a 4,000-transaction block (docs/job-declaration.md "Performance") and the same as `timing.verifier_request_timeout_ms`; the miner keeps its current job while a declaration waits.',
+      1000),
+    proposal_failure_policy: withDefault(oneOf(['fail_closed', 'permit_all']), 'fail_closed',
+      'No usable proposal answer (timeout, node unreachable, RPC error, malformed answer): `fail_closed` refuses the declaration (`jd_proposal_unavailable`; JDC falls back to the pool\'s own templates, so miners keep verified work), `permit_all` accepts it on policy alone and records why in policy_context.',
+      'permit_all'),
   },
 } as const satisfies Record<string, Record<string, KeyDef>>;
 
@@ -785,6 +794,15 @@ export const CROSS_RULES: readonly CrossRule[] = [
     doc: '`nats.user` and `nats.password` go together.',
     reads: [['nats', 'user'], ['nats', 'password']],
     check: (c) => ((c.nats.user === undefined) === (c.nats.password === undefined) ? undefined : `nats.${c.nats.user === undefined ? 'user' : 'password'} is also needed`),
+  },
+  {
+    target: ['mining', 'allow_work_selection'],
+    doc: 'must be `true` when `[job_declaration]` is present: declared jobs reach miners only through SetCustomMiningJob (docs/job-declaration.md).',
+    reads: [['job_declaration', 'listen_addr'], ['mining', 'allow_work_selection']],
+    check: (c) =>
+      c.job_declaration.listen_addr !== undefined && !c.mining.allow_work_selection
+        ? '[job_declaration] is present but SetCustomMiningJob is off: no declared job could be mined; set mining.allow_work_selection = true or remove [job_declaration]'
+        : undefined,
   },
   {
     target: ['mining', 'max_difficulty'],

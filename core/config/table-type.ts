@@ -130,5 +130,8 @@ export interface ConfigTableType {
     readonly max_pending_declarations: KeyDef<number, 'default'>;
     readonly provided_transactions_max: KeyDef<number, 'default'>;
     readonly tokens_max: KeyDef<number, 'default'>;
+    readonly block_proposals: KeyDef<boolean, 'default'>;
+    readonly proposal_timeout_ms: KeyDef<number, 'default'>;
+    readonly proposal_failure_policy: KeyDef<'fail_closed' | 'permit_all', 'default'>;
   };
 }

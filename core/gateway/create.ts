@@ -118,6 +118,8 @@ export function jobDeclarationOptionsFromConfig(config: Config, tokens: MiningJo
     tokens,
     providedTransactionsMax: jd.provided_transactions_max,
     policy: policySettingsFromConfig(config),
+    // job_declaration.block_proposals: consensus through the node after the policy (BIP23).
+    ...(jd.block_proposals ? { proposal: { timeoutMs: jd.proposal_timeout_ms, failurePolicy: jd.proposal_failure_policy } } : {}),
   };
 }
 

@@ -400,6 +400,7 @@ export const GATEWAY_EVENT_TYPES = [
   'jd_missing_transactions',
   'jd_declaration_verdict',
   'jd_unexpected_response',
+  'jd_proposal_late',
   'jd_connection_closed',
 ] as const satisfies readonly GatewayEventType[];
 

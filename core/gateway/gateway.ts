@@ -9,6 +9,8 @@
 //   blockSubmitResult(blockId, outcome, nowMs)
 //   shutdown(nowMs)
 //   pollCommand()   → {type:'submit_block', block_id, hex, attempt}   ← poll this FIRST
+//   pollProposal()  → {type:'propose_block', conn_id, declaration_id, hex}   (after the commands)
+//   blockProposalResult(connId, declarationId, answer, nowMs)   (the node's BIP23 answer)
 //   pollTransmit()  → {conn_id, bytes} | {conn_id, close: true}
 //   pollEvent()     → GatewayEvent (docs/events.md)
 //   nextDeadlineMs() / onTimeout(nowMs)   (harmless early or twice)
@@ -64,6 +66,7 @@ import { VerdictGate, type VerdictGateSettings } from './verdict-gate.ts';
 import type { TemplateVerifier } from '../policy/types.ts';
 import { TailorCache, TdpSession, type TdpBlock, type TdpSettings } from '../template-provider/tdp-session.ts';
 import { JdsSession, type DeclaredJob, type JdsBlock, type JdsSettings } from '../job-declaration/jds-session.ts';
+import type { ProposalSettings, ProposeBlockCommand } from '../job-declaration/proposal.ts';
 import type { MiningJobTokens } from '../job-declaration/tokens.ts';
 import { NO_TRANSACTIONS, ProvidedTransactions } from '../job-declaration/transactions.ts';
 import { PolicyEngine, type PolicySettings } from '../policy/engine.ts';
@@ -129,6 +132,8 @@ export interface JobDeclarationOptions {
   readonly providedTransactionsMax: number;
   /** The policy declarations are judged by (the same settings as the template verifier's). */
   readonly policy: PolicySettings;
+  /** job_declaration.block_proposals: ask the node (BIP23) after the policy; absent = off. */
+  readonly proposal?: ProposalSettings;
 }
 
 /** The Template Provider role (issue 10, docs/template-provider.md). */
@@ -245,6 +250,9 @@ export class Gateway {
   #jdsClientsAccepted = 0;
   #jdsClientsRefused = 0;
   #nextDeclarationId = 1n;
+  /** propose_block commands not yet taken by the adapter (bounded: max_clients × max_pending_declarations). */
+  #proposals: _Fifo<ProposeBlockCommand> | undefined;
+  #lateProposalAnswers = 0;
   readonly #templateCache: TemplateCache;
   /** Block hashes submitted by any path (bounded, #firstSubmission): one block, one submission. */
   readonly #submittedBlockHashes = new Set<string>();
@@ -393,7 +401,15 @@ export class Gateway {
           nextDeclarationId: () => this.#nextDeclarationId++,
           emit,
           onSolution: (block) => this.#onJdsSolution(block),
+          ...(jd.proposal === undefined ? {} : { proposal: jd.proposal, propose: (command: ProposeBlockCommand) => this.#queueProposal(command) }),
         };
+        if (jd.proposal !== undefined) {
+          _positiveInt(where, 'jobDeclaration.proposal.timeoutMs', jd.proposal.timeoutMs);
+          if (jd.proposal.failurePolicy !== 'fail_closed' && jd.proposal.failurePolicy !== 'permit_all') {
+            throw new RangeError(`${where}: jobDeclaration.proposal.failurePolicy must be 'fail_closed' | 'permit_all', got ${JSON.stringify(jd.proposal.failurePolicy)}`);
+          }
+          this.#proposals = new _Fifo<ProposeBlockCommand>(jd.maxClients * Math.max(1, jd.settings.pendingDeclarationsMax));
+        }
       }
     } else {
       this.#jdsCtx = undefined;
@@ -588,7 +604,18 @@ export class Gateway {
     const ctx = this.#jdsCtx;
     const maxClients = this.#options.jobDeclaration.maxClients;
     const remote = info.remoteAddress ?? null;
-    const refusal = this.#state !== 'running' ? 'shutdown' : ctx === undefined ? 'shadow_mode' : this.#jdsOpenClients >= maxClients ? 'connection_limit_reached' : null;
+    // A stale hold that expired refuses JD clients as it refuses miners and TDP clients (SPEC
+    // fail-closed: no new work is handed out while no acceptable template exists for the tip).
+    const refusal =
+      this.#state !== 'running'
+        ? 'shutdown'
+        : ctx === undefined
+          ? 'shadow_mode'
+          : this.#gate.refusingMiners
+            ? 'stale_hold_expired'
+            : this.#jdsOpenClients >= maxClients
+              ? 'connection_limit_reached'
+              : null;
     if (refusal !== null || ctx === undefined) {
       this.#jdsClientsRefused += 1;
       this.#emit({ type: 'jd_connection_refused', reason_code: refusal ?? 'shadow_mode', remote_address: remote, open_clients: this.#jdsOpenClients, max_clients: maxClients });
@@ -770,6 +797,43 @@ export class Gateway {
 
   pollCommand(): GatewayCommand | undefined {
     return this.#submitter.pollCommand();
+  }
+
+  /** The JDS's BIP23 proposals for the node (job_declaration.block_proposals); take them after the commands (found blocks first, SPEC §4). */
+  pollProposal(): ProposeBlockCommand | undefined {
+    return this.#proposals?.shift();
+  }
+
+  /** Node answers to proposals that no declaration was waiting for (timed out, connection gone). */
+  get lateProposalAnswers(): number {
+    let n = this.#lateProposalAnswers;
+    for (const s of this.#sessions.values()) if (s instanceof JdsSession) n += s.lateProposalAnswers;
+    return n;
+  }
+
+  /**
+   * The node's answer to a `propose_block` command (the adapter's ProposalAnswer: `{kind:'valid'}`,
+   * `{kind:'invalid', reason}`, `{kind:'node_error', code, message}`; checked by the session,
+   * core/job-declaration/proposal.ts). An answer for a connection that is gone is ignored and
+   * counted (`jd_proposal_late`).
+   */
+  blockProposalResult(connId: number, declarationId: string, answer: unknown, nowMs: number): void {
+    _checkNow('blockProposalResult', nowMs);
+    const session = this.jdsSession(connId);
+    if (session === undefined) {
+      this.#lateProposalAnswers += 1;
+      const kind = answer !== null && typeof answer === 'object' ? (answer as { kind?: unknown }).kind : undefined;
+      this.#emit({ type: 'jd_proposal_late', conn_id: connId, declaration_id: String(declarationId).slice(0, 24), answer_kind: kind === 'valid' || kind === 'invalid' || kind === 'node_error' ? kind : 'malformed' });
+      return;
+    }
+    session.proposalAnswered(String(declarationId), answer, nowMs);
+    this.#after(session);
+  }
+
+  #queueProposal(command: ProposeBlockCommand): void {
+    // The session bounds its own waiting declarations, and max_clients bounds the sessions, so
+    // this FIFO cannot overflow; if it did, the declaration simply times out (failure policy).
+    this.#proposals?.push(command);
   }
 
   blockSubmitResult(blockId: string, outcome: BlockSubmitOutcome, nowMs: number): void {

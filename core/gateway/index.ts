@@ -14,6 +14,7 @@ export {
   type GatewayState,
   type GatewayStats,
   type TdpClientStatus,
+  type JobDeclarationOptions,
   type TemplateProviderOptions,
   type TransmitItem,
 } from './gateway.ts';

@@ -16,7 +16,7 @@ export type JdsEvent =
     }
   | {
       readonly type: 'jd_connection_refused';
-      readonly reason_code: Extract<ReasonCode, 'connection_limit_reached' | 'shutdown' | 'shadow_mode'>;
+      readonly reason_code: Extract<ReasonCode, 'connection_limit_reached' | 'shutdown' | 'shadow_mode' | 'stale_hold_expired'>;
       readonly remote_address: string | null;
       readonly open_clients: number;
       readonly max_clients: number;
@@ -71,6 +71,14 @@ export type JdsEvent =
       readonly height: number | null;
       readonly prev_hash: string | null;
       readonly token_prefix: string | null;
+    }
+  | {
+      /** A proposal answer for a declaration no longer waiting (its proposal_timeout_ms passed, or
+       * its connection closed): ignored, counted (proposal.ts). */
+      readonly type: 'jd_proposal_late';
+      readonly conn_id: number;
+      readonly declaration_id: string;
+      readonly answer_kind: string;
     }
   | {
       readonly type: 'jd_unexpected_response';

@@ -24,7 +24,14 @@
 // DeclareMiningJob (item 3): token (tokens.ts) → list length → coinbase rebuild
 // (declared-coinbase.ts) → wtxid resolution (transactions.ts); missing ones are asked for ONCE
 // with ProvideMissingTransactions, and the answer must hold exactly the requested transactions,
-// each with the declared wtxid. Then declaration.ts judges it with the policy engine. Gate
+// each with the declared wtxid. Then declaration.ts judges it with the policy engine, and then
+// (proposal.ts, when job_declaration.block_proposals is on) the node judges consensus: the
+// session emits a `propose_block` command through `ctx.propose`, arms a deadline of
+// `proposal.timeoutMs`, and answers the declaration only when `proposalAnswered` brings the
+// node's answer back or the deadline fires (then the failure policy decides). In `inline` only
+// an accepted policy verdict is proposed (a rejection is answered at once); in `observe` every
+// judged declaration is, so the log says what the node thought too. An answer for a declaration
+// no longer waiting (timed out, connection closed) is ignored and counted. Gate
 // failures (token, list, coinbase bytes, missing or wrong transactions, no tip) are always
 // answered with DeclareMiningJob.Error; the verdict obeys the mode: `inline` answers .Error with
 // SRI's code string and our reason code in error_details, `observe` answers .Success and logs.
@@ -33,7 +40,7 @@
 // Bad input: undecodable frames close with `malformed_message`; messages of other protocols or
 // directions with `unexpected_message`; more than `requestsPerSecondMax` AllocateMiningJobToken +
 // DeclareMiningJob in one second, or more than `pendingDeclarationsMax` declarations waiting for
-// transactions, close with `jd_request_flood`. Nothing throws.
+// transactions or for the node (together), close with `jd_request_flood`. Nothing throws.
 import { bytesToHex, reversed, utf8 } from '../bytes.ts';
 import { Deadlines } from '../clock.ts';
 import { decodeMessage, encodeMessage, type Frame, type Sv2Message } from '../codec/index.ts';
@@ -53,7 +60,8 @@ import type { RandomSource } from '../random.ts';
 import { REASON_CODES, wireString, type ReasonCode } from '../reason-codes.ts';
 import { serializeBlock, type BlockTemplate, type TemplateTransaction } from '../template/template.ts';
 import { decodeTransaction } from '../template/embedded-chain.ts';
-import { judgeDeclaration } from './declaration.ts';
+import { judgeDeclaration, type DeclarationJudgement } from './declaration.ts';
+import { assembleProposalBlock, checkProposalAnswer, proposalVerdict, type ProposalResult, type ProposalSettings, type ProposeBlockCommand } from './proposal.ts';
 import { rebuildDeclaredCoinbase, serializeOutputs, type DeclaredCoinbase } from './declared-coinbase.ts';
 import type { JdsEvent, JdsEventSink } from './events.ts';
 import type { MiningJobTokens } from './tokens.ts';
@@ -71,7 +79,7 @@ export interface JdsSettings {
   readonly declaredTransactionsMax: number;
   /** job_declaration.max_requests_per_second: AllocateMiningJobToken + DeclareMiningJob per second. */
   readonly requestsPerSecondMax: number;
-  /** job_declaration.max_pending_declarations: declarations awaiting ProvideMissingTransactions.Success. */
+  /** job_declaration.max_pending_declarations: declarations awaiting ProvideMissingTransactions.Success or the node's proposal answer. */
   readonly pendingDeclarationsMax: number;
   /** Declared jobs per connection kept for PushSolution (the newest). */
   readonly retainedJobs: number;
@@ -133,6 +141,10 @@ export interface JdsSessionContext {
   readonly emit: JdsEventSink;
   /** The block path; returns the block id, or null when that block was already submitted. */
   readonly onSolution: (block: JdsBlock) => string | null;
+  /** job_declaration.block_proposals on: timeout and failure policy (proposal.ts). Absent = off. */
+  readonly proposal?: ProposalSettings;
+  /** Queue a `propose_block` command for the adapter (needed when `proposal` is set). */
+  readonly propose?: (command: ProposeBlockCommand) => void;
 }
 
 export type JdsSessionState = 'handshake' | 'expect_setup' | 'ready' | 'closed';
@@ -145,7 +157,17 @@ interface _Pending {
   readonly missing: readonly number[];
 }
 
-type _DeadlineName = 'setup';
+/** A judged declaration waiting for the node's proposal answer. */
+interface _AwaitingNode {
+  readonly pending: _Pending;
+  readonly judged: DeclarationJudgement;
+  readonly declarationId: bigint;
+  readonly transactions: readonly DeclaredTransaction[];
+  readonly tip: BlockTemplate;
+  readonly proposedAtMs: number;
+}
+
+type _DeadlineName = 'setup' | `proposal:${string}`;
 
 /** SRI's DeclareMiningJob.Error strings (job_declaration_sv2 10.0.0 lib.rs) for our codes. */
 export function declareMiningJobWire(code: ReasonCode): string {
@@ -179,6 +201,9 @@ export class JdsSession {
   declarationsAccepted = 0;
   declarationsRefused = 0;
   unknownResponses = 0;
+  /** Proposal answers for declarations no longer waiting (after the timeout, or never proposed here). */
+  lateProposalAnswers = 0;
+  proposalsSent = 0;
   solutionsSubmitted = 0;
   solutionsRejected = 0;
   ignoredFrames = 0;
@@ -186,6 +211,8 @@ export class JdsSession {
   readonly #ctx: JdsSessionContext;
   readonly #deadlines = new Deadlines<_DeadlineName>();
   readonly #pending = new Map<number, _Pending>();
+  /** Declaration id (decimal) → the declaration waiting for the node. */
+  readonly #awaitingNode = new Map<string, _AwaitingNode>();
   /** Newest last; bounded by settings.retainedJobs. */
   readonly #jobs: DeclaredJob[] = [];
   #state: JdsSessionState = 'handshake';
@@ -230,6 +257,11 @@ export class JdsSession {
     return this.#pending.size;
   }
 
+  /** Declarations waiting for the node's proposal answer. */
+  get awaitingNode(): number {
+    return this.#awaitingNode.size;
+  }
+
   receive(bytes: Uint8Array, nowMs: number): void {
     if (this.#state === 'closed') return;
     this.#nowMs = nowMs;
@@ -260,7 +292,32 @@ export class JdsSession {
         this.#close('handshake_timeout', `no SetupConnection within ${this.#ctx.handshakeTimeoutMs} ms`, nowMs);
         return;
       }
+      const waiting = this.#awaitingNode.get(name.slice('proposal:'.length));
+      if (waiting === undefined) continue;
+      this.#awaitingNode.delete(name.slice('proposal:'.length));
+      this.#conclude(waiting, { result: 'timeout', latencyMs: nowMs - waiting.proposedAtMs }, nowMs);
+      if (this.closed) return;
     }
+  }
+
+  /**
+   * The node's answer to the proposal of declaration `declarationId` (the adapter's
+   * ProposalAnswer, checked here: proposal.ts checkProposalAnswer). Returns false, and counts it,
+   * when that declaration is not waiting on this connection (its deadline passed, or it was never
+   * proposed): the answer is ignored.
+   */
+  proposalAnswered(declarationId: string, answer: unknown, nowMs: number): boolean {
+    this.#nowMs = nowMs;
+    const waiting = this.#awaitingNode.get(declarationId);
+    if (waiting === undefined || this.#state === 'closed') {
+      this.lateProposalAnswers += 1;
+      this.#ctx.emit({ type: 'jd_proposal_late', conn_id: this.connId, declaration_id: String(declarationId).slice(0, 24), answer_kind: _answerKind(answer) });
+      return false;
+    }
+    this.#awaitingNode.delete(declarationId);
+    this.#deadlines.clear(`proposal:${declarationId}`);
+    this.#conclude(waiting, checkProposalAnswer(answer, Math.max(0, nowMs - waiting.proposedAtMs)), nowMs);
+    return true;
   }
 
   close(reason: ReasonCode, detail: string, nowMs: number): void {
@@ -478,7 +535,46 @@ export class JdsSession {
     const declarationId = this.#ctx.nextDeclarationId();
     const chain = this.#ctx.chain();
     const judged = judgeDeclaration({ declarationId, version: m.version, coinbase: pending.coinbase, transactions: txs, tip, chain }, this.#ctx.engine, this.#ctx.sha256);
-    const verdict = judged.verdict;
+    const enforced = this.#ctx.mode === 'inline';
+    const proposal = this.#ctx.proposal;
+    const propose = this.#ctx.propose;
+    // The node is asked about what could be accepted (inline) or about everything judged
+    // (observe, so the log says what the node thought of a policy rejection too). A coinbase
+    // check that failed before the engine leaves no template to propose.
+    if (proposal !== undefined && propose !== undefined && judged.template !== null && (judged.verdict.accepted || !enforced)) {
+      if (this.#pending.size + this.#awaitingNode.size >= this.#ctx.settings.pendingDeclarationsMax) {
+        this.#ctx.tokens.spendAllocated(m.miningJobToken);
+        this.#close('jd_request_flood', `more than ${this.#ctx.settings.pendingDeclarationsMax} declarations waiting for transactions or the node`, nowMs);
+        return;
+      }
+      const key = declarationId.toString();
+      this.#awaitingNode.set(key, { pending, judged, declarationId, transactions: txs, tip, proposedAtMs: nowMs });
+      this.#deadlines.set(`proposal:${key}`, nowMs + proposal.timeoutMs);
+      this.proposalsSent += 1;
+      const block = assembleProposalBlock({ version: m.version, tip, coinbase: pending.coinbase, transactions: txs, merklePath: judged.template.merklePath }, this.#ctx.sha256);
+      propose({ type: 'propose_block', conn_id: this.connId, declaration_id: key, block });
+      return;
+    }
+    this.#answer(pending, judged, judged.verdict, declarationId, txs, tip, nowMs);
+  }
+
+  /** The node answered (or did not in time): fold it into the verdict and answer the declaration. */
+  #conclude(waiting: _AwaitingNode, result: ProposalResult, nowMs: number): void {
+    const proposal = this.#ctx.proposal!;
+    const verdict = proposalVerdict(waiting.judged.verdict, result, proposal.failurePolicy, proposal.timeoutMs);
+    const m = waiting.pending.message;
+    // The allocated token may have expired, or been forgotten (tokens_max), while we waited.
+    if (this.#ctx.tokens.allocatedExpired(m.miningJobToken, nowMs)) {
+      const counts = { txCount: m.wtxidList.length, missingCount: waiting.pending.missing.length, token: m.miningJobToken, spend: true };
+      this.#refuse(m.requestId, waiting.pending.user, rejectedVerdict('jd_token_expired', 'the allocated token expired while the declaration waited for the node', verdict.policy_context), counts, { declarationId: waiting.declarationId });
+      return;
+    }
+    this.#answer(waiting.pending, waiting.judged, verdict, waiting.declarationId, waiting.transactions, waiting.tip, nowMs);
+  }
+
+  #answer(pending: _Pending, judged: DeclarationJudgement, verdict: Verdict, declarationId: bigint, txs: readonly DeclaredTransaction[], tip: BlockTemplate, nowMs: number): void {
+    const m = pending.message;
+    const counts = { txCount: m.wtxidList.length, missingCount: pending.missing.length, token: m.miningJobToken, spend: true };
     const enforced = this.#ctx.mode === 'inline';
     if (!verdict.accepted && enforced) {
       this.#refuse(m.requestId, pending.user, verdict, counts, { declarationId, totalFees: judged.totalFeesSats, height: judged.template?.height ?? null, prevHash: tip.prevHash, enforced: true });
@@ -636,6 +732,12 @@ export class JdsSession {
     // Declarations waiting for transactions die with the connection; their tokens are spent.
     for (const p of this.#pending.values()) this.#ctx.tokens.spendAllocated(p.message.miningJobToken);
     this.#pending.clear();
+    // So do declarations waiting for the node; a later answer is counted as late.
+    for (const w of this.#awaitingNode.values()) {
+      this.#ctx.tokens.spendAllocated(w.pending.message.miningJobToken);
+      this.#deadlines.clear(`proposal:${w.declarationId.toString()}`);
+    }
+    this.#awaitingNode.clear();
     this.noise.close(protocolError(reason, 'local', detail));
     while (this.noise.pollEvent() !== undefined) {
       // Our own close: nothing new in the Noise event.
@@ -652,6 +754,11 @@ export class JdsSession {
       duration_ms: Math.max(0, nowMs - this.openedAtMs),
     });
   }
+}
+
+function _answerKind(answer: unknown): string {
+  const kind = answer !== null && typeof answer === 'object' ? (answer as { kind?: unknown }).kind : undefined;
+  return kind === 'valid' || kind === 'invalid' || kind === 'node_error' ? kind : 'malformed';
 }
 
 function _tokenPrefix(token: Uint8Array): string {

@@ -5,7 +5,12 @@
 // `reservegrid_jd_connections_closed_total{reason_code}` the floods, malformed frames and auth
 // failures. Label values are closed sets; no label carries a connection id, user or token.
 import { REASON_CODES } from '../reason-codes.ts';
-import type { Counter, Gauge, MetricsRegistry } from './registry.ts';
+import type { Counter, Gauge, Histogram, MetricsRegistry } from './registry.ts';
+
+/** BIP23 proposal results as policy_context.proposal_result carries them (core/job-declaration/proposal.ts). */
+const PROPOSAL_RESULTS = ['valid', 'invalid', 'timeout', 'node_error', 'malformed'] as const;
+/** A proposal is a node round trip: milliseconds to the 60 s ceiling of proposal_timeout_ms. */
+const PROPOSAL_LATENCY_BUCKETS_SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 60];
 
 export class JdsMetrics {
   readonly #opened: Counter;
@@ -16,6 +21,9 @@ export class JdsMetrics {
   readonly #missing: Counter;
   readonly #declarations: Counter;
   readonly #unknownResponses: Counter;
+  readonly #proposals: Counter;
+  readonly #proposalLatency: Histogram;
+  readonly #lateProposals: Counter;
   #openNow = 0;
 
   constructor(r: MetricsRegistry) {
@@ -32,6 +40,10 @@ export class JdsMetrics {
       seriesMax: 96,
     });
     this.#unknownResponses = r.counter({ name: 'reservegrid_jd_unexpected_responses_total', help: 'ProvideMissingTransactions.Success for no waiting declaration (ignored).' });
+    this.#proposals = r.counter({ name: 'reservegrid_jd_proposals_total', help: 'BIP23 block proposals of declared jobs answered or given up, by result (valid, invalid, timeout, node_error, malformed).', labels: ['result'], seriesMax: 8 });
+    this.#proposalLatency = r.histogram({ name: 'reservegrid_jd_proposal_latency_seconds', help: 'BIP23 proposal of a declared job: sent to the node → answer (or the timeout).', buckets: PROPOSAL_LATENCY_BUCKETS_SECONDS });
+    this.#lateProposals = r.counter({ name: 'reservegrid_jd_proposal_late_answers_total', help: 'Proposal answers for declarations no longer waiting (after job_declaration.proposal_timeout_ms, or the connection closed): ignored.' });
+    for (const result of PROPOSAL_RESULTS) this.#proposals.touch({ result });
     for (const mode of ['full_template', 'coinbase_only']) this.#tokens.touch({ mode });
     this.#open.set(undefined, 0);
   }
@@ -64,6 +76,10 @@ export class JdsMetrics {
           answered: e.answered_success === true ? 'success' : 'error',
           reason_code: _reason(e.reason_code),
         });
+        this.#observeProposal(e.policy_context);
+        break;
+      case 'jd_proposal_late':
+        this.#lateProposals.inc();
         break;
       case 'jd_unexpected_response':
         this.#unknownResponses.inc();
@@ -72,6 +88,20 @@ export class JdsMetrics {
         break;
     }
   }
+
+  /** A verdict the node took part in carries proposal_result and proposal_latency_ms (proposal.ts). */
+  #observeProposal(context: unknown): void {
+    if (context === null || typeof context !== 'object') return;
+    const c = context as Record<string, unknown>;
+    const result = _proposalResult(c.proposal_result);
+    if (result === null) return;
+    this.#proposals.inc({ result });
+    if (typeof c.proposal_latency_ms === 'number' && Number.isFinite(c.proposal_latency_ms) && c.proposal_latency_ms >= 0) this.#proposalLatency.observe(undefined, c.proposal_latency_ms / 1000);
+  }
+}
+
+function _proposalResult(value: unknown): (typeof PROPOSAL_RESULTS)[number] | null {
+  return typeof value === 'string' && (PROPOSAL_RESULTS as readonly string[]).includes(value) ? (value as (typeof PROPOSAL_RESULTS)[number]) : null;
 }
 
 function _reason(value: unknown): string {

@@ -399,6 +399,15 @@ export function replayDeclarations(log: ParsedLog): DeclarationDecision[] {
 
 // ---- text ----------------------------------------------------------------------------------------
 
+/** The node's BIP23 part of a declaration verdict as recorded (never recomputed offline). */
+function _nodePart(context: unknown): string {
+  if (context === null || typeof context !== 'object') return '';
+  const c = context as Record<string, unknown>;
+  if (typeof c.proposal_result !== 'string') return '';
+  const reason = typeof c.proposal_reason === 'string' ? ` ${c.proposal_reason}` : '';
+  return `; node: ${c.proposal_result}${reason} after ${String(c.proposal_latency_ms)} ms`;
+}
+
 /** One readable line per event (the timelines). */
 export function describeLogEvent(e: LogEvent): string {
   const f = (k: string): string => (e[k] === undefined || e[k] === null ? '?' : String(e[k]));
@@ -451,7 +460,10 @@ export function describeLogEvent(e: LogEvent): string {
       what = `share rejected: connection ${f('conn_id')} channel ${f('channel_id')} seq ${f('sequence_number')}: ${f('reason_code')}`;
       break;
     case 'jd_declaration_verdict':
-      what = `declaration ${f('declaration_id')} (connection ${f('conn_id')} request ${f('request_id')}, ${f('user')}, ${f('tx_count')} tx, ${f('missing_count')} provided) ${e.accepted === true ? 'accepted' : 'rejected'} (${f('mode')}): ${f('reason_code')} ${f('reason_detail')}; answered ${e.answered_success === true ? 'Success' : `Error ${f('wire')}`}`;
+      what = `declaration ${f('declaration_id')} (connection ${f('conn_id')} request ${f('request_id')}, ${f('user')}, ${f('tx_count')} tx, ${f('missing_count')} provided) ${e.accepted === true ? 'accepted' : 'rejected'} (${f('mode')}): ${f('reason_code')} ${f('reason_detail')}; answered ${e.answered_success === true ? 'Success' : `Error ${f('wire')}`}${_nodePart(e.policy_context)}`;
+      break;
+    case 'jd_proposal_late':
+      what = `node answer (${f('answer_kind')}) for declaration ${f('declaration_id')} on connection ${f('conn_id')} arrived after its proposal timeout: ignored`;
       break;
     case 'block_found':
       what = `block found at height ${f('height')}: ${f('block_hash')}`;

@@ -45,7 +45,7 @@ async function start(salt: number, mode: 'observe' | 'shadow') {
   const clock = new SystemClock();
   const random = new SeededRandom(seed + salt);
   const authority = generateAuthorityKeyPair(random);
-  const config = loadTestConfig(configToml({ 'gateway.mode': mode, 'job_declaration.listen_addr': '127.0.0.1:0', 'mining.allow_work_selection': true }, authority));
+  const config = loadTestConfig(configToml({ 'gateway.mode': mode, 'job_declaration.listen_addr': '127.0.0.1:0', 'job_declaration.block_proposals': false, 'mining.allow_work_selection': true }, authority));
   const events: StampedEvent[] = [];
   const stack = await startGatewayStack({ config, templateSource: new FixtureSource(), clock, random, provider: nobleProvider, eventLog: false, shareForwarding: false, onEvent: (e) => events.push(e) });
   const connect = (): Promise<TdpConnection> =>
