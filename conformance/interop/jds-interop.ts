@@ -279,9 +279,13 @@ async function declaredBlock(report: Report, a: Gw, node: BtcdNode, sink: ShareS
       if (verdict['missing_count'] !== 0) dp.push(`verdict missing_count ${verdict['missing_count']}: A did not know every declared wtxid from its released template`);
       if (String(verdict['total_fees_sats']) !== String(feeSum)) dp.push(`verdict total_fees_sats ${verdict['total_fees_sats']}, our transactions pay ${feeSum}`);
       if (verdict['prev_hash'] !== (await node.rpc('getbestblockhash'))) dp.push(`verdict prev_hash ${verdict['prev_hash']} is not btcd's tip`);
+      // The node's BIP23 proposal is part of the verdict (job_declaration.block_proposals, on by
+      // default): btcd must have judged JDC's declared block valid before A answered Success.
+      const context = verdict['policy_context'] as Record<string, unknown> | undefined;
+      if (context?.['proposal_result'] !== 'valid') dp.push(`verdict policy_context.proposal_result ${JSON.stringify(context?.['proposal_result'])}, expected "valid" (btcd's BIP23 proposal): ${JSON.stringify(context).slice(0, 400)}`);
       await waitFor('JDC to log DeclareMiningJob.Success', 5_000, () => (logHas(jdc.app, /Received:.*DeclareMiningJobSuccess|Received:.*DeclareMiningJob\.Success/) ? true : undefined)).catch((e: Error) => dp.push(e.message));
     }
-    report(`${label}: JDC declares btcd's template (${good.map((t) => t.name.split(' ')[0]).join(', ')}: ${good.length} transactions, ${feeSum} sats of fees); jd_declaration_verdict accepted (inline; every wtxid one of A's released template, none missing; fees = ours; btcd's tip); JDC logs DeclareMiningJob.Success`, dp);
+    report(`${label}: JDC declares btcd's template (${good.map((t) => t.name.split(' ')[0]).join(', ')}: ${good.length} transactions, ${feeSum} sats of fees); jd_declaration_verdict accepted (inline; every wtxid one of A's released template, none missing; fees = ours; btcd's tip; btcd's BIP23 proposal: valid); JDC logs DeclareMiningJob.Success`, dp);
 
     // SetCustomMiningJob from JDC on A's mining port, joined to the verdict.
     const cp: string[] = [];
@@ -440,6 +444,10 @@ async function refusedAndFallback(report: Report, a: Gw, b: Gw, node: BtcdNode, 
     if (observed !== undefined) {
       const want = { accepted: false, enforced: false, answered_success: true, mode: 'observe', reason_code: 'blocklisted_txid', tx_count: 1 };
       for (const [k, v] of Object.entries(want)) if (observed[k] !== v) op.push(`verdict ${k} = ${JSON.stringify(observed[k])}, expected ${JSON.stringify(v)}: ${JSON.stringify(observed).slice(0, 600)}`);
+      // observe proposes policy rejections too, so the log says what the node thought: the
+      // blocklisted transaction is consensus-valid, so btcd says valid.
+      const context = observed['policy_context'] as Record<string, unknown> | undefined;
+      if (context?.['proposal_result'] !== 'valid') op.push(`verdict policy_context.proposal_result ${JSON.stringify(context?.['proposal_result'])}, expected "valid" (btcd's BIP23 proposal of a consensus-valid block)`);
       await waitFor('JDC to log DeclareMiningJob.Success from B', 5_000, () => (countLines(/Received: DeclareMiningJobSuccess/) >= 1 ? true : undefined)).catch((e: Error) => op.push(e.message));
     }
     if (!logHas(jdc.app, /requested fallback|fallback triggered/i)) op.push('JDC logged no fallback');
