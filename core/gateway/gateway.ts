@@ -105,6 +105,12 @@ export interface GatewayOptions {
   readonly invalidSharesPerMinuteMax?: number;
   /** Events held until polled; past it new events are dropped and counted. Default 100,000. */
   readonly eventQueueMax?: number;
+  /**
+   * Issue 13 item 2: jobs and SetNewPrevHash once per group channel on connections without
+   * REQUIRES_STANDARD_JOBS (docs/performance.md, "Group channels"). Default true; false sends
+   * one message per channel (the per-channel fan-out the bench compares against).
+   */
+  readonly groupChannels?: boolean;
   /** Issue 4: SetCustomMiningJob handler; enables REQUIRES_WORK_SELECTION. */
   readonly workSelection?: WorkSelectionHandler;
   /** Issue 4: where verdicts come from (required in inline mode; without one, observe and
@@ -335,6 +341,7 @@ export class Gateway {
       staleHold: () => this.#gate.holding,
       mode: options.mode,
       ...(options.invalidSharesPerMinuteMax === undefined ? {} : { invalidSharesPerMinuteMax: options.invalidSharesPerMinuteMax }),
+      groupChannels: options.groupChannels ?? true,
     };
     this.#templateCache = new TemplateCache(options.templateProvider?.cachedTemplates ?? 16);
     const tp = options.templateProvider;

@@ -93,6 +93,12 @@ export interface SessionContext extends ResponderContext {
   readonly mode?: 'shadow' | 'observe' | 'inline';
   /** limits.max_invalid_shares_per_minute (issue 12 item 4); absent = no budget. */
   readonly invalidSharesPerMinuteMax?: number;
+  /**
+   * Issue 13 item 2: send template jobs and SetNewPrevHash once per group channel on
+   * connections that did not set REQUIRES_STANDARD_JOBS (core/channels/channels.ts header).
+   * Default true; false = one message per channel everywhere (GatewayOptions.groupChannels).
+   */
+  readonly groupChannels?: boolean;
 }
 
 export type SessionState = 'handshake' | 'expect_setup' | 'ready' | 'closed';
@@ -364,6 +370,11 @@ export class Session {
       factory: this.#ctx.factory,
       extranonce: this.#ctx.extranonce,
       settings: this.#ctx.channelsSettings,
+      // Group jobs (spec §5.2.1, §5.3.16–17) unless the client said it can only take standard
+      // jobs (REQUIRES_STANDARD_JOBS: an end device), as SRI's pool_sv2 decides. Not on a
+      // work-selection connection either: SRI's pool sends such a client no template jobs at
+      // all, so nothing there has ever been tested against group-addressed ones.
+      groupJobs: (this.#ctx.groupChannels ?? true) && (m.flags & MiningSetupFlags.requiresStandardJobs) === 0 && !this.#workSelection,
       // No sha256 here: the channels take the factory's double hash (core/mining/hash.ts rule).
     });
     this.#ctx.emit({
