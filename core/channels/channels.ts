@@ -474,12 +474,13 @@ export class MiningChannels {
   #pushGroupJob(group: Group, job: JobTemplate, newPrevHash: boolean, nowMs: number, out: Sv2Message[]): void {
     const jobId = this.#takeJobId(group);
     const coinbase = job.coinbase(group.fullExtranonceBytes);
+    const networkTargetBytes = _networkTargetBytes(job); // once per group, not per member
     for (const ch of group.members) {
       if (newPrevHash) {
         ch.jobs.clear();
         ch.oldestActiveJobId = jobId;
       }
-      this.#recordJob(ch, jobId, job, coinbase, this.#prevMinNtime, null, nowMs);
+      this.#recordJob(ch, jobId, job, coinbase, this.#prevMinNtime, null, nowMs, networkTargetBytes);
     }
     out.push({
       type: 'NewExtendedMiningJob',
@@ -539,7 +540,16 @@ export class MiningChannels {
   }
 
   /** Store a job on a channel (bounded: beyond ACTIVE_JOBS_MAX the oldest becomes stale). */
-  #recordJob(ch: Channel, jobId: number, source: JobSource, coinbase: JobCoinbase, minNtime: number, merkleRoot: Uint8Array | null, nowMs: number): void {
+  #recordJob(
+    ch: Channel,
+    jobId: number,
+    source: JobSource,
+    coinbase: JobCoinbase,
+    minNtime: number,
+    merkleRoot: Uint8Array | null,
+    nowMs: number,
+    networkTargetBytes: Uint8Array = _networkTargetBytes(source),
+  ): void {
     if (jobId === 1) ch.oldestActiveJobId = 1; // numbering restarted (see #takeJobId)
     ch.jobs.set(jobId, {
       jobId,
@@ -550,7 +560,7 @@ export class MiningChannels {
       target: ch.target,
       targetBytes: ch.targetBytes,
       difficulty: ch.difficulty,
-      networkTargetBytes: _networkTargetBytes(source),
+      networkTargetBytes,
       merkleRoot,
       coinbase,
       versionRollingAllowed: ch.versionRollingAllowed,

@@ -45,6 +45,7 @@ import type { ReasonCode } from '../reason-codes.ts';
 import type { BlockTemplate } from '../template/template.ts';
 import { doubleHashOf } from '../mining/hash.ts';
 import { BroadcastEncoder } from './broadcast-encoder.ts';
+import { TransmitArena } from '../noise/transmit-arena.ts';
 import {
   ExtranonceAllocator,
   JobFactory,
@@ -936,9 +937,10 @@ export class Gateway {
     let connections = 0;
     let messages = 0;
     const encoder = new BroadcastEncoder(); // one per broadcast (broadcast-encoder.ts)
+    const arena = new TransmitArena(); // the sealed bytes of every connection (transmit-arena.ts)
     for (const session of this.#sessions.values()) {
       if (!(session instanceof Session) || session.state !== 'ready') continue;
-      const sent = session.setTemplate(job, nowMs, encoder);
+      const sent = session.setTemplate(job, nowMs, encoder, arena);
       if (sent > 0) connections += 1;
       messages += sent;
       this.#after(session);

@@ -43,6 +43,7 @@ import type {
 import { EXTENSIONS_NEGOTIATION, WORKER_HASHRATE_TRACKING, workerIdentityOf } from '../codec/tlv.ts';
 import { protocolError, type ProtocolError } from '../errors.ts';
 import type { NoiseResponderConnection } from '../noise/connection.ts';
+import type { TransmitArena } from '../noise/transmit-arena.ts';
 import { wireString, type ReasonCode } from '../reason-codes.ts';
 import { targetToDisplayHex } from '../mining/target.ts';
 import {
@@ -236,13 +237,17 @@ export class Session {
     if (this.#channels !== undefined) this.#sendAll(this.#channels.onTimeout(nowMs));
   }
 
-  /** New work for every channel on this connection (future job + SetNewPrevHash, or an update). */
-  setTemplate(job: JobTemplate, nowMs: number, encoder?: BroadcastEncoder): number {
+  /**
+   * New work for every channel on this connection (future job + SetNewPrevHash, or an update;
+   * once per group channel when group jobs are on). `encoder` and `arena` are the broadcast's:
+   * one encode per distinct job with 8 bytes patched per message (broadcast-encoder.ts), sealed
+   * into the broadcast's shared transmit chunks (core/noise/transmit-arena.ts).
+   */
+  setTemplate(job: JobTemplate, nowMs: number, encoder?: BroadcastEncoder, arena?: TransmitArena): number {
     if (this.#state !== 'ready' || this.#channels === undefined) return 0;
     const messages = this.#channels.setTemplate(job, nowMs);
     if (encoder === undefined) this.#sendAll(messages);
-    // The broadcast's shared encoder: one encode per distinct job, 8 bytes patched per channel.
-    else for (const message of messages) this.#sendFrame(encoder.encode(message));
+    else for (const message of messages) this.#sendFrame(encoder.encode(message), arena);
     return messages.length;
   }
 
@@ -568,9 +573,9 @@ export class Session {
     this.#sendFrame(encodeMessage(message));
   }
 
-  #sendFrame(plaintextFrame: Uint8Array): void {
+  #sendFrame(plaintextFrame: Uint8Array, arena?: TransmitArena): void {
     if (this.#state === 'closed') return;
-    const sent = this.noise.send(plaintextFrame);
+    const sent = this.noise.send(plaintextFrame, arena);
     if (!sent.ok) this.#closeFromNoise(sent.error, this.#nowMs);
   }
 
