@@ -267,6 +267,7 @@ async function memoryAndSwitch(gc: Gc | undefined): Promise<void> {
 
     const switchAt = async (channelsPerConnection: number, firstPrev: number): Promise<{ socketsMs: number[]; deliveredMs: number[] }> => {
       const socketsMs: number[] = [];
+      const socketsCpuMs: number[] = [];
       const deliveredMs: number[] = [];
       const expected = CONNECTIONS * channelsPerConnection;
       for (let i = 0; i < SWITCH_REPEATS; i++) {
@@ -274,10 +275,12 @@ async function memoryAndSwitch(gc: Gc | undefined): Promise<void> {
         await load.expect('watching');
         await sleep(200);
         const startWall = wallNowMs();
+        const c0 = cpuMs();
         const t0 = performance.now();
         served.gateway.templateUpdated(template(firstPrev + i), clock.monotonicMs());
         served.server.service();
         socketsMs.push(performance.now() - t0);
+        socketsCpuMs.push(cpuMs() - c0);
         const done = await Promise.race([watching, sleep(30_000).then(() => undefined)]);
         check(done !== undefined, `all ${expected} SetNewPrevHash delivered within 30 s`);
         deliveredMs.push((done!['lastWallMs'] as number) - startWall);
@@ -288,6 +291,7 @@ async function memoryAndSwitch(gc: Gc | undefined): Promise<void> {
         report({ provider: provider.name, name: `prevhash_switch_${name}_p50_ms_${k}`, value: percentile(xs, 50), unit: `ms (${SWITCH_REPEATS} runs, ${expected} ext channels)` });
         report({ provider: provider.name, name: `prevhash_switch_${name}_p99_ms_${k}`, value: percentile(xs, 99), unit: `ms (${SWITCH_REPEATS} runs, ${expected} ext channels)` });
       }
+      report({ provider: provider.name, name: `prevhash_switch_sockets_cpu_p50_ms_${k}`, value: percentile(socketsCpuMs, 50), unit: `CPU ms (${SWITCH_REPEATS} runs)` });
       return { socketsMs, deliveredMs };
     };
     check(served.gateway.connectionIds().length === CONNECTIONS, 'connections still open');
