@@ -475,12 +475,21 @@ export class MiningChannels {
     const jobId = this.#takeJobId(group);
     const coinbase = job.coinbase(group.fullExtranonceBytes);
     const networkTargetBytes = _networkTargetBytes(job); // once per group, not per member
+    // Extended members with the same target share one (immutable) job record; a standard
+    // member's record is its own (its merkle root, made on the first share, is per channel).
+    // The per-member records were ~25 % of a grouped switch (docs/performance.md).
+    let shared: Job | undefined;
     for (const ch of group.members) {
       if (newPrevHash) {
         ch.jobs.clear();
         ch.oldestActiveJobId = jobId;
       }
-      this.#recordJob(ch, jobId, job, coinbase, this.#prevMinNtime, null, nowMs, networkTargetBytes);
+      let record = shared !== undefined && ch.kind === 'extended' && shared.target === ch.target ? shared : undefined;
+      if (record === undefined) {
+        record = this.#newJob(ch, jobId, job, coinbase, this.#prevMinNtime, null, nowMs, networkTargetBytes);
+        if (ch.kind === 'extended') shared = record;
+      }
+      this.#storeJob(ch, record);
     }
     out.push({
       type: 'NewExtendedMiningJob',
@@ -539,8 +548,13 @@ export class MiningChannels {
     return jobId;
   }
 
-  /** Store a job on a channel (bounded: beyond ACTIVE_JOBS_MAX the oldest becomes stale). */
-  #recordJob(
+  /** Store a new job on a channel (see #storeJob). */
+  #recordJob(ch: Channel, jobId: number, source: JobSource, coinbase: JobCoinbase, minNtime: number, merkleRoot: Uint8Array | null, nowMs: number): void {
+    this.#storeJob(ch, this.#newJob(ch, jobId, source, coinbase, minNtime, merkleRoot, nowMs));
+  }
+
+  /** A job record with the channel's current target. */
+  #newJob(
     ch: Channel,
     jobId: number,
     source: JobSource,
@@ -549,9 +563,8 @@ export class MiningChannels {
     merkleRoot: Uint8Array | null,
     nowMs: number,
     networkTargetBytes: Uint8Array = _networkTargetBytes(source),
-  ): void {
-    if (jobId === 1) ch.oldestActiveJobId = 1; // numbering restarted (see #takeJobId)
-    ch.jobs.set(jobId, {
+  ): Job {
+    return {
       jobId,
       source,
       version: source.version,
@@ -564,7 +577,14 @@ export class MiningChannels {
       merkleRoot,
       coinbase,
       versionRollingAllowed: ch.versionRollingAllowed,
-    });
+    };
+  }
+
+  /** Store a job on a channel (bounded: beyond ACTIVE_JOBS_MAX the oldest becomes stale). */
+  #storeJob(ch: Channel, job: Job): void {
+    const jobId = job.jobId;
+    if (jobId === 1) ch.oldestActiveJobId = 1; // numbering restarted (see #takeJobId)
+    ch.jobs.set(jobId, job);
     // The Map keeps insertion order = ascending ids, so the first key is the oldest; ids in
     // between that this channel never got (another member's open) are skipped over.
     while (ch.jobs.size > ACTIVE_JOBS_MAX) {

@@ -714,6 +714,31 @@ describe('gateway: group channels (issue 13 item 2, spec §5.2.3)', () => {
     assert.deepEqual(miner.inbox.map((m) => (m as Msg<'SetNewPrevHash'>).channelId), [same[0]!.groupChannelId, same[0]!.groupChannelId]);
   });
 
+  test('members of one group keep their own targets: a share that meets one channel\'s target is too low on a harder one', () => {
+    const world = new World({ shareAckBatchSize: 1 });
+    world.template(template({ bits: '1e00ffff' }));
+    const miner = world.ready();
+    const easy = miner.openExtended('e.1', 1, 8);
+    const hard = miner.openExtended('e.2', 2, 8);
+    assert.equal(easy.groupChannelId, hard.groupChannelId);
+    const hardTarget = new Uint8Array(32);
+    hardTarget[29] = 0x10; // 2^236, little-endian: far harder than the easiest target
+    miner.send({ type: 'UpdateChannel', channelId: hard.channelId, nominalHashRate: 1, maximumTarget: hardTarget });
+    world.pump();
+    assert.equal(miner.take('SetTarget').channelId, hard.channelId);
+    miner.inbox.length = 0;
+    world.template(template({ bits: '1e00ffff', prev: PREV_B }));
+    const job = miner.take('NewExtendedMiningJob');
+    const prev = miner.take('SetNewPrevHash');
+    assert.equal(job.channelId, easy.groupChannelId);
+    const extranonce = new Uint8Array(8).fill(3);
+    // Ground against the easy target; the same work on the hard channel is below its target.
+    submitExtended(miner, extendedWork(easy, job, prev), 1, 'share', extranonce);
+    assert.equal(world.lastEvent('share_accepted').channel_id, easy.channelId);
+    submitExtended(miner, { ...extendedWork(hard, job, prev), target: targetFromU256(easy.target) }, 2, 'share', extranonce, { start: 50_000 });
+    assert.equal(miner.take('SubmitSharesError').errorCode, 'difficulty-too-low');
+  });
+
   test('GatewayOptions.groupChannels = false: one message per channel even without REQUIRES_STANDARD_JOBS', () => {
     const world = new World({ groupChannels: false });
     world.template(template());
