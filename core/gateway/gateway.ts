@@ -14,7 +14,8 @@
 //   nextDeadlineMs() / onTimeout(nowMs)   (harmless early or twice)
 //
 // Jobs (SV2.md §5.3, issue 3 item 2): a template with a NEW prevhash goes to every channel of
-// every connection at once, in one pass (future job + SetNewPrevHash per channel), cancelling
+// every connection at once, in one pass (future job + SetNewPrevHash per channel, or once per
+// group channel on connections without REQUIRES_STANDARD_JOBS: core/channels/channels.ts), cancelling
 // any aggregated update still waiting. Templates on the SAME prevhash are aggregated: the first
 // arms a `job_broadcast_interval_ms` deadline, later ones replace the pending template, and one
 // broadcast of the newest goes out when the deadline fires (0 = no aggregation).
