@@ -14,6 +14,7 @@ import { bytesToHex, hexToBytes, reversed, utf8 } from '../../core/bytes.ts';
 import { nobleProvider, type CryptoProvider } from '../../core/crypto/provider.ts';
 import { decodeMessage, encodeFrame, encodeMessage, type Sv2Message } from '../../core/codec/index.ts';
 import { MiningSetupFlags } from '../../core/codec/messages/common.ts';
+import { MiningClient } from '../../core/client/index.ts';
 import { workerIdentityTlv, WORKER_HASHRATE_TRACKING } from '../../core/codec/tlv.ts';
 import { NoiseInitiatorConnection, ResponderIdentity, generateAuthorityKeyPair } from '../../core/noise/index.ts';
 import { header80 } from '../../core/mining/header.ts';
@@ -737,6 +738,45 @@ describe('gateway: group channels (issue 13 item 2, spec §5.2.3)', () => {
     assert.equal(world.lastEvent('share_accepted').channel_id, easy.channelId);
     submitExtended(miner, { ...extendedWork(hard, job, prev), target: targetFromU256(easy.target) }, 2, 'share', extranonce, { start: 50_000 });
     assert.equal(miner.take('SubmitSharesError').errorCode, 'difficulty-too-low');
+  });
+
+  test('our MiningClient (core/client) mines group-addressed jobs on standard and extended channels: every share accepted on the group job', () => {
+    const world = new World({ shareAckBatchSize: 1 });
+    world.template(template({ bits: '1e00ffff' }));
+    const client = new MiningClient({ provider: nobleProvider, random: world.random, certificatePolicy: { kind: 'pinned', authorityXOnly: world.authority.publicKeyXOnly }, wallClock: world.clock }, world.now);
+    const connId = world.gateway.acceptConnection(world.now, { wallMs: world.clock.wallMs(), remoteAddress: '127.0.0.1:5001' })!;
+    world.miners.set(connId, { connId, noise: client, closedByServer: false, drain: () => {} } as unknown as Miner);
+    world.pump();
+    assert.equal(client.state, 'ready');
+    for (let i = 0; i < 3; i++) client.openStandardChannel({ userIdentity: `c.s${i}`, nominalHashRate: 1 });
+    for (let i = 0; i < 2; i++) client.openExtendedChannel({ userIdentity: `c.e${i}`, nominalHashRate: 1 });
+    world.pump();
+    const channels: { id: number; group: number; kind: string }[] = [];
+    for (let e = client.pollEvent(); e !== undefined; e = client.pollEvent()) if (e.type === 'channel_opened') channels.push({ id: e.channel_id, group: e.group_channel_id, kind: e.kind });
+    assert.equal(channels.length, 5);
+    world.template(template({ bits: '1e00ffff', prev: PREV_B }));
+    const broadcast = world.lastEvent('job_broadcast');
+    assert.equal(broadcast.messages, 4, 'two groups (standard, extended): one job + one SetNewPrevHash each');
+    const groupJobIds = new Set<number>();
+    for (const ch of channels) {
+      const work = client.work(ch.id)!;
+      assert.ok(work !== undefined, `work on channel ${ch.id}`);
+      assert.equal(bytesToHex(reversed(work.prevHash)), PREV_B, 'the group SetNewPrevHash reached every member');
+      groupJobIds.add(work.jobId);
+      const target = targetFromU256(work.target);
+      let nonce = 0;
+      for (; nonce < 1_000_000; nonce++) {
+        const hash = sha256d(header80({ version: work.version, prevHash: work.prevHash, merkleRoot: work.merkleRoot, ntime: work.ntime, nbits: work.nbits, nonce }));
+        if (targetFromU256(hash) <= target) break;
+      }
+      client.submitShare(ch.id, { jobId: work.jobId, nonce, ntime: work.ntime, version: work.version, ...(ch.kind === 'extended' ? { extranonce: work.extranonce } : {}) });
+    }
+    world.pump();
+    assert.equal(world.eventsOf('share_rejected').length, 0, JSON.stringify(world.eventsOf('share_rejected')));
+    const accepted = world.eventsOf('share_accepted');
+    assert.deepEqual(accepted.map((e) => e.channel_id), channels.map((c) => c.id));
+    assert.ok(accepted.every((e) => groupJobIds.has(e.job_id)));
+    assert.equal(groupJobIds.size <= 2, true, 'one job id per group');
   });
 
   test('GatewayOptions.groupChannels = false: one message per channel even without REQUIRES_STANDARD_JOBS', () => {
