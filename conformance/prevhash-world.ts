@@ -12,6 +12,7 @@ import { SeededRandom } from '../core/random.ts';
 import { bytesToHex, hexToBytes } from '../core/bytes.ts';
 import { nobleProvider } from '../core/crypto/provider.ts';
 import { decodeMessage, encodeMessage, type Sv2Message } from '../core/codec/index.ts';
+import { MiningSetupFlags } from '../core/codec/messages/common.ts';
 import { NoiseInitiatorConnection, ResponderIdentity, generateAuthorityKeyPair } from '../core/noise/index.ts';
 import { parseGetBlockTemplate } from '../core/template/gbt.ts';
 import type { BlockTemplate } from '../core/template/template.ts';
@@ -323,12 +324,16 @@ export class PrevhashWorld {
     return t;
   }
 
-  /** A miner with SetupConnection done and one standard channel open (its work, if any, taken). */
+  /**
+   * A miner with SetupConnection done and one standard channel open (its work, if any, taken).
+   * An end device: REQUIRES_STANDARD_JOBS, so its jobs are NewMiningJob addressed to its channel
+   * (no group channel jobs, core/channels/channels.ts).
+   */
   miner(): Miner {
     const miner = new Miner(this);
     this.pump();
     miner.send({
-      type: 'SetupConnection', protocol: 0, minVersion: 2, maxVersion: 2, flags: 0,
+      type: 'SetupConnection', protocol: 0, minVersion: 2, maxVersion: 2, flags: MiningSetupFlags.requiresStandardJobs,
       endpointHost: '127.0.0.1', endpointPort: 34255, vendor: 'test', hardwareVersion: 'hw', firmware: 'fw', deviceId: 'dev',
     });
     this.pump();

@@ -6,10 +6,27 @@
 // bad opens, updates and shares are returned outcomes carrying a registry reason code and the
 // SRI wire string (SV2.md §5.8). Only misuse by our own code throws.
 //
-// Job ids (SV2.md §5.3, PR #209): per channel, 1, 2, 3, … and never reused. The jobs of the
-// current prevhash are the contiguous id range [oldestActiveJobId, nextJobId); everything below
-// it is stale (an earlier prevhash, or evicted beyond ACTIVE_JOBS_MAX) and answers `stale-share`
-// without any per-job history; 0 and ids never issued answer `invalid-job-id`.
+// Job ids (SV2.md §5.3, PR #209): increasing from 1 and never reused on a channel. Each channel
+// draws them from a counter: its own (per-channel jobs), or its group's when group jobs are on
+// (below), so a job sent once to the group has the same id on every member. The jobs of the
+// current prevhash lie in [oldestActiveJobId, counter); everything below it is stale (an earlier
+// prevhash, or evicted beyond ACTIVE_JOBS_MAX) and answers `stale-share` without any per-job
+// history; 0, ids never issued and ids issued only to other channels of the group answer
+// `invalid-job-id` (the last ones only while in the active range).
+//
+// Group channels (spec §5.2.3, SV2.md §5.2): every channel belongs to the group of the channels
+// on this connection with the same full-extranonce length and version-rolling policy (the group
+// shares one coinbase_tx_prefix, which holds the scriptSig length, so the spec requires equal
+// lengths); the first group takes `groupChannelId`, later ones the next free id of the channel
+// namespace. With `groupJobs` (the session sets it when SetupConnection did not set
+// REQUIRES_STANDARD_JOBS, as SRI's pool_sv2 does), `setTemplate` sends ONE NewExtendedMiningJob
+// and (new prevhash) ONE SetNewPrevHash per group, addressed to the group id, instead of one per
+// channel: spec §5.3.16 ("for a group channel: a broadcast … with one single message") and
+// §5.3.17 ("sent only once to each group channel"). Standard members mine it by inserting their
+// extranonce_prefix (spec §5.2.1: the client computes their merkle roots); NewMiningJob can never
+// be group-addressed (spec §5.3.15: a standard channel's merkle root is its own). Without
+// `groupJobs` every channel gets its own NewMiningJob / NewExtendedMiningJob + SetNewPrevHash.
+// Opening a channel always sends its first job and SetNewPrevHash to the channel itself (SRI).
 //
 // Hot path (share validation): no coinbase serialization per share. Standard channels use the
 // merkle root computed when the job was made (SV2.md §5.2: header-only mining). Extended
@@ -132,11 +149,26 @@ interface Job {
   readonly targetBytes: Uint8Array;
   readonly difficulty: number;
   readonly networkTargetBytes: Uint8Array;
-  /** Standard channels: the merkle root of the job (precomputed). */
-  readonly merkleRoot: Uint8Array | null;
-  /** Extended channels: the cached coinbase for the channel's full-extranonce length. */
-  readonly coinbase: JobCoinbase | null;
+  /**
+   * Standard channels: the merkle root of the job; computed when the job is made for a
+   * NewMiningJob, or on the first share for a group job (nothing per member on the broadcast).
+   */
+  merkleRoot: Uint8Array | null;
+  /** The cached coinbase for the channel's full-extranonce length. */
+  readonly coinbase: JobCoinbase;
   readonly versionRollingAllowed: boolean;
+}
+
+/** Where a channel's job ids come from: its own counter, or its group's (shared). */
+interface JobCounter {
+  next: number;
+}
+
+interface Group extends JobCounter {
+  readonly id: number;
+  readonly fullExtranonceBytes: number;
+  readonly versionRollingAllowed: boolean;
+  readonly members: Set<Channel>;
 }
 
 interface Channel {
@@ -152,7 +184,9 @@ interface Channel {
   target: bigint;
   targetBytes: Uint8Array;
   difficulty: number;
-  nextJobId: number;
+  readonly group: Group;
+  /** The group (groupJobs) or a counter of the channel's own. */
+  readonly jobIds: JobCounter;
   oldestActiveJobId: number;
   readonly jobs: Map<number, Job>;
   readonly acks: ShareAckBatcher;
@@ -169,6 +203,8 @@ export class MiningChannels {
   readonly #extranonce: ExtranonceSource;
   readonly #sha256d: Sha256d;
   readonly #channels = new Map<number, Channel>();
+  readonly #groups: Group[] = [];
+  readonly #groupJobs: boolean;
   readonly #seen: SeenShares;
   readonly #header = new Uint8Array(HEADER_BYTES);
   /** The merkle-root field of #header: extended shares fold their root straight into it. */
@@ -191,6 +227,11 @@ export class MiningChannels {
     /** The double hash for merkle roots and headers; default the factory's (core/mining/hash.ts). */
     sha256d?: Sha256d;
     groupChannelId?: number;
+    /**
+     * Send template jobs and SetNewPrevHash once per group channel (see the header). Default
+     * false; the gateway session turns it on unless SetupConnection set REQUIRES_STANDARD_JOBS.
+     */
+    groupJobs?: boolean;
   }) {
     const { factory, extranonce, settings } = options;
     if (factory === null || typeof factory !== 'object') throw new TypeError('MiningChannels: factory must be a JobFactory');
@@ -210,6 +251,7 @@ export class MiningChannels {
     // Group and channel ids share one namespace (SV2.md §5.2): channels start after the group.
     this.groupChannelId = group;
     this.#nextChannelId = group + 1;
+    this.#groupJobs = options.groupJobs ?? false;
     this.#seen = new SeenShares({ expireMs: settings.nonceExpireSecs * 1000, capacity: settings.seenSharesMax });
     this.#hardestTarget = targetFromDifficulty(settings.maxDifficulty);
     this.#easiestTarget = settings.minDifficulty === 0 ? U256_MAX : targetFromDifficulty(settings.minDifficulty);
@@ -228,14 +270,20 @@ export class MiningChannels {
     return this.#channels.has(channelId);
   }
 
+  /** Whether template jobs go out once per group channel (see the header). */
+  get groupJobs(): boolean {
+    return this.#groupJobs;
+  }
+
   /** Read-only view of a channel for events and tests. */
   channelInfo(channelId: number):
-    | { kind: ChannelKind; userIdentity: string; target: bigint; difficulty: number; extranoncePrefix: Uint8Array; extranonceSize: number; nominalHashRate: number; activeJobIds: number[] }
+    | { kind: ChannelKind; userIdentity: string; groupChannelId: number; target: bigint; difficulty: number; extranoncePrefix: Uint8Array; extranonceSize: number; nominalHashRate: number; activeJobIds: number[] }
     | undefined {
     const ch = this.#channels.get(channelId);
     if (ch === undefined) return undefined;
     return {
       kind: ch.kind,
+      groupChannelId: ch.group.id,
       userIdentity: ch.userIdentity,
       target: ch.target,
       difficulty: ch.difficulty,
@@ -296,9 +344,18 @@ export class MiningChannels {
       prefix = this.#extranonce.allocate();
       if (prefix === null) return refuse('channel_limit_reached');
     }
-    const channelId = this.#nextChannelId;
+    const fullExtranonceBytes = prefix.length + rollableBytes;
+    const vra = kind === 'standard' ? true : versionRollingAllowed;
+    let group = this.#groups.find((g) => g.fullExtranonceBytes === fullExtranonceBytes && g.versionRollingAllowed === vra);
+    // A new group takes an id from the channel namespace too (spec §5.2.3: one namespace).
+    const needsGroupId = group === undefined && this.#groups.length > 0;
+    const channelId = this.#nextChannelId + (needsGroupId ? 1 : 0);
     if (channelId > 0xffffffff) return refuse('channel_limit_reached');
-    this.#nextChannelId++;
+    if (group === undefined) {
+      group = { id: needsGroupId ? this.#nextChannelId : this.groupChannelId, fullExtranonceBytes, versionRollingAllowed: vra, members: new Set(), next: 1 };
+      this.#groups.push(group);
+    }
+    this.#nextChannelId = channelId + 1;
     const target = this.#initialTarget(nominalHashRate, maxTarget);
     const interval = this.settings.vardiffRetargetIntervalSecs * 1000;
     const ch: Channel = {
@@ -307,14 +364,15 @@ export class MiningChannels {
       userIdentity,
       extranoncePrefix: prefix,
       rollableBytes,
-      fullExtranonceBytes: prefix.length + rollableBytes,
-      versionRollingAllowed: kind === 'standard' ? true : versionRollingAllowed,
+      fullExtranonceBytes,
+      versionRollingAllowed: vra,
       nominalHashRate,
       maxTarget,
       target,
       targetBytes: targetToU256(target),
       difficulty: difficultyFromTarget(target),
-      nextJobId: 1,
+      group,
+      jobIds: this.#groupJobs ? group : { next: 1 },
       oldestActiveJobId: 1,
       jobs: new Map(),
       acks: new ShareAckBatcher({ channelId, batchSize: this.settings.shareAckBatchSize, delayMs: this.settings.shareAckDelayMs }),
@@ -323,9 +381,10 @@ export class MiningChannels {
       vardiffNextMs: nowMs + interval,
     };
     this.#channels.set(channelId, ch);
+    group.members.add(ch);
     const messages: Sv2Message[] = [
       kind === 'standard'
-        ? { type: 'OpenStandardMiningChannelSuccess', requestId, channelId, target: ch.targetBytes, extranoncePrefix: prefix, groupChannelId: this.groupChannelId }
+        ? { type: 'OpenStandardMiningChannelSuccess', requestId, channelId, target: ch.targetBytes, extranoncePrefix: prefix, groupChannelId: group.id }
         : {
             type: 'OpenExtendedMiningChannelSuccess',
             requestId,
@@ -333,7 +392,7 @@ export class MiningChannels {
             target: ch.targetBytes,
             extranonceSize: rollableBytes,
             extranoncePrefix: prefix,
-            groupChannelId: this.groupChannelId,
+            groupChannelId: group.id,
           },
     ];
     // SV2.md §5.3: after .Success, a future job (min_ntime None) then SetNewPrevHash naming it.
@@ -369,6 +428,9 @@ export class MiningChannels {
 
   /** The client's CloseChannel: forget the channel. False if it was not open. */
   closeChannel(channelId: number): boolean {
+    const ch = this.#channels.get(channelId);
+    if (ch === undefined) return false;
+    ch.group.members.delete(ch);
     return this.#channels.delete(channelId);
   }
 
@@ -377,6 +439,7 @@ export class MiningChannels {
     const out: CloseChannel[] = [];
     for (const id of this.#channels.keys()) out.push({ type: 'CloseChannel', channelId: id, reasonCode: reasonWire });
     this.#channels.clear();
+    for (const group of this.#groups) group.members.clear();
     return out;
   }
 
@@ -386,18 +449,60 @@ export class MiningChannels {
    * A template for this connection. New prevhash: for every channel a future job (min_ntime
    * None) and a SetNewPrevHash naming it; all earlier jobs become stale; the duplicate set is
    * flushed (SRI). Same prevhash: for every channel a job with min_ntime set, active at once.
+   * With `groupJobs`, one NewExtendedMiningJob (+ one SetNewPrevHash) per non-empty group,
+   * addressed to the group id, stands for the per-channel messages (see the header).
    */
   setTemplate(job: JobTemplate, nowMs: number): Sv2Message[] {
     const messages: Sv2Message[] = [];
     const newPrevHash = this.#current === null || !_equal32(this.#current.prevHash, job.prevHash);
-    if (newPrevHash) {
-      this.#adopt(job);
+    if (newPrevHash) this.#adopt(job);
+    else this.#current = job;
+    if (this.#groupJobs) {
+      for (const group of this.#groups) if (group.members.size > 0) this.#pushGroupJob(group, job, newPrevHash, nowMs, messages);
+    } else if (newPrevHash) {
       for (const ch of this.#channels.values()) this.#pushPrevHashJob(ch, job, nowMs, messages);
     } else {
-      this.#current = job;
       for (const ch of this.#channels.values()) messages.push(this.#makeJob(ch, job, this.#prevMinNtime, false, nowMs));
     }
     return messages;
+  }
+
+  /**
+   * One group's job: the id is drawn once from the group's counter and recorded on every member
+   * (each with its own target and coinbase extranonce prefix); the message carries the group id.
+   */
+  #pushGroupJob(group: Group, job: JobTemplate, newPrevHash: boolean, nowMs: number, out: Sv2Message[]): void {
+    const jobId = this.#takeJobId(group);
+    const coinbase = job.coinbase(group.fullExtranonceBytes);
+    const networkTargetBytes = _networkTargetBytes(job); // once per group, not per member
+    // Extended members with the same target share one (immutable) job record; a standard
+    // member's record is its own (its merkle root, made on the first share, is per channel).
+    // The per-member records were ~25 % of a grouped switch (docs/performance.md).
+    let shared: Job | undefined;
+    for (const ch of group.members) {
+      if (newPrevHash) {
+        ch.jobs.clear();
+        ch.oldestActiveJobId = jobId;
+      }
+      let record = shared !== undefined && ch.kind === 'extended' && shared.target === ch.target ? shared : undefined;
+      if (record === undefined) {
+        record = this.#newJob(ch, jobId, job, coinbase, this.#prevMinNtime, null, nowMs, networkTargetBytes);
+        if (ch.kind === 'extended') shared = record;
+      }
+      this.#storeJob(ch, record);
+    }
+    out.push({
+      type: 'NewExtendedMiningJob',
+      channelId: group.id,
+      jobId,
+      minNtime: newPrevHash ? null : this.#prevMinNtime,
+      version: job.version,
+      versionRollingAllowed: group.versionRollingAllowed,
+      merklePath: job.merklePath as Uint8Array[],
+      coinbaseTxPrefix: coinbase.parts.prefix,
+      coinbaseTxSuffix: coinbase.parts.suffix,
+    });
+    if (newPrevHash) out.push({ type: 'SetNewPrevHash', channelId: group.id, jobId, prevHash: job.prevHash, minNtime: this.#prevMinNtime, nbits: job.nbits });
   }
 
   /**
@@ -422,7 +527,7 @@ export class MiningChannels {
   /** Future job + SetNewPrevHash for one channel; earlier jobs become stale. */
   #pushPrevHashJob(ch: Channel, job: JobTemplate, nowMs: number, out: Sv2Message[]): void {
     ch.jobs.clear();
-    ch.oldestActiveJobId = ch.nextJobId;
+    ch.oldestActiveJobId = ch.jobIds.next;
     const jobMessage = this.#makeJob(ch, job, this.#prevMinNtime, true, nowMs);
     out.push(jobMessage);
     const snph: SetNewPrevHash = {
@@ -436,17 +541,30 @@ export class MiningChannels {
     out.push(snph);
   }
 
-  #makeJob(ch: Channel, source: JobSource, minNtime: number, future: boolean, nowMs: number): NewMiningJob | NewExtendedMiningJob {
-    const jobId = ch.nextJobId++;
-    if (ch.nextJobId > 0xffffffff) {
-      // 2^32 jobs on one channel: restart numbering (all older ids are long gone).
-      ch.nextJobId = 1;
-      ch.oldestActiveJobId = 1;
-    }
-    const coinbase = source.coinbase(ch.fullExtranonceBytes);
-    let merkleRoot: Uint8Array | null = null;
-    if (ch.kind === 'standard') merkleRoot = this.#merkleRoot(coinbase, ch.extranoncePrefix, null, source.merklePath, new Uint8Array(32));
-    ch.jobs.set(jobId, {
+  /** The next id of a counter; 2^32 jobs on one counter restart numbering at 1 (all older ids are long gone). */
+  #takeJobId(counter: JobCounter): number {
+    const jobId = counter.next++;
+    if (counter.next > 0xffffffff) counter.next = 1;
+    return jobId;
+  }
+
+  /** Store a new job on a channel (see #storeJob). */
+  #recordJob(ch: Channel, jobId: number, source: JobSource, coinbase: JobCoinbase, minNtime: number, merkleRoot: Uint8Array | null, nowMs: number): void {
+    this.#storeJob(ch, this.#newJob(ch, jobId, source, coinbase, minNtime, merkleRoot, nowMs));
+  }
+
+  /** A job record with the channel's current target. */
+  #newJob(
+    ch: Channel,
+    jobId: number,
+    source: JobSource,
+    coinbase: JobCoinbase,
+    minNtime: number,
+    merkleRoot: Uint8Array | null,
+    nowMs: number,
+    networkTargetBytes: Uint8Array = _networkTargetBytes(source),
+  ): Job {
+    return {
       jobId,
       source,
       version: source.version,
@@ -455,17 +573,34 @@ export class MiningChannels {
       target: ch.target,
       targetBytes: ch.targetBytes,
       difficulty: ch.difficulty,
-      networkTargetBytes: _networkTargetBytes(source),
+      networkTargetBytes,
       merkleRoot,
-      coinbase: ch.kind === 'extended' ? coinbase : null,
+      coinbase,
       versionRollingAllowed: ch.versionRollingAllowed,
-    });
-    // Bounded: beyond ACTIVE_JOBS_MAX jobs on one prevhash the oldest becomes stale.
+    };
+  }
+
+  /** Store a job on a channel (bounded: beyond ACTIVE_JOBS_MAX the oldest becomes stale). */
+  #storeJob(ch: Channel, job: Job): void {
+    const jobId = job.jobId;
+    if (jobId === 1) ch.oldestActiveJobId = 1; // numbering restarted (see #takeJobId)
+    ch.jobs.set(jobId, job);
+    // The Map keeps insertion order = ascending ids, so the first key is the oldest; ids in
+    // between that this channel never got (another member's open) are skipped over.
     while (ch.jobs.size > ACTIVE_JOBS_MAX) {
-      ch.jobs.delete(ch.oldestActiveJobId);
-      ch.oldestActiveJobId++;
+      const oldest = ch.jobs.keys().next().value as number;
+      ch.jobs.delete(oldest);
+      ch.oldestActiveJobId = (ch.jobs.keys().next().value as number | undefined) ?? ch.jobIds.next;
       this.counters.jobsEvicted++;
     }
+  }
+
+  #makeJob(ch: Channel, source: JobSource, minNtime: number, future: boolean, nowMs: number): NewMiningJob | NewExtendedMiningJob {
+    const jobId = this.#takeJobId(ch.jobIds);
+    const coinbase = source.coinbase(ch.fullExtranonceBytes);
+    let merkleRoot: Uint8Array | null = null;
+    if (ch.kind === 'standard') merkleRoot = this.#merkleRoot(coinbase, ch.extranoncePrefix, null, source.merklePath, new Uint8Array(32));
+    this.#recordJob(ch, jobId, source, coinbase, minNtime, merkleRoot, nowMs);
     const min = future ? null : minNtime;
     if (ch.kind === 'standard') {
       return { type: 'NewMiningJob', channelId: ch.id, jobId, minNtime: min, version: source.version, merkleRoot: merkleRoot! };
@@ -553,8 +688,11 @@ export class MiningChannels {
     // 4. merkle root (cannot fail here: the job's coinbase was built when the job was made);
     //    an extended share's root is folded straight into the header buffer.
     const header = this.#header;
-    if (job.merkleRoot !== null) header.set(job.merkleRoot, 36);
-    else this.#merkleRoot(job.coinbase!, ch.extranoncePrefix, extranonce, job.source.merklePath, this.#headerRoot);
+    if (ch.kind === 'standard') {
+      // A group job's root is this channel's own (its extranonce_prefix), made on first use.
+      job.merkleRoot ??= this.#merkleRoot(job.coinbase, ch.extranoncePrefix, null, job.source.merklePath, new Uint8Array(32));
+      header.set(job.merkleRoot, 36);
+    } else this.#merkleRoot(job.coinbase, ch.extranoncePrefix, extranonce, job.source.merklePath, this.#headerRoot);
     _le32(header, 0, version);
     header.set(job.source.prevHash, 4);
     _le32(header, 68, ntime);

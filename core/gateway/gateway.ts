@@ -16,7 +16,8 @@
 //   nextDeadlineMs() / onTimeout(nowMs)   (harmless early or twice)
 //
 // Jobs (SV2.md §5.3, issue 3 item 2): a template with a NEW prevhash goes to every channel of
-// every connection at once, in one pass (future job + SetNewPrevHash per channel), cancelling
+// every connection at once, in one pass (future job + SetNewPrevHash per channel, or once per
+// group channel on connections without REQUIRES_STANDARD_JOBS: core/channels/channels.ts), cancelling
 // any aggregated update still waiting. Templates on the SAME prevhash are aggregated: the first
 // arms a `job_broadcast_interval_ms` deadline, later ones replace the pending template, and one
 // broadcast of the newest goes out when the deadline fires (0 = no aggregation).
@@ -47,6 +48,7 @@ import type { ReasonCode } from '../reason-codes.ts';
 import type { BlockTemplate } from '../template/template.ts';
 import { doubleHashOf } from '../mining/hash.ts';
 import { BroadcastEncoder } from './broadcast-encoder.ts';
+import { TransmitArena } from '../noise/transmit-arena.ts';
 import {
   ExtranonceAllocator,
   JobFactory,
@@ -108,6 +110,12 @@ export interface GatewayOptions {
   readonly invalidSharesPerMinuteMax?: number;
   /** Events held until polled; past it new events are dropped and counted. Default 100,000. */
   readonly eventQueueMax?: number;
+  /**
+   * Issue 13 item 2: jobs and SetNewPrevHash once per group channel on connections without
+   * REQUIRES_STANDARD_JOBS (docs/performance.md, "Group channels"). Default true; false sends
+   * one message per channel (the per-channel fan-out the bench compares against).
+   */
+  readonly groupChannels?: boolean;
   /** Issue 4: SetCustomMiningJob handler; enables REQUIRES_WORK_SELECTION. */
   readonly workSelection?: WorkSelectionHandler;
   /** Issue 4: where verdicts come from (required in inline mode; without one, observe and
@@ -343,6 +351,7 @@ export class Gateway {
       staleHold: () => this.#gate.holding,
       mode: options.mode,
       ...(options.invalidSharesPerMinuteMax === undefined ? {} : { invalidSharesPerMinuteMax: options.invalidSharesPerMinuteMax }),
+      groupChannels: options.groupChannels ?? true,
     };
     this.#templateCache = new TemplateCache(options.templateProvider?.cachedTemplates ?? 16);
     const tp = options.templateProvider;
@@ -993,9 +1002,10 @@ export class Gateway {
     let connections = 0;
     let messages = 0;
     const encoder = new BroadcastEncoder(); // one per broadcast (broadcast-encoder.ts)
+    const arena = new TransmitArena(); // the sealed bytes of every connection (transmit-arena.ts)
     for (const session of this.#sessions.values()) {
       if (!(session instanceof Session) || session.state !== 'ready') continue;
-      const sent = session.setTemplate(job, nowMs, encoder);
+      const sent = session.setTemplate(job, nowMs, encoder, arena);
       if (sent > 0) connections += 1;
       messages += sent;
       this.#after(session);

@@ -43,6 +43,7 @@ import type {
 import { EXTENSIONS_NEGOTIATION, WORKER_HASHRATE_TRACKING, workerIdentityOf } from '../codec/tlv.ts';
 import { protocolError, type ProtocolError } from '../errors.ts';
 import type { NoiseResponderConnection } from '../noise/connection.ts';
+import type { TransmitArena } from '../noise/transmit-arena.ts';
 import { wireString, type ReasonCode } from '../reason-codes.ts';
 import { targetToDisplayHex } from '../mining/target.ts';
 import {
@@ -93,6 +94,12 @@ export interface SessionContext extends ResponderContext {
   readonly mode?: 'shadow' | 'observe' | 'inline';
   /** limits.max_invalid_shares_per_minute (issue 12 item 4); absent = no budget. */
   readonly invalidSharesPerMinuteMax?: number;
+  /**
+   * Issue 13 item 2: send template jobs and SetNewPrevHash once per group channel on
+   * connections that did not set REQUIRES_STANDARD_JOBS (core/channels/channels.ts header).
+   * Default true; false = one message per channel everywhere (GatewayOptions.groupChannels).
+   */
+  readonly groupChannels?: boolean;
 }
 
 export type SessionState = 'handshake' | 'expect_setup' | 'ready' | 'closed';
@@ -230,13 +237,17 @@ export class Session {
     if (this.#channels !== undefined) this.#sendAll(this.#channels.onTimeout(nowMs));
   }
 
-  /** New work for every channel on this connection (future job + SetNewPrevHash, or an update). */
-  setTemplate(job: JobTemplate, nowMs: number, encoder?: BroadcastEncoder): number {
+  /**
+   * New work for every channel on this connection (future job + SetNewPrevHash, or an update;
+   * once per group channel when group jobs are on). `encoder` and `arena` are the broadcast's:
+   * one encode per distinct job with 8 bytes patched per message (broadcast-encoder.ts), sealed
+   * into the broadcast's shared transmit chunks (core/noise/transmit-arena.ts).
+   */
+  setTemplate(job: JobTemplate, nowMs: number, encoder?: BroadcastEncoder, arena?: TransmitArena): number {
     if (this.#state !== 'ready' || this.#channels === undefined) return 0;
     const messages = this.#channels.setTemplate(job, nowMs);
     if (encoder === undefined) this.#sendAll(messages);
-    // The broadcast's shared encoder: one encode per distinct job, 8 bytes patched per channel.
-    else for (const message of messages) this.#sendFrame(encoder.encode(message));
+    else for (const message of messages) this.#sendFrame(encoder.encode(message), arena);
     return messages.length;
   }
 
@@ -364,6 +375,11 @@ export class Session {
       factory: this.#ctx.factory,
       extranonce: this.#ctx.extranonce,
       settings: this.#ctx.channelsSettings,
+      // Group jobs (spec §5.2.1, §5.3.16–17) unless the client said it can only take standard
+      // jobs (REQUIRES_STANDARD_JOBS: an end device), as SRI's pool_sv2 decides. Not on a
+      // work-selection connection either: SRI's pool sends such a client no template jobs at
+      // all, so nothing there has ever been tested against group-addressed ones.
+      groupJobs: (this.#ctx.groupChannels ?? true) && (m.flags & MiningSetupFlags.requiresStandardJobs) === 0 && !this.#workSelection,
       // No sha256 here: the channels take the factory's double hash (core/mining/hash.ts rule).
     });
     this.#ctx.emit({
@@ -557,9 +573,9 @@ export class Session {
     this.#sendFrame(encodeMessage(message));
   }
 
-  #sendFrame(plaintextFrame: Uint8Array): void {
+  #sendFrame(plaintextFrame: Uint8Array, arena?: TransmitArena): void {
     if (this.#state === 'closed') return;
-    const sent = this.noise.send(plaintextFrame);
+    const sent = this.noise.send(plaintextFrame, arena);
     if (!sent.ok) this.#closeFromNoise(sent.error, this.#nowMs);
   }
 

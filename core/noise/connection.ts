@@ -31,6 +31,7 @@ import {
 } from './handshake.ts';
 import type { CertificateFields } from './certificate.ts';
 import { createTransport, encryptedFrameBytes, type NoiseRole, type NoiseTransport } from './transport.ts';
+import type { TransmitArena } from './transmit-arena.ts';
 
 /** Default time for the whole handshake, from construction to Split. */
 export const HANDSHAKE_TIMEOUT_MS_DEFAULT = 10_000;
@@ -153,16 +154,18 @@ abstract class _NoiseConnection {
   /**
    * Queue one plaintext SV2 frame (6-byte header ‖ payload) for encryption. Sending before the
    * handshake completes is misuse (TypeError): the responder must not speak first (SV2.md §3.8)
-   * and the initiator has no keys yet. After close it returns the terminal error.
+   * and the initiator has no keys yet. After close it returns the terminal error. With an
+   * `arena` (a broadcast to many connections, transmit-arena.ts) the sealed bytes go into the
+   * arena's shared chunks instead of a buffer of this connection's own; the bytes are the same.
    */
-  send(plaintextFrame: Uint8Array): Result<void> {
+  send(plaintextFrame: Uint8Array, arena?: TransmitArena): Result<void> {
     if (this.#error !== undefined) return err(this.#error);
     if (this.#transport === undefined) throw new TypeError('send: the Noise handshake has not completed; wait for handshake-complete');
     if (!(plaintextFrame instanceof Uint8Array) || plaintextFrame.length < FRAME_HEADER_BYTES || plaintextFrame.length - FRAME_HEADER_BYTES > PAYLOAD_BYTES_LIMIT) {
       this.#transport.encryptor.encryptFrame(plaintextFrame); // throws the misuse RangeError
     }
     const frameBytes = encryptedFrameBytes(plaintextFrame.length - FRAME_HEADER_BYTES);
-    const buffer = this.#reserveTransmit(frameBytes);
+    const buffer = this.#reserveTransmit(frameBytes, arena);
     const sealed = this.#transport.encryptor.encryptFrameInto(plaintextFrame, buffer, this.#transmitLength);
     if (!sealed.ok) {
       this._fail(sealed.error);
@@ -183,10 +186,15 @@ abstract class _NoiseConnection {
   }
 
   /** The transmit buffer with room for `bytes` more at #transmitLength. */
-  #reserveTransmit(bytes: number): Uint8Array {
+  #reserveTransmit(bytes: number, arena?: TransmitArena): Uint8Array {
     const needed = this.#transmitLength + bytes;
     const current = this.#transmit;
     if (current !== undefined && current.length >= needed) return current;
+    if (arena !== undefined) {
+      // Exactly `needed` bytes: a later send outside the broadcast grows out of the arena.
+      this.#transmit = arena.grow(current, this.#transmitLength, needed);
+      return this.#transmit;
+    }
     const grown = new Uint8Array(current === undefined ? needed : Math.max(needed, 2 * current.length));
     if (current !== undefined) grown.set(current.subarray(0, this.#transmitLength), 0);
     this.#transmit = grown;

@@ -10,5 +10,6 @@ export * from './symmetric-state.ts';
 export * from './handshake.ts';
 export * from './transport.ts';
 export * from './connection.ts';
+export * from './transmit-arena.ts';
 // The provider interface the whole layer is parameterised by (core/crypto/provider.ts).
 export { nobleProvider, type CryptoProvider } from '../crypto/provider.ts';

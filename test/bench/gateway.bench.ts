@@ -17,11 +17,20 @@
 //   idle_conn_rss_all_in_bytes           RSS growth from 0 to all batches' connections / count
 //   prevhash_switch_core_ms              10,000 extended channels (1,000 connections × 10): from
 //                                        templateUpdated(new prevhash) until every encrypted
-//                                        job + SetNewPrevHash is out of the core (no sockets)
-//   prevhash_switch_sockets_ms           the same through the pump: until every byte was handed
-//                                        to the sockets (write() returned)
+//                                        job + SetNewPrevHash is out of the core (no sockets);
+//                                        median. Group channels on (the default): one job +
+//                                        SetNewPrevHash per connection
+//   prevhash_switch_core_{p50,p99}_ms_{1k,10k}[_per_channel]
+//                                        the same over SWITCH_RUNS runs at 1,000 (1 channel per
+//                                        connection) and 10,000 channels; _per_channel with
+//                                        GatewayOptions.groupChannels = false (one job +
+//                                        SetNewPrevHash per channel, the fan-out before groups)
+//   prevhash_switch_sockets_ms           the 10,000-channel switch through the pump: until every
+//                                        byte was handed to the sockets (write() returned); median
 //   prevhash_switch_delivered_ms         until the miners' process had decoded all 10,000
-//                                        SetNewPrevHash (cross-process wall clock)
+//                                        SetNewPrevHash (cross-process wall clock); median
+//   prevhash_switch_{sockets,delivered}_{p50,p99}_ms_{1k,10k}
+//                                        the same at 1,000 and 10,000 channels, p50 / p99
 //
 //   node --import tsx test/bench/gateway.bench.ts      (or deno run -A / bun; or
 //   RG_RUNTIMES=node npm run bench gateway). RG_BENCH_QUICK=1 runs a smaller, shorter version.
@@ -49,7 +58,9 @@ const PACED_MS = QUICK ? 2_000 : 4_000;
 const PACED_RATE_PER_S = 5_000;
 const MEMORY_BATCHES = Number((globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env['RG_BENCH_MEMORY_BATCHES'] ?? (QUICK ? 3 : 4));
 if (!(MEMORY_BATCHES >= 3)) throw new RangeError(`RG_BENCH_MEMORY_BATCHES must be >= 3 (two batches before the steady state, one more to measure), got ${MEMORY_BATCHES}`);
-const SWITCH_REPEATS = Number((globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env['RG_BENCH_SWITCH_REPEATS'] ?? (QUICK ? 2 : 5));
+const SWITCH_REPEATS = Number((globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env['RG_BENCH_SWITCH_REPEATS'] ?? (QUICK ? 3 : 11));
+/** Core-only switches per configuration (cheap: no sockets), for p50 / p99. */
+const CORE_SWITCH_RUNS = QUICK ? 10 : 40;
 const ACK_BATCH = 10; // mining.share_ack_batch_size default
 const HOST = '127.0.0.1';
 
@@ -78,8 +89,9 @@ function template(prevIndex: number): BlockTemplate {
 const authority = generateAuthorityKeyPair(systemRandom);
 const identity = new ResponderIdentity({ authoritySecretKey: authority.secretKey, validitySecs: 3600, backdateSecs: 300, random: systemRandom });
 
-function gatewayOptions(overrides: Partial<GatewayOptions['channels']> = {}): GatewayOptions {
+function gatewayOptions(overrides: Partial<GatewayOptions['channels']> = {}, groupChannels = true): GatewayOptions {
   return {
+    groupChannels,
     gatewayId: 1, mode: 'observe', provider, random: systemRandom, identity,
     auth: { mode: 'open', maxWorkerIdBytes: 512, maxWorkersPerChannel: 1000 },
     // Config defaults except: min_difficulty 0 (+ nominal_hash_rate 0 from the miners) = the
@@ -126,6 +138,45 @@ function connectCmd(served: Served, kind: 'standard' | 'extended', channelsPerCo
 
 function check(condition: boolean, what: string): void {
   if (!condition) throw new Error(`benchmark self-check failed: ${what}`);
+}
+
+/** Nearest-rank percentile (p in 0..100) of the samples. */
+function percentile(xs: readonly number[], p: number): number {
+  const sorted = xs.slice().sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}
+
+const kLabel = (channels: number): string => `${Math.round(channels / 1000)}k`;
+
+/** Process CPU time (user + system), ms; NaN where the runtime has no process.cpuUsage. */
+function cpuMs(): number {
+  const usage = (process as { cpuUsage?: () => { user: number; system: number } }).cpuUsage?.();
+  return usage === undefined ? Number.NaN : (usage.user + usage.system) / 1000;
+}
+
+/**
+ * RG_BENCH_CPU_PROFILE=<file> (Node only): a V8 CPU profile of exactly `fn` (the core switches
+ * at 10,000 channels), written as a .cpuprofile (Chrome DevTools / speedscope), so the
+ * handshakes before it do not drown the switch (docs/performance.md, "Where the time goes").
+ */
+async function profiled(label: string, tag: string, fn: () => void): Promise<void> {
+  const base = process.env['RG_BENCH_CPU_PROFILE'];
+  if (base === undefined || runtime !== 'node') return fn();
+  const path = `${base.replace(/\.cpuprofile$/, '')}-${tag}.cpuprofile`;
+  const { Session } = await import('node:inspector');
+  const { writeFileSync } = await import('node:fs');
+  const session = new Session();
+  session.connect();
+  const post = (method: string, params?: object): Promise<unknown> =>
+    new Promise((resolve, reject) => session.post(method, params ?? {}, (err: Error | null, result?: unknown) => (err ? reject(err) : resolve(result))));
+  await post('Profiler.enable');
+  await post('Profiler.setSamplingInterval', { interval: 100 });
+  await post('Profiler.start');
+  fn();
+  const { profile } = (await post('Profiler.stop')) as { profile: unknown };
+  session.disconnect();
+  writeFileSync(path, JSON.stringify(profile));
+  console.log(`  CPU profile of ${label} written to ${path}`);
 }
 
 
@@ -214,32 +265,49 @@ async function memoryAndSwitch(gc: Gc | undefined): Promise<void> {
     for (const batch of extra) await batch.close();
     await until('the other batches closed', 30_000, () => (served.gateway.connectionIds().length === CONNECTIONS ? true : undefined), 20);
 
+    const switchAt = async (channelsPerConnection: number, firstPrev: number): Promise<{ socketsMs: number[]; deliveredMs: number[] }> => {
+      const socketsMs: number[] = [];
+      const socketsCpuMs: number[] = [];
+      const deliveredMs: number[] = [];
+      const expected = CONNECTIONS * channelsPerConnection;
+      for (let i = 0; i < SWITCH_REPEATS; i++) {
+        const watching = load.request({ cmd: 'watch_prevhash', expected });
+        await load.expect('watching');
+        await sleep(200);
+        const startWall = wallNowMs();
+        const c0 = cpuMs();
+        const t0 = performance.now();
+        served.gateway.templateUpdated(template(firstPrev + i), clock.monotonicMs());
+        served.server.service();
+        socketsMs.push(performance.now() - t0);
+        socketsCpuMs.push(cpuMs() - c0);
+        const done = await Promise.race([watching, sleep(30_000).then(() => undefined)]);
+        check(done !== undefined, `all ${expected} SetNewPrevHash delivered within 30 s`);
+        deliveredMs.push((done!['lastWallMs'] as number) - startWall);
+      }
+      const k = kLabel(expected);
+      console.log(`  prevhash switch to ${expected} ext channels through sockets, ${SWITCH_REPEATS} runs: ${socketsMs.map((x) => x.toFixed(0)).join(', ')} ms; delivered: ${deliveredMs.map((x) => x.toFixed(0)).join(', ')} ms`);
+      for (const [name, xs] of [['sockets', socketsMs], ['delivered', deliveredMs]] as const) {
+        report({ provider: provider.name, name: `prevhash_switch_${name}_p50_ms_${k}`, value: percentile(xs, 50), unit: `ms (${SWITCH_REPEATS} runs, ${expected} ext channels)` });
+        report({ provider: provider.name, name: `prevhash_switch_${name}_p99_ms_${k}`, value: percentile(xs, 99), unit: `ms (${SWITCH_REPEATS} runs, ${expected} ext channels)` });
+      }
+      report({ provider: provider.name, name: `prevhash_switch_sockets_cpu_p50_ms_${k}`, value: percentile(socketsCpuMs, 50), unit: `CPU ms (${SWITCH_REPEATS} runs)` });
+      return { socketsMs, deliveredMs };
+    };
+    check(served.gateway.connectionIds().length === CONNECTIONS, 'connections still open');
+    await switchAt(1, 1);
+
     // 9 more extended channels per connection: 10,000 channels in all.
     const more = await load.request({ cmd: 'open', kind: 'extended', channelsPerConnection: SWITCH_CHANNELS_PER_CONNECTION - 1 });
-    check(more['channelsActive'] === CONNECTIONS * SWITCH_CHANNELS_PER_CONNECTION, `10 channels per connection active (${JSON.stringify(more)})`);
+    // The load counts every activated job (SetNewPrevHash with a known job): the first batch's
+    // channels, one per channel per 1k switch, and now the new channels' first jobs.
+    const activatedBefore = CONNECTIONS + SWITCH_REPEATS * CONNECTIONS;
+    check(more['channelsActive'] === activatedBefore + CONNECTIONS * (SWITCH_CHANNELS_PER_CONNECTION - 1), `10 channels per connection active (${JSON.stringify(more)})`);
     await sleep(100);
-    const channels = served.gateway.connectionIds().length;
-    check(channels === CONNECTIONS, 'connections still open');
-    const socketsMs: number[] = [];
-    const deliveredMs: number[] = [];
-    for (let i = 1; i <= SWITCH_REPEATS; i++) {
-      const expected = CONNECTIONS * SWITCH_CHANNELS_PER_CONNECTION;
-      const watching = load.request({ cmd: 'watch_prevhash', expected });
-      await load.expect('watching');
-      await sleep(200);
-      const startWall = wallNowMs();
-      const t0 = performance.now();
-      served.gateway.templateUpdated(template(i), clock.monotonicMs());
-      served.server.service();
-      socketsMs.push(performance.now() - t0);
-      const done = await Promise.race([watching, sleep(30_000).then(() => undefined)]);
-      check(done !== undefined, `all ${expected} SetNewPrevHash delivered within 30 s`);
-      deliveredMs.push((done!['lastWallMs'] as number) - startWall);
-    }
-    const median = (xs: number[]): number => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-    console.log(`  prevhash switch through sockets, ${SWITCH_REPEATS} runs: ${socketsMs.map((x) => x.toFixed(0)).join(', ')} ms; delivered: ${deliveredMs.map((x) => x.toFixed(0)).join(', ')} ms`);
-    report({ provider: provider.name, name: 'prevhash_switch_sockets_ms', value: median(socketsMs), unit: `ms (median, ${CONNECTIONS * SWITCH_CHANNELS_PER_CONNECTION} ext channels)` });
-    report({ provider: provider.name, name: 'prevhash_switch_delivered_ms', value: median(deliveredMs), unit: `ms (median, ${CONNECTIONS * SWITCH_CHANNELS_PER_CONNECTION} ext channels)` });
+    check(served.gateway.connectionIds().length === CONNECTIONS, 'connections still open');
+    const tenK = await switchAt(SWITCH_CHANNELS_PER_CONNECTION, 1000);
+    report({ provider: provider.name, name: 'prevhash_switch_sockets_ms', value: percentile(tenK.socketsMs, 50), unit: `ms (median, ${CONNECTIONS * SWITCH_CHANNELS_PER_CONNECTION} ext channels)` });
+    report({ provider: provider.name, name: 'prevhash_switch_delivered_ms', value: percentile(tenK.deliveredMs, 50), unit: `ms (median, ${CONNECTIONS * SWITCH_CHANNELS_PER_CONNECTION} ext channels)` });
   } finally {
     for (const batch of extra) await batch.close();
     await load.close();
@@ -249,10 +317,11 @@ async function memoryAndSwitch(gc: Gc | undefined): Promise<void> {
 
 /**
  * The core alone: a Gateway and CONNECTIONS in-memory MiningClients (real Noise, no sockets),
- * 10 extended channels each; time templateUpdated + draining pollTransmit (every byte encrypted).
+ * 1 then 10 extended channels each; time templateUpdated + draining pollTransmit (every byte
+ * encrypted). `groupChannels` false = one job + SetNewPrevHash per channel (the old fan-out).
  */
-function coreSwitch(): void {
-  const gateway = new Gateway(gatewayOptions(), clock.monotonicMs());
+async function coreSwitch(groupChannels: boolean): Promise<void> {
+  const gateway = new Gateway(gatewayOptions({}, groupChannels), clock.monotonicMs());
   gateway.templateUpdated(template(0), clock.monotonicMs());
   const clients = new Map<number, MiningClient>();
   const pump = (): number => {
@@ -284,24 +353,55 @@ function coreSwitch(): void {
   const h0 = performance.now();
   pump();
   console.log(`  in-memory: ${CONNECTIONS} handshakes + setup in ${Math.round(performance.now() - h0)} ms`);
-  for (const client of clients.values()) {
-    check(client.state === 'ready', `in-memory client ready (${client.state}; ${JSON.stringify(gateway.stats)})`);
-    for (let c = 0; c < SWITCH_CHANNELS_PER_CONNECTION; c++) client.openExtendedChannel({ userIdentity: `core.${c}`, nominalHashRate: 0 });
-  }
-  pump();
-  const runs: number[] = [];
-  for (let i = 1; i <= SWITCH_REPEATS; i++) {
-    const t0 = performance.now();
-    gateway.templateUpdated(template(100 + i), clock.monotonicMs());
-    let bytes = 0;
-    for (let item = gateway.pollTransmit(); item !== undefined; item = gateway.pollTransmit()) if ('bytes' in item) bytes += item.bytes.length;
-    runs.push(performance.now() - t0);
-    while (gateway.pollEvent() !== undefined);
-    check(bytes > CONNECTIONS * SWITCH_CHANNELS_PER_CONNECTION * 100, `switch produced bytes (${bytes})`);
-  }
-  const sorted = runs.slice().sort((a, b) => a - b);
-  console.log(`  prevhash switch in the core, ${SWITCH_REPEATS} runs: ${runs.map((x) => x.toFixed(0)).join(', ')} ms`);
-  report({ provider: provider.name, name: 'prevhash_switch_core_ms', value: sorted[Math.floor(sorted.length / 2)]!, unit: `ms (median, ${CONNECTIONS * SWITCH_CHANNELS_PER_CONNECTION} ext channels)` });
+  let prev = 100;
+  const runSwitches = (channelsPerConnection: number): void => {
+    const runs: number[] = [];
+    const cpuRuns: number[] = [];
+    const framesPerConnection = groupChannels ? 2 : 2 * channelsPerConnection;
+    for (let i = 0; i < CORE_SWITCH_RUNS; i++) {
+      const c0 = cpuMs();
+      const t0 = performance.now();
+      gateway.templateUpdated(template(prev++), clock.monotonicMs());
+      let bytes = 0;
+      const out: { conn_id: number; bytes: Uint8Array }[] = [];
+      for (let item = gateway.pollTransmit(); item !== undefined; item = gateway.pollTransmit()) {
+        if ('bytes' in item) {
+          bytes += item.bytes.length;
+          out.push(item);
+        }
+      }
+      runs.push(performance.now() - t0);
+      cpuRuns.push(cpuMs() - c0);
+      while (gateway.pollEvent() !== undefined);
+      check(bytes > CONNECTIONS * framesPerConnection * 50, `switch produced bytes (${bytes})`);
+      // Untimed: the clients decrypt what was sent (their Noise nonces stay in step for later opens).
+      for (const item of out) clients.get(item.conn_id)?.receive(item.bytes, clock.monotonicMs());
+      for (const client of clients.values()) while (client.pollEvent() !== undefined);
+    }
+    const channels = CONNECTIONS * channelsPerConnection;
+    const suffix = `${kLabel(channels)}${groupChannels ? '' : '_per_channel'}`;
+    const unit = `ms (${CORE_SWITCH_RUNS} runs, ${channels} ext channels, ${groupChannels ? 'group channels' : 'per channel'})`;
+    console.log(`  prevhash switch in the core, ${channels} channels, ${groupChannels ? 'group channels' : 'per channel'}: min ${percentile(runs, 0).toFixed(1)} p50 ${percentile(runs, 50).toFixed(1)} p99 ${percentile(runs, 99).toFixed(1)} ms; process CPU p50 ${percentile(cpuRuns, 50).toFixed(1)} ms`);
+    report({ provider: provider.name, name: `prevhash_switch_core_p50_ms_${suffix}`, value: percentile(runs, 50), unit });
+    report({ provider: provider.name, name: `prevhash_switch_core_p99_ms_${suffix}`, value: percentile(runs, 99), unit });
+    // CPU time of the process over the same interval: what the switch costs on a shared machine,
+    // where wall time also counts the time other processes held the core.
+    report({ provider: provider.name, name: `prevhash_switch_core_cpu_p50_ms_${suffix}`, value: percentile(cpuRuns, 50), unit: `CPU ms (${CORE_SWITCH_RUNS} runs)` });
+    if (groupChannels && channelsPerConnection === SWITCH_CHANNELS_PER_CONNECTION) {
+      report({ provider: provider.name, name: 'prevhash_switch_core_ms', value: percentile(runs, 50), unit: `ms (median, ${channels} ext channels)` });
+    }
+  };
+  const open = (n: number): void => {
+    for (const client of clients.values()) {
+      check(client.state === 'ready', `in-memory client ready (${client.state}; ${JSON.stringify(gateway.stats)})`);
+      for (let c = 0; c < n; c++) client.openExtendedChannel({ userIdentity: `core.${c}`, nominalHashRate: 0 });
+    }
+    pump();
+  };
+  open(1);
+  runSwitches(1);
+  open(SWITCH_CHANNELS_PER_CONNECTION - 1);
+  await profiled(`${CORE_SWITCH_RUNS} switches to ${CONNECTIONS * SWITCH_CHANNELS_PER_CONNECTION} channels`, groupChannels ? 'group' : 'per-channel', () => runSwitches(SWITCH_CHANNELS_PER_CONNECTION));
 }
 
 async function throughput(kind: 'standard' | 'extended'): Promise<void> {
@@ -350,7 +450,9 @@ const want = (phase: string): boolean => only === undefined || only.includes(pha
 console.log(`  gateway bench on ${runtime}, provider ${provider.name}, ${CONNECTIONS} connections${QUICK ? ' (quick)' : ''}`);
 const gc = (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env['RG_BENCH_NO_GC'] === '1' ? undefined : await findGc();
 if (want('memory')) await memoryAndSwitch(gc);
-if (want('core')) coreSwitch();
+if (want('core')) await coreSwitch(true);
+// The per-channel comparison only when asked for (RG_BENCH_PHASES=…,core_per_channel).
+if (only?.includes('core_per_channel') === true) await coreSwitch(false);
 if (want('standard')) await throughput('standard');
 if (want('extended')) await throughput('extended');
 if (want('paced')) await pacedLatency();

@@ -140,7 +140,9 @@ describe(`gateway server pump (${runtime})`, () => {
 
   test('a miner that stops reading is paused, then closed with slow_consumer past outboundBytesMax', async () => {
     const outboundBytesMax = 256 * 1024;
-    const world = await start(22, {}, outboundBytesMax);
+    // One job + SetNewPrevHash per channel (no group channels), so that the slow miner's 64
+    // channels make every broadcast large; grouped, it would be one pair per connection.
+    const world = await start(22, { groupChannels: false }, outboundBytesMax);
     try {
       world.gateway.templateUpdated(template(1), world.clock.monotonicMs());
       world.server.service();

@@ -1,7 +1,7 @@
 // The prevhash fan-out's shortcuts (docs/performance.md): BroadcastEncoder stamps channel_id and
 // job_id into a once-encoded frame, FrameEncryptor.encryptFrameInto seals into a caller's buffer.
 // Both must be byte-identical to the plain paths (encodeMessage, encryptFrame), which the codec
-// and Noise conformance cases pin to SRI vectors.
+// and Noise conformance cases pin to SRI vectors; so must Noise sends into a TransmitArena.
 import { describe, test } from '../harness.ts';
 import { assert } from '../assert.ts';
 import { bytesToHex } from '../../core/bytes.ts';
@@ -9,6 +9,9 @@ import { decodeMessage, encodeMessage, type Sv2Message } from '../../core/codec/
 import { decodeHeader, FRAME_HEADER_BYTES } from '../../core/codec/frame.ts';
 import { BroadcastEncoder } from '../../core/gateway/broadcast-encoder.ts';
 import { FrameEncryptor, encryptedFrameBytes } from '../../core/noise/transport.ts';
+import { generateAuthorityKeyPair, NoiseInitiatorConnection, NoiseResponderConnection, ResponderIdentity, TransmitArena } from '../../core/noise/index.ts';
+import { FakeClock } from '../../core/clock.ts';
+import { SeededRandom } from '../../core/random.ts';
 import { availableProviders } from '../../adapters/crypto-native.ts';
 
 const prefixA = new Uint8Array(40).fill(0xa1);
@@ -69,6 +72,79 @@ describe('FrameEncryptor.encryptFrameInto', () => {
       const e = new FrameEncryptor(provider, new Uint8Array(32));
       const frame = encodeMessage(snph(1, 1));
       assert.throws(() => e.encryptFrameInto(frame, new Uint8Array(encryptedFrameBytes(frame.length - FRAME_HEADER_BYTES) - 1), 0), RangeError);
+    });
+  }
+});
+
+describe('TransmitArena (the broadcast\'s shared transmit chunks)', () => {
+  test('a region grows in place while it is the last one; otherwise a new region with the bytes copied; a new chunk when full', () => {
+    const arena = new TransmitArena(1024);
+    const a1 = arena.grow(undefined, 0, 100);
+    a1.fill(0xaa);
+    const a2 = arena.grow(a1, 100, 300); // still the last region: same memory, longer view
+    assert.equal(a2.length, 300);
+    assert.equal(a2.buffer, a1.buffer);
+    assert.equal(a2.byteOffset, a1.byteOffset);
+    assert.ok(a2.subarray(0, 100).every((b) => b === 0xaa));
+    const b1 = arena.grow(undefined, 0, 200);
+    b1.fill(0xbb);
+    assert.equal(b1.byteOffset, a2.byteOffset + 300, 'regions follow each other');
+    const a3 = arena.grow(a2, 300, 400); // no longer the last: copied into a fresh region
+    assert.notEqual(a3.byteOffset, a2.byteOffset);
+    assert.ok(a3.subarray(0, 100).every((b) => b === 0xaa));
+    assert.ok(b1.every((b) => b === 0xbb), 'the other region is untouched');
+    assert.equal(arena.chunks, 1);
+    const c = arena.grow(undefined, 0, 600); // 300 + 200 + 400 + 600 > 1024: next chunk
+    assert.equal(arena.chunks, 2);
+    assert.equal(c.length, 600);
+    const big = arena.grow(undefined, 0, 5000); // larger than a chunk: a chunk of its own size
+    assert.equal(big.length, 5000);
+    assert.throws(() => new TransmitArena(10), RangeError);
+  });
+
+  for (const provider of availableProviders()) {
+    test(`${provider.name}: Noise send into an arena gives the same bytes as without, for many connections in turn`, () => {
+      // Two identical sets of handshaked pairs (same seed): one seals into an arena, one not.
+      const pairs = (salt: number) => {
+        const random = new SeededRandom(4242 + salt);
+        const clock = new FakeClock({ startMs: 1_000 });
+        const authority = generateAuthorityKeyPair(random);
+        const identity = new ResponderIdentity({ authoritySecretKey: authority.secretKey, validitySecs: 3600, backdateSecs: 300, random });
+        return Array.from({ length: 3 }, () => {
+          const responder = new NoiseResponderConnection({ provider, random, staticKey: identity.staticKey, certificate: identity.certificateAt(Math.floor(clock.wallMs() / 1000)) }, clock.monotonicMs());
+          const initiator = new NoiseInitiatorConnection({ provider, random, certificatePolicy: { kind: 'pinned', authorityXOnly: authority.publicKeyXOnly }, wallClock: clock }, clock.monotonicMs());
+          for (let round = 0; round < 4; round++) {
+            for (let b = initiator.pollTransmit(); b !== undefined; b = initiator.pollTransmit()) responder.receive(b, clock.monotonicMs());
+            for (let b = responder.pollTransmit(); b !== undefined; b = responder.pollTransmit()) initiator.receive(b, clock.monotonicMs());
+          }
+          assert.equal(responder.state, 'transport');
+          return { responder, initiator };
+        });
+      };
+      const plain = pairs(0);
+      const arenaPairs = pairs(0);
+      const arena = new TransmitArena(1024); // small: the regions cross chunks
+      // One pending frame sent before the broadcast (not in the arena), then the broadcast's.
+      const before = encodeMessage(snph(9, 9));
+      plain[0]!.responder.send(before);
+      arenaPairs[0]!.responder.send(before);
+      for (let i = 0; i < 3; i++) {
+        for (const message of [job(i + 2, 7, prefixA), snph(i + 2, 7), job(i + 2, 8, prefixB, 1_700_000_100)]) {
+          plain[i]!.responder.send(encodeMessage(message));
+          assert.ok(arenaPairs[i]!.responder.send(encodeMessage(message), arena).ok);
+        }
+      }
+      for (let i = 0; i < 3; i++) {
+        const expected = plain[i]!.responder.pollTransmit()!;
+        const got = arenaPairs[i]!.responder.pollTransmit()!;
+        assert.equal(bytesToHex(got), bytesToHex(expected), `connection ${i}`);
+        // And the peer reads it: 3 or 4 frames.
+        arenaPairs[i]!.initiator.receive(got, 1_000);
+        let frames = 0;
+        for (let e = arenaPairs[i]!.initiator.pollEvent(); e !== undefined; e = arenaPairs[i]!.initiator.pollEvent()) if (e.type === 'frame') frames++;
+        assert.equal(frames, i === 0 ? 4 : 3);
+      }
+      assert.ok(arena.chunks >= 2, `regions crossed chunks (${arena.chunks})`);
     });
   }
 });

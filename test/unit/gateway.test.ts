@@ -13,6 +13,8 @@ import { SeededRandom } from '../../core/random.ts';
 import { bytesToHex, hexToBytes, reversed, utf8 } from '../../core/bytes.ts';
 import { nobleProvider, type CryptoProvider } from '../../core/crypto/provider.ts';
 import { decodeMessage, encodeFrame, encodeMessage, type Sv2Message } from '../../core/codec/index.ts';
+import { MiningSetupFlags } from '../../core/codec/messages/common.ts';
+import { MiningClient } from '../../core/client/index.ts';
 import { workerIdentityTlv, WORKER_HASHRATE_TRACKING } from '../../core/codec/tlv.ts';
 import { NoiseInitiatorConnection, ResponderIdentity, generateAuthorityKeyPair } from '../../core/noise/index.ts';
 import { header80 } from '../../core/mining/header.ts';
@@ -62,6 +64,7 @@ interface WorldOptions {
   readonly salt?: number;
   /** Crypto provider of the gateway (default noble); the miners always use noble. */
   readonly provider?: CryptoProvider;
+  readonly groupChannels?: boolean;
 }
 
 class Miner {
@@ -174,6 +177,7 @@ class World {
         blockRetryInitialMs: 500,
         blockRetryMaxMs: 2_000,
         shutdownDrainTimeoutMs: options.shutdownDrainTimeoutMs ?? 5_000,
+        ...(options.groupChannels === undefined ? {} : { groupChannels: options.groupChannels }),
       },
       this.clock.monotonicMs(),
     );
@@ -602,10 +606,195 @@ describe('gateway: extensions and auth on channel open', () => {
   });
 });
 
+/** A standard channel's work from a group-addressed NewExtendedMiningJob: coinbase_tx_prefix ‖ its extranonce_prefix ‖ suffix (spec §5.2.1). */
+function groupStandardWork(success: Msg<'OpenStandardMiningChannelSuccess'>, job: Msg<'NewExtendedMiningJob'>, prev: Msg<'SetNewPrevHash'>): Work {
+  const root = merkleRootFromPath(coinbaseTxid(job.coinbaseTxPrefix, success.extranoncePrefix, new Uint8Array(0), job.coinbaseTxSuffix), job.merklePath);
+  return {
+    channelId: success.channelId, jobId: job.jobId, version: job.version, prevHash: prev.prevHash, nbits: prev.nbits,
+    ntime: job.minNtime ?? prev.minNtime, target: targetFromU256(success.target), merkleRoot: () => root,
+  };
+}
+
+describe('gateway: group channels (issue 13 item 2, spec §5.2.3)', () => {
+  test('N standard channels on one connection: ONE NewExtendedMiningJob + ONE SetNewPrevHash to the group at a switch; every channel\'s shares validate on it', () => {
+    const N = 5;
+    const world = new World({ shareAckBatchSize: 1 });
+    world.template(template({ bits: '1e00ffff' }));
+    const miner = world.ready(); // flags 0: no REQUIRES_STANDARD_JOBS (a proxy)
+    const opened: Msg<'OpenStandardMiningChannelSuccess'>[] = [];
+    const openJobs: Msg<'NewMiningJob'>[] = [];
+    for (let i = 0; i < N; i++) {
+      opened.push(miner.openStandard(`alice.rig${i}`, 10 + i));
+      // The channel's own first job (SRI's order on open), addressed to the channel.
+      openJobs.push(miner.take('NewMiningJob'));
+      assert.equal(miner.take('SetNewPrevHash').channelId, opened[i]!.channelId);
+    }
+    const group = opened[0]!.groupChannelId;
+    assert.ok(opened.every((o) => o.groupChannelId === group), 'one group: same full-extranonce length');
+    assert.ok(opened.every((o) => o.channelId !== group), 'group id and channel ids share one namespace');
+    assert.equal(new Set(openJobs.map((j) => j.merkleRoot.join())).size, N, 'per-channel merkle roots differ (distinct prefixes)');
+    assert.deepEqual(miner.types(), []);
+
+    world.template(template({ bits: '1e00ffff', prev: PREV_B }));
+    assert.deepEqual(miner.types(), ['NewExtendedMiningJob', 'SetNewPrevHash'], 'one message of each, not one per channel');
+    const job = miner.take('NewExtendedMiningJob');
+    const prev = miner.take('SetNewPrevHash');
+    assert.deepEqual([job.channelId, prev.channelId, prev.jobId, job.minNtime], [group, group, job.jobId, null]);
+    assert.equal(bytesToHex(reversed(prev.prevHash)), PREV_B);
+    assert.equal(world.lastEvent('job_broadcast').messages, 2);
+
+    // Every channel mines the group job with its own extranonce_prefix: accepted, on that job.
+    opened.forEach((o, i) => submitStandard(miner, groupStandardWork(o, job, prev), 100 + i, 'share'));
+    const accepted = world.eventsOf('share_accepted');
+    assert.deepEqual(accepted.map((e) => [e.channel_id, e.job_id]), opened.map((o) => [o.channelId, job.jobId]));
+    assert.equal(miner.inbox.filter((m) => m.type === 'SubmitSharesSuccess').length, N);
+    // The job from the open is stale now; channel 1's root does not fit channel 2's prefix.
+    const stalePrev = { ...prev, prevHash: prev.prevHash };
+    submitStandard(miner, { ...standardWork(opened[0]!, openJobs[0]!, stalePrev) }, 200, 'share');
+    assert.equal(miner.take('SubmitSharesError').errorCode, 'stale-share');
+    const wrongPrefix = groupStandardWork(opened[0]!, job, prev);
+    submitStandard(miner, { ...wrongPrefix, channelId: opened[1]!.channelId }, 201, 'share');
+    assert.equal(miner.take('SubmitSharesError').errorCode, 'difficulty-too-low');
+
+    // A same-prevhash update: one active job (min_ntime set) to the group; shares validate on it.
+    world.template(template({ bits: '1e00ffff', prev: PREV_B, curtime: 1795261590 }));
+    world.advance(100); // job_broadcast_interval_ms
+    assert.deepEqual(miner.types().filter((t) => t !== 'SubmitSharesSuccess'), ['NewExtendedMiningJob']);
+    const update = miner.take('NewExtendedMiningJob');
+    assert.equal(update.channelId, group);
+    assert.notEqual(update.minNtime, null);
+    assert.ok(update.jobId > job.jobId);
+    const before = world.eventsOf('share_accepted').length;
+    // Same coinbase and ntime as the first group job (only curtime moved): later nonces, or
+    // the headers would be duplicates.
+    opened.forEach((o, i) => submitStandard(miner, groupStandardWork(o, update, prev), 300 + i, 'share', { start: 5000 }));
+    assert.deepEqual(world.eventsOf('share_accepted').slice(before).map((e) => e.job_id), opened.map(() => update.jobId));
+    // The previous group job is still active on the same prevhash (SV2.md §5.3).
+    submitStandard(miner, groupStandardWork(opened[2]!, job, prev), 400, 'share', { start: 20_000 });
+    assert.equal(world.lastEvent('share_accepted').job_id, job.jobId);
+  });
+
+  test('REQUIRES_STANDARD_JOBS (an end device): one NewMiningJob + SetNewPrevHash per channel, addressed to the channel', () => {
+    const world = new World();
+    world.template(template());
+    const miner = world.ready(MiningSetupFlags.requiresStandardJobs);
+    const opened = [miner.openStandard('a', 1), miner.openStandard('b', 2), miner.openStandard('c', 3)];
+    miner.inbox.length = 0;
+    world.template(template({ prev: PREV_B }));
+    assert.deepEqual(miner.types(), ['NewMiningJob', 'SetNewPrevHash', 'NewMiningJob', 'SetNewPrevHash', 'NewMiningJob', 'SetNewPrevHash']);
+    assert.deepEqual(miner.inbox.map((m) => (m as Msg<'SetNewPrevHash'>).channelId), opened.flatMap((o) => [o.channelId, o.channelId]));
+  });
+
+  test('extended channels: one group per full-extranonce length, each with its own id; shares validate per channel', () => {
+    const world = new World({ shareAckBatchSize: 1 });
+    world.template(template({ bits: '1e00ffff' }));
+    const miner = world.ready();
+    const same = [miner.openExtended('x.1', 1, 4), miner.openExtended('x.2', 2, 8), miner.openExtended('x.3', 3, 2)]; // all get 8 rollable bytes
+    const other = miner.openExtended('x.4', 4, 12); // 12 rollable bytes: another length
+    const ids = [...same, other].map((o) => o.channelId);
+    assert.ok(same.every((o) => o.groupChannelId === same[0]!.groupChannelId && o.extranonceSize === 8));
+    assert.notEqual(other.groupChannelId, same[0]!.groupChannelId);
+    assert.ok(!ids.includes(other.groupChannelId) && !ids.includes(same[0]!.groupChannelId), 'group ids never collide with channel ids');
+    miner.inbox.length = 0;
+    world.template(template({ bits: '1e00ffff', prev: PREV_B }));
+    assert.deepEqual(miner.types(), ['NewExtendedMiningJob', 'SetNewPrevHash', 'NewExtendedMiningJob', 'SetNewPrevHash']);
+    const jobs = [miner.take('NewExtendedMiningJob'), miner.take('NewExtendedMiningJob')];
+    const prevs = [miner.take('SetNewPrevHash'), miner.take('SetNewPrevHash')];
+    assert.deepEqual(jobs.map((j) => j.channelId), [same[0]!.groupChannelId, other.groupChannelId]);
+    assert.deepEqual(prevs.map((p) => [p.channelId, p.jobId]), jobs.map((j) => [j.channelId, j.jobId]));
+    [...same, other].forEach((o, i) => {
+      const g = o === other ? 1 : 0;
+      submitExtended(miner, extendedWork(o, jobs[g]!, prevs[g]!), 10 + i, 'share', new Uint8Array(o.extranonceSize).fill(i + 1));
+    });
+    assert.deepEqual(world.eventsOf('share_accepted').map((e) => [e.channel_id, e.job_id]), [...same, other].map((o) => [o.channelId, o === other ? jobs[1]!.jobId : jobs[0]!.jobId]));
+    // A closed member gets nothing more; an emptied group sends nothing at all.
+    miner.send({ type: 'CloseChannel', channelId: other.channelId, reasonCode: 'bye' });
+    world.pump();
+    miner.inbox.length = 0;
+    world.template(template({ bits: '1e00ffff', prev: PREV_A }));
+    assert.deepEqual(miner.inbox.map((m) => (m as Msg<'SetNewPrevHash'>).channelId), [same[0]!.groupChannelId, same[0]!.groupChannelId]);
+  });
+
+  test('members of one group keep their own targets: a share that meets one channel\'s target is too low on a harder one', () => {
+    const world = new World({ shareAckBatchSize: 1 });
+    world.template(template({ bits: '1e00ffff' }));
+    const miner = world.ready();
+    const easy = miner.openExtended('e.1', 1, 8);
+    const hard = miner.openExtended('e.2', 2, 8);
+    assert.equal(easy.groupChannelId, hard.groupChannelId);
+    const hardTarget = new Uint8Array(32);
+    hardTarget[29] = 0x10; // 2^236, little-endian: far harder than the easiest target
+    miner.send({ type: 'UpdateChannel', channelId: hard.channelId, nominalHashRate: 1, maximumTarget: hardTarget });
+    world.pump();
+    assert.equal(miner.take('SetTarget').channelId, hard.channelId);
+    miner.inbox.length = 0;
+    world.template(template({ bits: '1e00ffff', prev: PREV_B }));
+    const job = miner.take('NewExtendedMiningJob');
+    const prev = miner.take('SetNewPrevHash');
+    assert.equal(job.channelId, easy.groupChannelId);
+    const extranonce = new Uint8Array(8).fill(3);
+    // Ground against the easy target; the same work on the hard channel is below its target.
+    submitExtended(miner, extendedWork(easy, job, prev), 1, 'share', extranonce);
+    assert.equal(world.lastEvent('share_accepted').channel_id, easy.channelId);
+    submitExtended(miner, { ...extendedWork(hard, job, prev), target: targetFromU256(easy.target) }, 2, 'share', extranonce, { start: 50_000 });
+    assert.equal(miner.take('SubmitSharesError').errorCode, 'difficulty-too-low');
+  });
+
+  test('our MiningClient (core/client) mines group-addressed jobs on standard and extended channels: every share accepted on the group job', () => {
+    const world = new World({ shareAckBatchSize: 1 });
+    world.template(template({ bits: '1e00ffff' }));
+    const client = new MiningClient({ provider: nobleProvider, random: world.random, certificatePolicy: { kind: 'pinned', authorityXOnly: world.authority.publicKeyXOnly }, wallClock: world.clock }, world.now);
+    const connId = world.gateway.acceptConnection(world.now, { wallMs: world.clock.wallMs(), remoteAddress: '127.0.0.1:5001' })!;
+    world.miners.set(connId, { connId, noise: client, closedByServer: false, drain: () => {} } as unknown as Miner);
+    world.pump();
+    assert.equal(client.state, 'ready');
+    for (let i = 0; i < 3; i++) client.openStandardChannel({ userIdentity: `c.s${i}`, nominalHashRate: 1 });
+    for (let i = 0; i < 2; i++) client.openExtendedChannel({ userIdentity: `c.e${i}`, nominalHashRate: 1 });
+    world.pump();
+    const channels: { id: number; group: number; kind: string }[] = [];
+    for (let e = client.pollEvent(); e !== undefined; e = client.pollEvent()) if (e.type === 'channel_opened') channels.push({ id: e.channel_id, group: e.group_channel_id, kind: e.kind });
+    assert.equal(channels.length, 5);
+    world.template(template({ bits: '1e00ffff', prev: PREV_B }));
+    const broadcast = world.lastEvent('job_broadcast');
+    assert.equal(broadcast.messages, 4, 'two groups (standard, extended): one job + one SetNewPrevHash each');
+    const groupJobIds = new Set<number>();
+    for (const ch of channels) {
+      const work = client.work(ch.id)!;
+      assert.ok(work !== undefined, `work on channel ${ch.id}`);
+      assert.equal(bytesToHex(reversed(work.prevHash)), PREV_B, 'the group SetNewPrevHash reached every member');
+      groupJobIds.add(work.jobId);
+      const target = targetFromU256(work.target);
+      let nonce = 0;
+      for (; nonce < 1_000_000; nonce++) {
+        const hash = sha256d(header80({ version: work.version, prevHash: work.prevHash, merkleRoot: work.merkleRoot, ntime: work.ntime, nbits: work.nbits, nonce }));
+        if (targetFromU256(hash) <= target) break;
+      }
+      client.submitShare(ch.id, { jobId: work.jobId, nonce, ntime: work.ntime, version: work.version, ...(ch.kind === 'extended' ? { extranonce: work.extranonce } : {}) });
+    }
+    world.pump();
+    assert.equal(world.eventsOf('share_rejected').length, 0, JSON.stringify(world.eventsOf('share_rejected')));
+    const accepted = world.eventsOf('share_accepted');
+    assert.deepEqual(accepted.map((e) => e.channel_id), channels.map((c) => c.id));
+    assert.ok(accepted.every((e) => groupJobIds.has(e.job_id)));
+    assert.equal(groupJobIds.size <= 2, true, 'one job id per group');
+  });
+
+  test('GatewayOptions.groupChannels = false: one message per channel even without REQUIRES_STANDARD_JOBS', () => {
+    const world = new World({ groupChannels: false });
+    world.template(template());
+    const miner = world.ready();
+    const a = miner.openExtended('a', 1);
+    const b = miner.openExtended('b', 2);
+    miner.inbox.length = 0;
+    world.template(template({ prev: PREV_B }));
+    assert.deepEqual(miner.inbox.map((m) => (m as Msg<'SetNewPrevHash'>).channelId), [a.channelId, a.channelId, b.channelId, b.channelId]);
+  });
+});
+
 describe('gateway: jobs', () => {
   test('open before any template: .Success only; the first template brings future job + SetNewPrevHash', () => {
     const world = new World();
-    const miner = world.ready();
+    const miner = world.ready(MiningSetupFlags.requiresStandardJobs); // per-channel NewMiningJob (an end device)
     miner.openStandard();
     assert.deepEqual(miner.types(), []);
     world.template(template());
@@ -637,7 +826,8 @@ describe('gateway: jobs', () => {
   test('a new prevhash reaches every channel of every connection in one pass, one job_broadcast', () => {
     const world = new World();
     world.template(template());
-    const miners = [world.ready(), world.ready(), world.ready()];
+    // REQUIRES_STANDARD_JOBS: one message per channel (NewMiningJob for the standard one).
+    const miners = [world.ready(MiningSetupFlags.requiresStandardJobs), world.ready(MiningSetupFlags.requiresStandardJobs), world.ready(MiningSetupFlags.requiresStandardJobs)];
     for (const m of miners) {
       m.openStandard();
       m.openExtended();
@@ -655,10 +845,38 @@ describe('gateway: jobs', () => {
     assert.equal(world.lastEvent('template_received').new_prevhash, true);
   });
 
+  test('without REQUIRES_STANDARD_JOBS a new prevhash goes once per group channel (standard and extended in their own groups)', () => {
+    const world = new World();
+    world.template(template());
+    const miners = [world.ready(), world.ready()];
+    const groups: number[][] = [];
+    for (const m of miners) {
+      const std = m.openStandard();
+      const ext = m.openExtended();
+      // Full extranonce 8 bytes (standard) vs 8 + 8 (extended): two groups (spec §5.2.3).
+      assert.notEqual(std.groupChannelId, ext.groupChannelId);
+      groups.push([std.groupChannelId, ext.groupChannelId]);
+      m.inbox.length = 0;
+    }
+    const before = world.eventsOf('job_broadcast').length;
+    world.template(template({ prev: PREV_B }));
+    miners.forEach((m, i) => {
+      assert.deepEqual(m.types(), ['NewExtendedMiningJob', 'SetNewPrevHash', 'NewExtendedMiningJob', 'SetNewPrevHash']);
+      const jobs = m.inbox.filter((x) => x.type === 'NewExtendedMiningJob') as Msg<'NewExtendedMiningJob'>[];
+      const prevs = m.inbox.filter((x) => x.type === 'SetNewPrevHash') as Msg<'SetNewPrevHash'>[];
+      assert.deepEqual(jobs.map((j) => j.channelId), groups[i]);
+      assert.deepEqual(prevs.map((p) => p.channelId), groups[i]);
+      assert.deepEqual(prevs.map((p) => p.jobId), jobs.map((j) => j.jobId));
+      assert.ok(jobs.every((j) => j.minNtime === null), 'future jobs');
+    });
+    const broadcasts = world.eventsOf('job_broadcast').slice(before);
+    assert.deepEqual({ connections: broadcasts[0]!.connections, messages: broadcasts[0]!.messages }, { connections: 2, messages: 8 });
+  });
+
   test('job_broadcast_interval_ms: two same-prevhash templates 10 ms apart → one broadcast of the newest', () => {
     const world = new World({ jobBroadcastIntervalMs: 100 });
     world.template(template());
-    const miner = world.ready();
+    const miner = world.ready(MiningSetupFlags.requiresStandardJobs);
     miner.openStandard();
     miner.inbox.length = 0;
     const before = world.eventsOf('job_broadcast').length;
@@ -682,7 +900,7 @@ describe('gateway: jobs', () => {
   test('a new prevhash cancels a pending aggregated update', () => {
     const world = new World({ jobBroadcastIntervalMs: 100 });
     world.template(template());
-    const miner = world.ready();
+    const miner = world.ready(MiningSetupFlags.requiresStandardJobs);
     miner.openStandard();
     miner.inbox.length = 0;
     world.template(template({ curtime: 1795261590 }));
