@@ -9,7 +9,7 @@ import { assert } from '../test/assert.ts';
 import { concatBytes, hexToBytes } from '../core/bytes.ts';
 import { FakeClock } from '../core/clock.ts';
 import { decodeMessage, encodeMessage, type Sv2Message } from '../core/codec/index.ts';
-import { nobleProvider } from '../core/crypto/provider.ts';
+import { nobleProvider, type CryptoProvider } from '../core/crypto/provider.ts';
 import { Authenticator, type AuthOptions } from '../core/gateway/auth.ts';
 import { NoiseInitiatorConnection, ResponderIdentity, generateAuthorityKeyPair } from '../core/noise/index.ts';
 import { PolicyEngine, type PolicySettings } from '../core/policy/engine.ts';
@@ -45,6 +45,8 @@ export interface JdsWorldOptions {
   readonly settings?: Partial<JdsSettings>;
   readonly tokens?: Partial<TokenSettings>;
   readonly seed?: number;
+  /** The server's crypto provider (Noise AEAD, double SHA-256); default noble. The client is always noble. */
+  readonly provider?: CryptoProvider;
 }
 
 /** One in-memory JD client (our Noise initiator; the JD messages are sent as given). */
@@ -144,6 +146,7 @@ export class JdsWorld {
   readonly peers: JdPeer[] = [];
   readonly mode: 'observe' | 'inline';
   readonly settings: JdsSettings;
+  readonly provider: CryptoProvider;
   released: BlockTemplate | null = null;
   chain: ChainView = CHAIN;
   #nextConnId = 1;
@@ -158,6 +161,7 @@ export class JdsWorld {
     this.authenticator = new Authenticator(options.auth ?? { mode: 'open', maxWorkerIdBytes: 64, maxWorkersPerChannel: 4 });
     this.mode = options.mode ?? 'inline';
     this.settings = { ...JDS_SETTINGS, ...options.settings };
+    this.provider = options.provider ?? nobleProvider;
   }
 
   get now(): number {
@@ -173,7 +177,7 @@ export class JdsWorld {
     return new JdsSession(
       connId,
       {
-        provider: nobleProvider,
+        provider: this.provider,
         random: this.random,
         staticKey: this.identity.staticKey,
         certificateAt: (wallMs) => this.identity.certificateAt(Math.floor(wallMs / 1000)),
