@@ -14,6 +14,7 @@ import { Authenticator, type AuthOptions } from '../core/gateway/auth.ts';
 import { NoiseInitiatorConnection, ResponderIdentity, generateAuthorityKeyPair } from '../core/noise/index.ts';
 import { PolicyEngine, type PolicySettings } from '../core/policy/engine.ts';
 import type { ChainView } from '../core/policy/types.ts';
+import { doubleHashOf } from '../core/mining/hash.ts';
 import { SeededRandom } from '../core/random.ts';
 import { TemplateCache } from '../core/template-provider/template-cache.ts';
 import type { BlockTemplate, TemplateTransaction } from '../core/template/template.ts';
@@ -138,7 +139,8 @@ export class JdsWorld {
   readonly identity: ResponderIdentity;
   readonly engine: PolicyEngine;
   readonly tokens: MiningJobTokens<DeclaredJob>;
-  readonly templates = new TemplateCache(8);
+  /** Declaration trees for the newest 4 templates, as the gateway keeps them (JD_TEMPLATE_TREES). */
+  readonly templates: TemplateCache;
   readonly provided = new ProvidedTransactions(1000);
   readonly authenticator: Authenticator;
   readonly events: JdsEvent[] = [];
@@ -162,6 +164,7 @@ export class JdsWorld {
     this.mode = options.mode ?? 'inline';
     this.settings = { ...JDS_SETTINGS, ...options.settings };
     this.provider = options.provider ?? nobleProvider;
+    this.templates = new TemplateCache(8, { treesMax: 4, sha256d: doubleHashOf(this.provider) });
   }
 
   get now(): number {
@@ -170,6 +173,7 @@ export class JdsWorld {
 
   release(template: BlockTemplate): void {
     this.templates.add(template);
+    this.templates.buildTrees(); // the gateway does it on the pass right after the release
     this.released = template;
   }
 
