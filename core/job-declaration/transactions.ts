@@ -128,7 +128,8 @@ export class ProvidedTransactions {
 type _Lookups = readonly { readonly source: 'template' | 'mempool'; readonly lookup: TransactionLookup }[];
 
 function _fromNode(hit: TemplateTransaction, source: 'template' | 'mempool'): DeclaredTransaction {
-  return { data: hit.data, txid: hit.txid, wtxid: hit.wtxid, fee: hit.fee, sigops: hit.sigops, weight: hit.weight, source };
+  // `decoded` present (undefined) so every DeclaredTransaction has one shape: monomorphic reads.
+  return { data: hit.data, txid: hit.txid, wtxid: hit.wtxid, fee: hit.fee, sigops: hit.sigops, weight: hit.weight, source, decoded: undefined };
 }
 
 /** Resolve one wtxid: the node's transactions first (their fee is the node's), then provided ones. */

@@ -11,7 +11,7 @@ import { bytesToHex, concatBytes } from '../../core/bytes.ts';
 import { availableProviders } from '../../adapters/crypto-native.ts';
 import { DigestMap, digestKey } from '../../core/digest-map.ts';
 import { doubleHashOf } from '../../core/mining/hash.ts';
-import { computeLevels, MerkleScratch, nodeHasherOf, pathOfLeaf0, rootOf } from '../../core/mining/merkle-tree.ts';
+import { computeLevels, matchedBefore, nodeHasherOf, pathOfLeaf0, rootOf, SparseMerkle } from '../../core/mining/merkle-tree.ts';
 import { TemplateCache } from '../../core/template-provider/template-cache.ts';
 import { PolicyEngine } from '../../core/policy/engine.ts';
 import { rebuildDeclaredCoinbase } from '../../core/job-declaration/declared-coinbase.ts';
@@ -93,33 +93,47 @@ describe('jds indexes: merkle trees over flat buffers', () => {
     });
   }
 
-  test('reuse of a base tree gives the same levels as hashing everything (random edits, seeded)', () => {
+  test('SparseMerkle with a base tree gives the root and path of hashing everything (random edits, seeded)', () => {
     const hash = nodeHasherOf();
-    const scratch = new MerkleScratch();
     fc.assert(
       fc.property(
         fc.integer({ min: 1, max: 90 }),
         fc.integer({ min: 1, max: 90 }),
         fc.array(fc.nat(89), { maxLength: 6 }),
         fc.boolean(),
-        (baseCount, count, edits, lie) => {
+        (baseCount, count, edits, underClaim) => {
           const base = Array.from({ length: baseCount }, (_, i) => (i === 0 ? ZERO : hash32(i)));
           const leaves = Array.from({ length: count }, (_, i) => (i === 0 ? ZERO : hash32(i)));
           for (const e of edits) if (e > 0 && e < count) leaves[e] = hash32(10_000 + e);
           const baseTree = computeLevels(flat(base), baseCount, hash);
           const match = new Uint8Array(count);
           for (let i = 0; i < Math.min(count, baseCount); i++) match[i] = bytesToHex(leaves[i]!) === bytesToHex(base[i]!) ? 1 : 0;
-          // A match that under-claims is allowed (only TRUE ones may be claimed): drop one at random.
-          if (lie && count > 1) match[1] = 0;
-          const reused = computeLevels(flat(leaves), count, hash, { base: baseTree, match }, scratch);
+          // A match that under-claims is allowed (only TRUE ones may be claimed): drop one.
+          if (underClaim && count > 1) match[1] = 0;
+          const reuse = { base: baseTree, matchedBefore: matchedBefore(match, count) };
+          const sparse = new SparseMerkle(count, (i) => leaves[i]!, hash, reuse);
+          const root = sparse.root();
           const fresh = computeLevels(flat(leaves), count, hash);
-          assert.equal(bytesToHex(rootOf(reused)), bytesToHex(rootOf(fresh)));
-          assert.deepEqual(pathOfLeaf0(reused).map(bytesToHex), pathOfLeaf0(fresh).map(bytesToHex));
-          assert.equal(bytesToHex(rootOf(fresh)), bytesToHex(merkleRootOf(leaves)));
+          assert.equal(bytesToHex(root), bytesToHex(rootOf(fresh)));
+          assert.equal(bytesToHex(root), bytesToHex(merkleRootOf(leaves)));
+          assert.deepEqual(new SparseMerkle(count, (i) => leaves[i]!, hash, reuse).pathOfLeaf0().map(bytesToHex), pathOfLeaf0(fresh).map(bytesToHex));
+          assert.deepEqual(new SparseMerkle(count, (i) => leaves[i]!, hash).pathOfLeaf0().map(bytesToHex), pathOfLeaf0(fresh).map(bytesToHex));
+          // Identical leaves and length: the root is the base's, nothing hashed.
+          if (count === baseCount && edits.every((e) => e === 0 || e >= count) && !underClaim) assert.equal(sparse.hashed, 0);
         },
       ),
       propertyParams(300),
     );
+  });
+
+  test('SparseMerkle touches only what changed: a 4,001-leaf declaration with its last 400 leaves new hashes ~2 × 400 nodes, not 4,000', () => {
+    const hash = nodeHasherOf();
+    const base = Array.from({ length: 4001 }, (_, i) => (i === 0 ? ZERO : hash32(i)));
+    const leaves = base.map((l, i) => (i > 3600 ? hash32(50_000 + i) : l));
+    const match = Uint8Array.from(leaves, (l, i) => (i <= 3600 ? 1 : 0));
+    const sparse = new SparseMerkle(4001, (i) => leaves[i]!, hash, { base: computeLevels(flat(base), 4001, hash), matchedBefore: matchedBefore(match, 4001) });
+    assert.equal(bytesToHex(sparse.root()), bytesToHex(merkleRootOf(leaves)));
+    assert.ok(sparse.hashed > 400 && sparse.hashed < 2 * 400 + 2 * 13, `hashed ${sparse.hashed}`);
   });
 
   test('a tree with one leaf is its leaf, with an empty path', () => {
