@@ -21,7 +21,7 @@
 // real weight is also checked here (step 6b) so a fat coinbase cannot push the block over.
 import { bytesToHex, equalBytes, reversed } from '../bytes.ts';
 import type { Sha256, Sha256d } from '../mining/hash.ts';
-import { computeLevels, matchedBefore, nodeHasherOf, pathOfLeaf0, rootOf, SparseMerkle } from '../mining/merkle-tree.ts';
+import { matchedBefore, nodeHasherOf, SparseMerkle } from '../mining/merkle-tree.ts';
 import { sha256dPair } from '../mining/sha256d64.ts';
 import { blockSubsidy } from '../policy/bitcoin.ts';
 import type { PolicyEngine } from '../policy/engine.ts';
@@ -164,15 +164,3 @@ function _asTemplateTransactions(txs: readonly DeclaredTransaction[]): TemplateT
 
 /** One shared empty `depends` (readonly): 4,000 empty arrays per verdict were measurable garbage. */
 const _NO_DEPENDS: readonly number[] = Object.freeze([]);
-
-/**
- * Merkle root over [leaf0, ...leaves] and leaf0's path, with Bitcoin's duplicate-last rule, on
- * flat buffers with the 64-byte double-SHA-256 fast path (core/mining/merkle-tree.ts).
- */
-export function merkleRootAndPath(leaf0: Uint8Array, leaves: readonly Uint8Array[]): { root: Uint8Array; path: Uint8Array[] } {
-  const flat = new Uint8Array((leaves.length + 1) * 32);
-  flat.set(leaf0, 0);
-  leaves.forEach((l, i) => flat.set(l, 32 * (i + 1)));
-  const tree = computeLevels(flat, leaves.length + 1, nodeHasherOf());
-  return { root: rootOf(tree), path: pathOfLeaf0(tree) };
-}

@@ -214,8 +214,11 @@ export function computeMerkleRoot(hashes: readonly Uint8Array[], sha256: Sha256 
   return { root: level[0]!, mutated };
 }
 
-/** Decode one transaction at `offset`; null on any malformed input (never throws on bytes). */
-/** `sha256dFn`, when given, computes txid and wtxid as one call (e.g. a provider's native double hash); else SHA256d over `sha256`. */
+/**
+ * Decode one transaction at `offset`; null on any malformed input (never throws on bytes).
+ * `sha256dFn`, when given, computes txid and wtxid in one call each (e.g. a provider's native
+ * double hash); else SHA256d over `sha256`.
+ */
 export function decodeTransaction(bytes: Uint8Array, offset = 0, sha256: Sha256 = defaultSha256, sha256dFn?: Sha256d): { tx: DecodedTransaction; end: number } | null {
   const r = new _Reader(bytes, offset);
   const start = offset;
