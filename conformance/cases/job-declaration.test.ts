@@ -17,6 +17,7 @@ import { declaredJob, spend, JdsWorld, type DeclaredJobBytes } from '../jds-worl
 import { readFileSync } from 'node:fs';
 import { REASON_CODES, type ReasonCode } from '../../core/reason-codes.ts';
 import { declareMiningJobWire } from '../../core/job-declaration/index.ts';
+import { JD_TEMPLATE_TREES } from '../../core/gateway/gateway.ts';
 import { CONFIG_KEYS, loadConfig } from '../../core/config/index.ts';
 import { GatewayMetrics } from '../../core/metrics/gateway-metrics.ts';
 import { parsePrometheusText, sampleValue } from '../../test/support/prometheus-text.ts';
@@ -525,6 +526,12 @@ describe('job declaration: docs', () => {
       assert.equal(declareMiningJobWire(code), wire, code);
       assert.ok(doc.includes(`\`${code}\``) && doc.includes(`\`${wire}\``));
     }
+  });
+
+  test('docs/job-declaration.md "Performance": the number of templates with declaration trees is the gateway\'s', () => {
+    const text = doc.replace(/\s+/g, ' ');
+    assert.ok(text.includes(`\`treesMax\`, ${JD_TEMPLATE_TREES} templates when a JD port is open`), 'the doc states JD_TEMPLATE_TREES');
+    assert.ok(text.includes(`newest ${JD_TEMPLATE_TREES} or the cache`));
   });
 
   test('the documented defaults are the schema\'s, and the example section loads', () => {

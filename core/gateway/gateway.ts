@@ -162,7 +162,7 @@ export interface TdpClientStatus {
  * Templates with declaration merkle trees (TemplateCache treesMax) when a JD port is open: a JDC
  * declares a template it just received, i.e. one of the newest; ~0.5 MB each at 4,000 transactions.
  */
-const JD_TEMPLATE_TREES = 4;
+export const JD_TEMPLATE_TREES = 4;
 /** Used by observe/shadow when no `prevhash` settings are given (permit_all is never applied there). */
 const OBSERVE_GATE_SETTINGS: VerdictGateSettings = { verdictTimeoutMs: 50, staleHoldMs: 5000, upstreamFailurePolicy: 'fail_closed', requestTimeoutMs: 2000 };
 

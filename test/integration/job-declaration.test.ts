@@ -11,6 +11,7 @@ import { describe, seed, test } from '../harness.ts';
 import { assert } from '../assert.ts';
 import { SystemClock } from '../../adapters/clock.ts';
 import { startGatewayStack } from '../../adapters/gateway-stack.ts';
+import { JD_TEMPLATE_TREES } from '../../core/gateway/gateway.ts';
 import type { StampedEvent } from '../../adapters/gateway-server.ts';
 import type { TemplateSource } from '../../adapters/template-source.ts';
 import { bytesToHex, fromUtf8 } from '../../core/bytes.ts';
@@ -74,7 +75,7 @@ describe('job declaration listener (real sockets)', () => {
       // after the release (a deadline at the release instant), before any declaration asks.
       await until('the declaration trees', STEP_MS, () => (world.stack.gateway.templateCache.treesPending === 0 ? true : undefined));
       const cache = world.stack.gateway.templateCache;
-      assert.ok(cache.treesMax > 0, 'a JD port turns the trees on');
+      assert.equal(cache.treesMax, JD_TEMPLATE_TREES, 'a JD port turns the trees on');
       jd = await world.connect();
       const success = await jd.next('SetupConnectionSuccess', STEP_MS);
       assert.deepEqual([success.usedVersion, success.flags], [2, 0]);
