@@ -9,11 +9,12 @@ import { assert } from '../test/assert.ts';
 import { concatBytes, hexToBytes } from '../core/bytes.ts';
 import { FakeClock } from '../core/clock.ts';
 import { decodeMessage, encodeMessage, type Sv2Message } from '../core/codec/index.ts';
-import { nobleProvider } from '../core/crypto/provider.ts';
+import { nobleProvider, type CryptoProvider } from '../core/crypto/provider.ts';
 import { Authenticator, type AuthOptions } from '../core/gateway/auth.ts';
 import { NoiseInitiatorConnection, ResponderIdentity, generateAuthorityKeyPair } from '../core/noise/index.ts';
 import { PolicyEngine, type PolicySettings } from '../core/policy/engine.ts';
 import type { ChainView } from '../core/policy/types.ts';
+import { doubleHashOf } from '../core/mining/hash.ts';
 import { SeededRandom } from '../core/random.ts';
 import { TemplateCache } from '../core/template-provider/template-cache.ts';
 import type { BlockTemplate, TemplateTransaction } from '../core/template/template.ts';
@@ -49,6 +50,8 @@ export interface JdsWorldOptions {
   readonly seed?: number;
   /** Ask "the node" (the test answers `proposals` by hand, on the fake clock); absent = off. */
   readonly proposal?: ProposalSettings;
+  /** The server's crypto provider (Noise AEAD, double SHA-256); default noble. The client is always noble. */
+  readonly provider?: CryptoProvider;
 }
 
 /** One in-memory JD client (our Noise initiator; the JD messages are sent as given). */
@@ -140,7 +143,8 @@ export class JdsWorld {
   readonly identity: ResponderIdentity;
   readonly engine: PolicyEngine;
   readonly tokens: MiningJobTokens<DeclaredJob>;
-  readonly templates = new TemplateCache(8);
+  /** Declaration trees for the newest 4 templates, as the gateway keeps them (JD_TEMPLATE_TREES). */
+  readonly templates: TemplateCache;
   readonly provided = new ProvidedTransactions(1000);
   readonly authenticator: Authenticator;
   readonly events: JdsEvent[] = [];
@@ -151,6 +155,7 @@ export class JdsWorld {
   readonly proposal: ProposalSettings | undefined;
   readonly mode: 'observe' | 'inline';
   readonly settings: JdsSettings;
+  readonly provider: CryptoProvider;
   released: BlockTemplate | null = null;
   chain: ChainView = CHAIN;
   #nextConnId = 1;
@@ -166,6 +171,8 @@ export class JdsWorld {
     this.mode = options.mode ?? 'inline';
     this.settings = { ...JDS_SETTINGS, ...options.settings };
     this.proposal = options.proposal;
+    this.provider = options.provider ?? nobleProvider;
+    this.templates = new TemplateCache(8, { treesMax: 4, sha256d: doubleHashOf(this.provider) });
   }
 
   /** Hand the node's answer to the proposal of declaration `declarationId` back to its session. */
@@ -183,6 +190,7 @@ export class JdsWorld {
 
   release(template: BlockTemplate): void {
     this.templates.add(template);
+    this.templates.buildTrees(); // the gateway does it on the pass right after the release
     this.released = template;
   }
 
@@ -190,7 +198,7 @@ export class JdsWorld {
     return new JdsSession(
       connId,
       {
-        provider: nobleProvider,
+        provider: this.provider,
         random: this.random,
         staticKey: this.identity.staticKey,
         certificateAt: (wallMs) => this.identity.certificateAt(Math.floor(wallMs / 1000)),

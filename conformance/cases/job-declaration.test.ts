@@ -17,6 +17,7 @@ import { declaredJob, spend, JdsWorld, type DeclaredJobBytes } from '../jds-worl
 import { readFileSync } from 'node:fs';
 import { REASON_CODES, type ReasonCode } from '../../core/reason-codes.ts';
 import { declareMiningJobWire } from '../../core/job-declaration/index.ts';
+import { JD_TEMPLATE_TREES } from '../../core/gateway/gateway.ts';
 import { CONFIG_KEYS, loadConfig } from '../../core/config/index.ts';
 import { GatewayMetrics } from '../../core/metrics/gateway-metrics.ts';
 import { parsePrometheusText, sampleValue } from '../../test/support/prometheus-text.ts';
@@ -245,6 +246,42 @@ describe('job declaration: missing transactions', () => {
       assert.equal(details(err).reason_code, code);
     });
     assert.equal(w.provided.size, 0, 'nothing wrong was remembered');
+  });
+
+  test('a transaction provided on one connection serves another connection\'s declaration: same bytes (wtxid-checked), fee computed, not asked again', () => {
+    const { w, txs } = world();
+    const child = spend(txs[0]!, 0, 9_000n, 5); // fee 1000 from its template parent
+    const job = declaredJob([txs[1]!, child], { value: SUBSIDY + 2000n + 1000n });
+    const { peer: a } = allocateAndDeclare(w, job);
+    a.take('ProvideMissingTransactions');
+    a.send({ type: 'ProvideMissingTransactionsSuccess', requestId: 2, transactionList: [child.data] });
+    a.take('DeclareMiningJobSuccess');
+    // Another connection (another user) declares the same child: answered at once, same fee.
+    const b = w.peer();
+    const alloc = b.allocate('bob.rig', 1);
+    b.declare(alloc.miningJobToken, job, 2);
+    b.take('DeclareMiningJobSuccess');
+    assert.equal(w.eventsOf('jd_missing_transactions').length, 1, 'only the first connection was asked');
+    const [va, vb] = w.verdicts();
+    assert.equal(vb!.conn_id !== va!.conn_id, true);
+    assert.equal(vb!.total_fees_sats, '3000');
+    assert.equal(vb!.missing_count, 0);
+    // The same child with a higher claimed pool value is still judged on the computed fee.
+    const greedy = declaredJob([txs[1]!, child], { value: SUBSIDY + 2000n + 1000n + 1n });
+    const alloc2 = b.allocate('bob.rig', 3);
+    b.declare(alloc2.miningJobToken, greedy, 4);
+    assert.equal(details(b.take('DeclareMiningJobError')).reason_code, 'coinbase_value_too_high');
+  });
+
+  test('a declaration of a replaced template (evicted from the cache) is resolved by wtxid, or asked for, never from stale trees', () => {
+    const w = new JdsWorld();
+    const first = [makeTx(1, 1000n), makeTx(2, 2000n)];
+    w.release(makeTemplate({ templateId: 1n, transactions: first }));
+    for (let id = 2; id <= 12; id++) w.release(makeTemplate({ templateId: BigInt(id), transactions: [makeTx(100 + id, 1500n)] }));
+    assert.equal(w.templates.template(1n), undefined, 'template 1 left the cache (capacity 8)');
+    assert.ok(w.templates.trees().every((t) => t.template.templateId > 8n), 'only the newest templates keep trees');
+    const { peer } = allocateAndDeclare(w, declaredJob(first, { value: SUBSIDY + 3000n }));
+    assert.deepEqual(peer.take('ProvideMissingTransactions').unknownTxPositionList, [0, 1]);
   });
 
   test('a provided transaction whose inputs are unknown has an unknowable fee → jd_tx_fee_unknown', () => {
@@ -489,6 +526,12 @@ describe('job declaration: docs', () => {
       assert.equal(declareMiningJobWire(code), wire, code);
       assert.ok(doc.includes(`\`${code}\``) && doc.includes(`\`${wire}\``));
     }
+  });
+
+  test('docs/job-declaration.md "Performance": the number of templates with declaration trees is the gateway\'s', () => {
+    const text = doc.replace(/\s+/g, ' ');
+    assert.ok(text.includes(`\`treesMax\`, ${JD_TEMPLATE_TREES} templates when a JD port is open`), 'the doc states JD_TEMPLATE_TREES');
+    assert.ok(text.includes(`newest ${JD_TEMPLATE_TREES} or the cache`));
   });
 
   test('the documented defaults are the schema\'s, and the example section loads', () => {

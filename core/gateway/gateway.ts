@@ -171,6 +171,11 @@ export interface TdpClientStatus {
   readonly solutions_rejected: number;
 }
 
+/**
+ * Templates with declaration merkle trees (TemplateCache treesMax) when a JD port is open: a JDC
+ * declares a template it just received, i.e. one of the newest; ~0.5 MB each at 4,000 transactions.
+ */
+export const JD_TEMPLATE_TREES = 4;
 /** Used by observe/shadow when no `prevhash` settings are given (permit_all is never applied there). */
 const OBSERVE_GATE_SETTINGS: VerdictGateSettings = { verdictTimeoutMs: 50, staleHoldMs: 5000, upstreamFailurePolicy: 'fail_closed', requestTimeoutMs: 2000 };
 
@@ -264,6 +269,8 @@ export class Gateway {
   readonly #templateCache: TemplateCache;
   /** Block hashes submitted by any path (bounded, #firstSubmission): one block, one submission. */
   readonly #submittedBlockHashes = new Set<string>();
+  /** When the template cache's pending declaration trees are due (right after a release), or undefined. */
+  #treesAtMs: number | undefined;
   #tdpOpenClients = 0;
   #tdpClientsAccepted = 0;
   #tdpClientsRefused = 0;
@@ -353,7 +360,10 @@ export class Gateway {
       ...(options.invalidSharesPerMinuteMax === undefined ? {} : { invalidSharesPerMinuteMax: options.invalidSharesPerMinuteMax }),
       groupChannels: options.groupChannels ?? true,
     };
-    this.#templateCache = new TemplateCache(options.templateProvider?.cachedTemplates ?? 16);
+    // With a Job Declaration port, the newest templates also get their merkle trees when they
+    // arrive, so a declaration of one reuses them (template-cache.ts; docs/job-declaration.md).
+    const declares = options.jobDeclaration !== undefined && options.mode !== 'shadow';
+    this.#templateCache = new TemplateCache(options.templateProvider?.cachedTemplates ?? 16, { treesMax: declares ? JD_TEMPLATE_TREES : 0, sha256d: doubleHashOf(provider) });
     const tp = options.templateProvider;
     if (tp !== undefined) {
       _positiveInt(where, 'templateProvider.maxClients', tp.maxClients);
@@ -404,7 +414,7 @@ export class Gateway {
             const t = this.#gate.released;
             return t === null ? { tipHash: null, tipHeight: null, recentHashes: [], expectedNbits: null } : { tipHash: t.prevHash, tipHeight: t.height - 1, recentHashes: [], expectedNbits: t.nbits };
           },
-          templates: { byWtxid: (w) => cache.byWtxid(w), byTxid: (t) => cache.byTxid(t) },
+          templates: { byWtxid: (w) => cache.byWtxid(w), byTxid: (t) => cache.byTxid(t), trees: () => cache.trees() },
           mempool: NO_TRANSACTIONS,
           provided: new ProvidedTransactions(jd.providedTransactionsMax),
           nextDeclarationId: () => this.#nextDeclarationId++,
@@ -764,6 +774,8 @@ export class Gateway {
     const newPrevhash = this.#lastPrevHash === undefined || !equalBytes(this.#lastPrevHash, template.prevHash);
     const job = this.#factory.addTemplate(template);
     this.#templateCache.add(template);
+    // The declaration trees of this template are built on the next pass, after its bytes are out.
+    if (this.#templateCache.treesPending > 0) this.#treesAtMs = nowMs;
     // TDP clients get exactly what miners get, at the same moment (one rule: the gate's release).
     for (const session of this.#sessions.values()) {
       if (!(session instanceof TdpSession) || session.state !== 'serving') continue;
@@ -883,7 +895,7 @@ export class Gateway {
     let min = this.#heap.peekMs();
     const verifierAt = this.#verifier?.nextDeadlineMs() ?? undefined;
     const tokensAt = this.#options.jobDeclaration?.tokens.nextDeadlineMs() ?? undefined;
-    for (const at of [this.#broadcastAtMs, this.#submitter.nextDeadlineMs(), this.#drainDeadlineMs, this.#gate.nextDeadlineMs(), verifierAt, tokensAt]) {
+    for (const at of [this.#broadcastAtMs, this.#submitter.nextDeadlineMs(), this.#drainDeadlineMs, this.#gate.nextDeadlineMs(), verifierAt, tokensAt, this.#treesAtMs]) {
       if (at !== undefined && (min === undefined || at < min)) min = at;
     }
     return min;
@@ -912,6 +924,10 @@ export class Gateway {
     if (this.#broadcastAtMs !== undefined && this.#broadcastAtMs <= nowMs) this.#flushPendingBroadcast(nowMs);
     this.#submitter.onTimeout(nowMs);
     this.#options.jobDeclaration?.tokens.onTimeout(nowMs);
+    if (this.#treesAtMs !== undefined && this.#treesAtMs <= nowMs) {
+      this.#treesAtMs = undefined;
+      this.#templateCache.buildTrees();
+    }
     this.#maybeFinishShutdown(nowMs);
   }
 

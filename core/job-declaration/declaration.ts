@@ -20,14 +20,15 @@
 // Weight in step 6 is the engine's, i.e. with the gateway's own coinbase; the declared coinbase's
 // real weight is also checked here (step 6b) so a fat coinbase cannot push the block over.
 import { bytesToHex, equalBytes, reversed } from '../bytes.ts';
-import type { Sha256 } from '../mining/hash.ts';
+import type { Sha256, Sha256d } from '../mining/hash.ts';
+import { matchedBefore, nodeHasherOf, SparseMerkle } from '../mining/merkle-tree.ts';
 import { sha256dPair } from '../mining/sha256d64.ts';
 import { blockSubsidy } from '../policy/bitcoin.ts';
 import type { PolicyEngine } from '../policy/engine.ts';
 import { rejectedVerdict, type ChainView, type Verdict } from '../policy/types.ts';
 import { bip34HeightPush, type BlockTemplate, type TemplateTransaction } from '../template/template.ts';
 import type { DeclaredCoinbase } from './declared-coinbase.ts';
-import type { DeclaredTransaction } from './transactions.ts';
+import type { DeclarationResolution, DeclaredTransaction } from './transactions.ts';
 
 export interface DeclarationInput {
   /** A synthetic id for the assembled template (events and replay key on it). */
@@ -38,6 +39,10 @@ export interface DeclarationInput {
   /** The template the gate released last: the tip, nbits, time and limits the job builds on. */
   readonly tip: BlockTemplate | null;
   readonly chain: ChainView;
+  /** A template declared positionally (transactions.ts resolveDeclaration): its trees are reused. */
+  readonly reuse?: DeclarationResolution['reuse'];
+  /** The double SHA-256 for the merkle trees (the provider's: doubleHashOf); default pure TS. */
+  readonly sha256d?: Sha256d;
 }
 
 export interface DeclarationJudgement {
@@ -53,7 +58,8 @@ function _display(hash: Uint8Array): string {
   return bytesToHex(reversed(hash));
 }
 
-export function judgeDeclaration(input: DeclarationInput, engine: PolicyEngine, sha256?: Sha256): DeclarationJudgement {
+/** `_sha256` is unused (kept for callers); the trees take `input.sha256d`. */
+export function judgeDeclaration(input: DeclarationInput, engine: PolicyEngine, _sha256?: Sha256): DeclarationJudgement {
   const { coinbase, transactions: txs, tip, chain } = input;
   const none = (verdict: Verdict): DeclarationJudgement => ({ verdict, template: null, totalFeesSats: null });
   // 1. tip
@@ -75,7 +81,15 @@ export function judgeDeclaration(input: DeclarationInput, engine: PolicyEngine, 
   }
   // 4. witness commitment over the declared wtxids
   // BIP141: commitment = SHA256d(witness root (coinbase wtxid = 0) ‖ reserved value).
-  const commitment = sha256dPair(merkleRootAndPath(_ZERO_32, txs.map((t) => t.wtxid)).root, coinbase.witnessReservedValue);
+  // Both trees over leaf 0 = 32×00 (the coinbase's wtxid by BIP141; for txids a stand-in no node of
+  // the coinbase path depends on), reusing the positionally declared template's nodes.
+  const hash = nodeHasherOf(input.sha256d);
+  const reuse = input.reuse ?? null;
+  const leafCount = txs.length + 1;
+  const before = reuse === null ? null : matchedBefore(reuse.match, leafCount);
+  const wtxidLeaf = (i: number): Uint8Array => (i === 0 ? _ZERO_32 : txs[i - 1]!.wtxid);
+  const witnessRoot = new SparseMerkle(leafCount, wtxidLeaf, hash, reuse === null ? null : { base: reuse.trees.wtxids, matchedBefore: before! }).root();
+  const commitment = sha256dPair(witnessRoot, coinbase.witnessReservedValue);
   if (!equalBytes(commitment, coinbase.witnessCommitment)) {
     return none(rejectedVerdict('witness_commitment_invalid', `the coinbase commits to ${bytesToHex(coinbase.witnessCommitment)}, the declared wtxids give ${bytesToHex(commitment)}`, { tx_count: txs.length }));
   }
@@ -116,7 +130,7 @@ export function judgeDeclaration(input: DeclarationInput, engine: PolicyEngine, 
     transactions: _asTemplateTransactions(txs),
     defaultWitnessCommitment: coinbase.witnessCommitmentScript,
     witnessCommitmentSource: 'computed',
-    merklePath: merkleRootAndPath(_ZERO_32, txs.map((t) => t.txid)).path,
+    merklePath: new SparseMerkle(leafCount, (i) => (i === 0 ? _ZERO_32 : txs[i - 1]!.txid), hash, reuse === null ? null : { base: reuse.trees.txids, matchedBefore: before! }).pathOfLeaf0(),
     sigopLimit: tip.sigopLimit,
     weightLimit: tip.weightLimit,
     longpollId: null,
@@ -140,22 +154,13 @@ export function judgeDeclaration(input: DeclarationInput, engine: PolicyEngine, 
  * node's block proposal answers; the engine only checks that listed depends point backwards.
  */
 function _asTemplateTransactions(txs: readonly DeclaredTransaction[]): TemplateTransaction[] {
-  return txs.map((t) => ({ data: t.data, txid: t.txid, wtxid: t.wtxid, fee: t.fee ?? 0n, sigops: t.sigops, weight: t.weight, depends: [] }));
+  const out = new Array<TemplateTransaction>(txs.length);
+  for (let i = 0; i < txs.length; i++) {
+    const t = txs[i]!;
+    out[i] = { data: t.data, txid: t.txid, wtxid: t.wtxid, fee: t.fee ?? 0n, sigops: t.sigops, weight: t.weight, depends: _NO_DEPENDS };
+  }
+  return out;
 }
 
-/**
- * Merkle root over [leaf0, ...leaves] and leaf0's path, with Bitcoin's duplicate-last rule, on the
- * 64-byte double-SHA-256 fast path (core/mining/sha256d64.ts): 2 × n compressions instead of a
- * general hash per node, which keeps a 4,000-transaction declaration inside its budget.
- */
-export function merkleRootAndPath(leaf0: Uint8Array, leaves: readonly Uint8Array[]): { root: Uint8Array; path: Uint8Array[] } {
-  let level: Uint8Array[] = [leaf0, ...leaves];
-  const path: Uint8Array[] = [];
-  while (level.length > 1) {
-    path.push(level[1]!);
-    const next: Uint8Array[] = [];
-    for (let i = 0; i < level.length; i += 2) next.push(sha256dPair(level[i]!, level[i + 1] ?? level[i]!));
-    level = next;
-  }
-  return { root: level[0]!, path };
-}
+/** One shared empty `depends` (readonly): 4,000 empty arrays per verdict were measurable garbage. */
+const _NO_DEPENDS: readonly number[] = Object.freeze([]);

@@ -48,7 +48,7 @@ import type { DeclareMiningJob, ProvideMissingTransactionsSuccess, PushSolution 
 import type { CryptoProvider } from '../crypto/provider.ts';
 import { protocolError, type ProtocolError } from '../errors.ts';
 import type { Authenticator } from '../gateway/auth.ts';
-import { sha256d, type Sha256 } from '../mining/hash.ts';
+import { doubleHashOf, sha256d, type Sha256, type Sha256d } from '../mining/hash.ts';
 import { header80 } from '../mining/header.ts';
 import { coinbaseMerklePath, merkleRootFromPath } from '../mining/merkle.ts';
 import { hashToDisplayHex, meetsTarget } from '../mining/target.ts';
@@ -65,7 +65,8 @@ import { assembleProposalBlock, checkProposalAnswer, proposalVerdict, type Propo
 import { rebuildDeclaredCoinbase, serializeOutputs, type DeclaredCoinbase } from './declared-coinbase.ts';
 import type { JdsEvent, JdsEventSink } from './events.ts';
 import type { MiningJobTokens } from './tokens.ts';
-import { decodeProvided, providedTransaction, resolveFees, resolveWtxid, type DeclaredTransaction, type ProvidedTransactions, type TransactionLookup } from './transactions.ts';
+import { sameDigest } from '../digest-map.ts';
+import { decodeProvided, providedTransaction, resolveDeclaration, resolveFees, type DeclarationResolution, type DeclaredTransaction, type ProvidedTransactions, type TransactionLookup } from './transactions.ts';
 
 /** SetupConnection.protocol for Job Declaration (SV2.md §4). */
 export const JOB_DECLARATION_PROTOCOL = 1;
@@ -155,6 +156,7 @@ interface _Pending {
   readonly coinbase: DeclaredCoinbase;
   readonly resolved: (DeclaredTransaction | undefined)[];
   readonly missing: readonly number[];
+  readonly reuse: DeclarationResolution['reuse'];
 }
 
 /** A judged declaration waiting for the node's proposal answer. */
@@ -209,6 +211,8 @@ export class JdsSession {
   ignoredFrames = 0;
 
   readonly #ctx: JdsSessionContext;
+  /** The provider's fastest double SHA-256 (Bun's native one; else core's pure TS): txids, wtxids, merkle nodes. */
+  readonly #sha256d: Sha256d;
   readonly #deadlines = new Deadlines<_DeadlineName>();
   readonly #pending = new Map<number, _Pending>();
   /** Declaration id (decimal) → the declaration waiting for the node. */
@@ -225,6 +229,7 @@ export class JdsSession {
   constructor(connId: number, ctx: JdsSessionContext, nowMs: number, wallMs: number, remoteAddress: string | null) {
     this.connId = connId;
     this.#ctx = ctx;
+    this.#sha256d = doubleHashOf(ctx.provider);
     this.openedAtMs = nowMs;
     this.#nowMs = nowMs;
     this.remoteAddress = remoteAddress;
@@ -463,13 +468,8 @@ export class JdsSession {
     if (m.wtxidList.length > max) return gate(rejectedVerdict('jd_wtxid_list_too_long', `wtxid_list has ${m.wtxidList.length} entries, at most ${max}`, { tx_count: m.wtxidList.length, max_declared_transactions: max }));
     const rebuilt = rebuildDeclaredCoinbase(m.coinbaseTxPrefix, m.coinbaseTxSuffix);
     if (!rebuilt.ok) return gate(rejectedVerdict('jd_coinbase_invalid', rebuilt.error, {}));
-    const lookups = this.#lookups();
-    const resolved: (DeclaredTransaction | undefined)[] = m.wtxidList.map((w) => resolveWtxid(w, lookups, this.#ctx.provided));
-    const missing: number[] = [];
-    resolved.forEach((t, i) => {
-      if (t === undefined) missing.push(i);
-    });
-    const pending: _Pending = { message: m, user: taken.user, coinbase: rebuilt.value, resolved, missing };
+    const { resolved, missing, reuse } = resolveDeclaration(m.wtxidList, this.#lookups(), this.#ctx.provided);
+    const pending: _Pending = { message: m, user: taken.user, coinbase: rebuilt.value, resolved, missing, reuse };
     if (missing.length === 0) {
       this.#finish(pending, nowMs);
       return;
@@ -504,10 +504,10 @@ export class JdsSession {
     const resolved = pending.resolved.slice();
     for (let k = 0; k < missing.length; k++) {
       const position = missing[k]!;
-      const tx = decodeProvided(m.transactionList[k]!, this.#ctx.sha256);
+      const tx = decodeProvided(m.transactionList[k]!, this.#sha256d);
       if (tx === null) return refuse(rejectedVerdict('jd_provided_tx_invalid', `transaction ${k} (position ${position}) does not decode as exactly one transaction`, { position }));
       const declared = message.wtxidList[position]!;
-      if (bytesToHex(tx.wtxid) !== bytesToHex(declared)) {
+      if (declared.length !== 32 || !sameDigest(tx.wtxid, declared)) {
         return refuse(rejectedVerdict('jd_provided_tx_invalid', `transaction ${k} has wtxid ${hashToDisplayHex(tx.wtxid)}, position ${position} declares ${hashToDisplayHex(declared)}`, { position }));
       }
       resolved[position] = providedTransaction(tx);
@@ -530,11 +530,11 @@ export class JdsSession {
       this.#refuse(m.requestId, pending.user, rejectedVerdict('prevhash_unknown', 'no template released yet: the chain tip the job would build on is unknown', {}), counts);
       return;
     }
-    const txs = resolveFees(pending.resolved as DeclaredTransaction[], this.#lookups(), this.#ctx.provided, this.#ctx.sha256);
+    const txs = resolveFees(pending.resolved as DeclaredTransaction[], this.#lookups(), this.#ctx.provided, this.#sha256d);
     for (const tx of txs) if (tx.source === 'provided') this.#ctx.provided.add(tx);
     const declarationId = this.#ctx.nextDeclarationId();
     const chain = this.#ctx.chain();
-    const judged = judgeDeclaration({ declarationId, version: m.version, coinbase: pending.coinbase, transactions: txs, tip, chain }, this.#ctx.engine, this.#ctx.sha256);
+    const judged = judgeDeclaration({ declarationId, version: m.version, coinbase: pending.coinbase, transactions: txs, tip, chain, reuse: pending.reuse, sha256d: this.#sha256d }, this.#ctx.engine, this.#ctx.sha256);
     const enforced = this.#ctx.mode === 'inline';
     const proposal = this.#ctx.proposal;
     const propose = this.#ctx.propose;

@@ -4,38 +4,61 @@
 // the adapter keeps — and in transactions clients provided earlier (ProvidedTransactions). What
 // is found nowhere is asked for with ProvideMissingTransactions.
 //
+// Positional first: a JDC whose Template Provider is this gateway declares a template's
+// transactions in the template's order. When the first declared wtxid is the first transaction
+// of a template with declaration trees (template-cache.ts), each position is compared with that
+// template's wtxid at the same position (32 bytes, no lookup); equal positions resolve to the
+// template's transaction and are marked in `match`, which lets the verdict reuse the template's
+// merkle trees (core/mining/merkle-tree.ts). Other positions go through the lookups as before.
+// Same bytes, same answer: a wtxid commits to the whole transaction, so the positional hit is
+// the transaction the wtxid lookup would find.
+//
 // Fees: a template or mempool entry carries the node's fee. A provided transaction's fee is
 // sum(inputs' values) − sum(outputs) when EVERY input spends an output we hold the bytes of
 // (an earlier transaction of the same declaration, a cached template transaction, or another
 // provided one); otherwise it is unknown (`jd_tx_fee_unknown`), because asking the node for
 // arbitrary outpoints is the BIP23 proposal's job and a fee policy applied to a guess is none.
 //
+// Provided transactions are shared by every connection of the gateway, and that is safe: an entry
+// is keyed by its wtxid, which was checked against the bytes when it was provided, and its fee is
+// COMPUTED from those bytes and from parents identified by their txids, never taken from the
+// client. Whoever provided a transaction, another declaration naming its wtxid gets the same
+// bytes and the same fee (documented in docs/job-declaration.md, tested in the conformance cases).
+//
 // Sigops of a provided transaction: legacy sigops of its scriptSigs and output scripts × 4 (the
 // part of GetTransactionSigOpCost that needs no prevouts). P2SH and witness sigops need the spent
 // scripts; the node's block proposal checks the real limit.
-import { bytesToHex } from '../bytes.ts';
+import { DigestMap, sameDigest } from '../digest-map.ts';
 import { legacySigops } from '../policy/bitcoin.ts';
-import type { Sha256 } from '../mining/hash.ts';
+import type { Sha256d } from '../mining/hash.ts';
 import { decodeTransaction, type DecodedTransaction } from '../template/embedded-chain.ts';
 import type { TemplateTransaction } from '../template/template.ts';
+import type { TemplateTrees } from '../template-provider/template-cache.ts';
 
 /** A declared transaction once resolved; `fee` null = unknown. */
 export interface DeclaredTransaction extends Omit<TemplateTransaction, 'fee' | 'depends'> {
   readonly fee: bigint | null;
   readonly source: 'template' | 'mempool' | 'provided';
+  /** A provided transaction's decode (done once, when it arrived), for its fee. */
+  readonly decoded?: DecodedTransaction;
 }
 
 /** Lookups over what the node reported (templates, mempool); keys are 32 bytes, internal order. */
 export interface TransactionLookup {
   byWtxid(wtxid: Uint8Array): TemplateTransaction | undefined;
   byTxid(txid: Uint8Array): TemplateTransaction | undefined;
+  /** Templates with declaration trees, newest first (TemplateCache.trees); absent = none. */
+  trees?(): readonly TemplateTrees[];
 }
 
 export const NO_TRANSACTIONS: TransactionLookup = { byWtxid: () => undefined, byTxid: () => undefined };
 
-/** Decode one provided transaction; null unless the bytes are exactly one transaction. Never throws. */
-export function decodeProvided(data: Uint8Array, sha256?: Sha256): DecodedTransaction | null {
-  const decoded = decodeTransaction(data, 0, sha256);
+/**
+ * Decode one provided transaction; null unless the bytes are exactly one transaction. Never
+ * throws. The result views `data` (no copy); txid and wtxid are hashed once here, with `sha256d`.
+ */
+export function decodeProvided(data: Uint8Array, sha256d?: Sha256d): DecodedTransaction | null {
+  const decoded = decodeTransaction(data, 0, undefined, sha256d);
   if (decoded === null || decoded.end !== data.length) return null;
   return decoded.tx;
 }
@@ -47,18 +70,24 @@ function _sigopCost(tx: DecodedTransaction): number {
   return n * 4;
 }
 
-/** A provided transaction as a declared one, fee still unknown (resolveFees fills it). */
+/**
+ * A provided transaction as a declared one, fee still unknown (resolveFees fills it). `tx.data`
+ * is kept as is: the codec already copied each transaction out of the frame.
+ */
 export function providedTransaction(tx: DecodedTransaction): DeclaredTransaction {
-  return { data: Uint8Array.from(tx.data), txid: tx.txid, wtxid: tx.wtxid, fee: null, sigops: _sigopCost(tx), weight: tx.weight, source: 'provided' };
+  return { data: tx.data, txid: tx.txid, wtxid: tx.wtxid, fee: null, sigops: _sigopCost(tx), weight: tx.weight, source: 'provided', decoded: tx };
 }
 
 /**
  * Transactions clients provided, newest `capacity` kept (insertion order = age), so a JDC that
- * re-declares on the next fee bump is not asked again. Keyed by wtxid and by txid (hex, internal order).
+ * re-declares on the next fee bump is not asked again. Keyed by wtxid and by txid (32 bytes,
+ * internal order).
  */
 export class ProvidedTransactions {
-  readonly #byWtxid = new Map<string, DeclaredTransaction>();
-  readonly #byTxid = new Map<string, DeclaredTransaction>();
+  readonly #byWtxid = new DigestMap<DeclaredTransaction>();
+  readonly #byTxid = new DigestMap<DeclaredTransaction>();
+  /** Age order of the entries (oldest first). */
+  readonly #order = new Set<DeclaredTransaction>();
   evicted = 0;
 
   constructor(readonly capacity: number) {
@@ -71,37 +100,186 @@ export class ProvidedTransactions {
 
   add(tx: DeclaredTransaction): void {
     if (this.capacity === 0) return;
-    const key = bytesToHex(tx.wtxid);
-    const old = this.#byWtxid.get(key);
+    const old = this.#byWtxid.get(tx.wtxid);
     // Keep a known fee over an unknown one for the same bytes.
     const entry = old !== undefined && old.fee !== null && tx.fee === null ? old : tx;
-    this.#byWtxid.delete(key);
-    this.#byWtxid.set(key, entry);
-    this.#byTxid.set(bytesToHex(tx.txid), entry);
-    while (this.#byWtxid.size > this.capacity) {
-      const [oldestKey, oldest] = this.#byWtxid.entries().next().value as [string, DeclaredTransaction];
-      this.#byWtxid.delete(oldestKey);
-      this.#byTxid.delete(bytesToHex(oldest.txid));
+    if (old !== undefined) this.#order.delete(old);
+    this.#order.add(entry);
+    this.#byWtxid.set(entry.wtxid, entry);
+    this.#byTxid.set(entry.txid, entry);
+    while (this.#order.size > this.capacity) {
+      const oldest = this.#order.values().next().value as DeclaredTransaction;
+      this.#order.delete(oldest);
+      this.#byWtxid.delete(oldest.wtxid);
+      this.#byTxid.delete(oldest.txid);
       this.evicted += 1;
     }
   }
 
   byWtxid(wtxid: Uint8Array): DeclaredTransaction | undefined {
-    return this.#byWtxid.get(bytesToHex(wtxid));
+    return this.#byWtxid.get(wtxid);
   }
 
   byTxid(txid: Uint8Array): DeclaredTransaction | undefined {
-    return this.#byTxid.get(bytesToHex(txid));
+    return this.#byTxid.get(txid);
   }
 }
 
+type _Lookups = readonly { readonly source: 'template' | 'mempool'; readonly lookup: TransactionLookup }[];
+
+function _fromNode(hit: TemplateTransaction, source: 'template' | 'mempool'): DeclaredTransaction {
+  // `decoded` present (undefined) so every DeclaredTransaction has one shape: monomorphic reads.
+  return { data: hit.data, txid: hit.txid, wtxid: hit.wtxid, fee: hit.fee, sigops: hit.sigops, weight: hit.weight, source, decoded: undefined };
+}
+
 /** Resolve one wtxid: the node's transactions first (their fee is the node's), then provided ones. */
-export function resolveWtxid(wtxid: Uint8Array, lookups: readonly { readonly source: 'template' | 'mempool'; readonly lookup: TransactionLookup }[], provided: ProvidedTransactions): DeclaredTransaction | undefined {
+export function resolveWtxid(wtxid: Uint8Array, lookups: _Lookups, provided: ProvidedTransactions): DeclaredTransaction | undefined {
   for (const { source, lookup } of lookups) {
     const hit = lookup.byWtxid(wtxid);
-    if (hit !== undefined) return { data: hit.data, txid: hit.txid, wtxid: hit.wtxid, fee: hit.fee, sigops: hit.sigops, weight: hit.weight, source };
+    if (hit !== undefined) return _fromNode(hit, source);
   }
   return provided.byWtxid(wtxid);
+}
+
+/** What a declared wtxid list resolved to. */
+export interface DeclarationResolution {
+  readonly resolved: (DeclaredTransaction | undefined)[];
+  /** Positions found nowhere, ascending. */
+  readonly missing: number[];
+  /**
+   * The template declared positionally, with match[i] = 1 where merkle leaf i (0 = the coinbase,
+   * i = declared transaction i − 1) equals that template's leaf i; null when none applies.
+   */
+  readonly reuse: { readonly trees: TemplateTrees; readonly match: Uint8Array } | null;
+}
+
+function _sameAt(a: Uint8Array, flat: Uint8Array, at: number): boolean {
+  for (let i = 0; i < 32; i++) if (a[i] !== flat[at + i]) return false;
+  return true;
+}
+
+/** Resolve a whole wtxid list (positional first, see the header; then resolveWtxid). */
+export function resolveDeclaration(wtxids: readonly Uint8Array[], lookups: _Lookups, provided: ProvidedTransactions): DeclarationResolution {
+  const n = wtxids.length;
+  const resolved: (DeclaredTransaction | undefined)[] = new Array<DeclaredTransaction | undefined>(n).fill(undefined);
+  let reuse: DeclarationResolution['reuse'] = null;
+  const templates = lookups.find((l) => l.source === 'template')?.lookup;
+  if (n > 0 && wtxids[0]!.length === 32 && templates?.trees !== undefined) {
+    const trees = templates.trees().find((t) => t.template.transactions.length > 0 && _sameAt(wtxids[0]!, t.wtxids.levels[0]!, 32));
+    if (trees !== undefined) {
+      const match = new Uint8Array(n + 1);
+      match[0] = 1; // both leaf 0s are the 32×00 stand-in
+      const leaves = trees.wtxids.levels[0]!;
+      const txs = trees.template.transactions;
+      const common = Math.min(n, txs.length);
+      for (let i = 0; i < common; i++) {
+        if (wtxids[i]!.length !== 32 || !_sameAt(wtxids[i]!, leaves, 32 * (i + 1))) continue;
+        match[i + 1] = 1;
+        resolved[i] = _fromNode(txs[i]!, 'template');
+      }
+      reuse = { trees, match };
+    }
+  }
+  const missing: number[] = [];
+  for (let i = 0; i < n; i++) {
+    if (resolved[i] !== undefined) continue;
+    const hit = resolveWtxid(wtxids[i]!, lookups, provided);
+    if (hit === undefined) missing.push(i);
+    else resolved[i] = hit;
+  }
+  return { resolved, missing, reuse };
+}
+
+// Reader state of outputValues (a verdict is synchronous: one walk at a time).
+let _walkData: Uint8Array = new Uint8Array(0);
+let _walkAt = 0;
+
+/**
+ * CompactSize as decodeTransaction's reader takes a count: not required canonical, 0xff refused,
+ * and at most (bytes left) / itemBytesMin items. -1 = malformed.
+ */
+function _walkCount(itemBytesMin: number): number {
+  const data = _walkData;
+  const n = data.length;
+  let p = _walkAt;
+  if (p >= n) return -1;
+  const first = data[p++]!;
+  let c: number;
+  if (first < 0xfd) c = first;
+  else if (first === 0xfd) {
+    if (p + 2 > n) return -1;
+    c = data[p]! | (data[p + 1]! << 8);
+    p += 2;
+  } else if (first === 0xfe) {
+    if (p + 4 > n) return -1;
+    c = (data[p]! | (data[p + 1]! << 8) | (data[p + 2]! << 16) | (data[p + 3]! << 24)) >>> 0;
+    p += 4;
+  } else return -1;
+  _walkAt = p;
+  return c * itemBytesMin > n - p ? -1 : c;
+}
+
+/**
+ * The output values of a serialized transaction, or null unless `data` is exactly one
+ * transaction by the rules of decodeTransaction (embedded-chain.ts; the equivalence is tested).
+ * A structural walk: no hashing, no copies — what a parent's outputs need, where the full
+ * decode hashed the parent twice.
+ */
+export function outputValues(data: Uint8Array): bigint[] | null {
+  const n = data.length;
+  if (n < 4) return null;
+  _walkData = data;
+  _walkAt = 4;
+  let witness = false;
+  if (data[4] === 0x00 && n - 4 >= 2) {
+    if (data[5] !== 0x01) return null;
+    _walkAt = 6;
+    witness = true;
+  }
+  const inputs = _walkCount(41);
+  if (inputs <= 0) return null;
+  for (let i = 0; i < inputs; i++) {
+    if (_walkAt + 36 > n) return null;
+    _walkAt += 36;
+    const script = _walkCount(1);
+    if (script < 0) return null;
+    _walkAt += script;
+    if (_walkAt + 4 > n) return null;
+    _walkAt += 4;
+  }
+  const outputCount = _walkCount(9);
+  if (outputCount < 0) return null;
+  const values: bigint[] = [];
+  for (let i = 0; i < outputCount; i++) {
+    const p = _walkAt;
+    if (p + 8 > n) return null;
+    const lo = (data[p]! | (data[p + 1]! << 8) | (data[p + 2]! << 16) | (data[p + 3]! << 24)) >>> 0;
+    const hi = (data[p + 4]! | (data[p + 5]! << 8) | (data[p + 6]! << 16) | (data[p + 7]! << 24)) >>> 0;
+    values.push(hi === 0 ? BigInt(lo) : (BigInt(hi) << 32n) | BigInt(lo));
+    _walkAt = p + 8;
+    const script = _walkCount(1);
+    if (script < 0) return null;
+    _walkAt += script;
+  }
+  if (witness) {
+    let anyItem = false;
+    for (let i = 0; i < inputs; i++) {
+      const items = _walkCount(1);
+      if (items < 0) return null;
+      for (let j = 0; j < items; j++) {
+        const len = _walkCount(1);
+        if (len < 0) return null;
+        _walkAt += len;
+      }
+      if (items > 0) anyItem = true;
+    }
+    if (!anyItem) return null;
+  }
+  if (_walkAt + 4 > n) return null;
+  _walkAt += 4;
+  const whole = _walkAt === n;
+  _walkData = new Uint8Array(0);
+  return whole ? values : null;
 }
 
 /**
@@ -113,14 +291,16 @@ export function resolveFees(
   txs: readonly DeclaredTransaction[],
   lookups: readonly { readonly lookup: TransactionLookup }[],
   provided: ProvidedTransactions,
-  sha256?: Sha256,
+  sha256d?: Sha256d,
 ): DeclaredTransaction[] {
   if (txs.every((t) => t.fee !== null)) return [...txs];
-  const inList = new Map<string, DeclaredTransaction>();
-  const decodedCache = new Map<string, DecodedTransaction | null>();
+  // Earlier PROVIDED transactions of the list, by txid. The node's transactions need no entry:
+  // the same txid is the same non-witness bytes, so the lookups below give the same outputs.
+  const inList = new DigestMap<DeclaredTransaction>();
+  // Parent txid → its output values (null: bytes unknown or not one transaction), once per parent.
+  const parents = new DigestMap<bigint[] | null>();
   const parentBytes = (txid: Uint8Array): Uint8Array | undefined => {
-    const key = bytesToHex(txid);
-    const own = inList.get(key);
+    const own = inList.get(txid);
     if (own !== undefined) return own.data;
     for (const { lookup } of lookups) {
       const hit = lookup.byTxid(txid);
@@ -129,32 +309,32 @@ export function resolveFees(
     return provided.byTxid(txid)?.data;
   };
   const outputValue = (txid: Uint8Array, vout: number): bigint | null => {
-    const key = bytesToHex(txid);
-    let decoded = decodedCache.get(key);
-    if (decoded === undefined) {
+    let values = parents.get(txid);
+    if (values === undefined) {
       const bytes = parentBytes(txid);
-      decoded = bytes === undefined ? null : decodeProvided(bytes, sha256);
-      decodedCache.set(key, decoded);
+      values = bytes === undefined ? null : outputValues(bytes);
+      parents.set(txid, values);
     }
-    return decoded?.outputs[vout]?.valueSats ?? null;
+    return values?.[vout] ?? null;
   };
   const out: DeclaredTransaction[] = [];
   for (const tx of txs) {
     let fee = tx.fee;
     if (fee === null) {
-      const decoded = decodeProvided(tx.data, sha256);
+      const decoded = tx.decoded ?? decodeProvided(tx.data, sha256d);
       if (decoded !== null) {
         let inSats = 0n;
         let known = true;
         for (const input of decoded.inputs) {
-          const v = outputValue(input.prevTxid, input.vout);
+          const v = input.prevTxid.length === 32 ? outputValue(input.prevTxid, input.vout) : null;
           if (v === null) {
             known = false;
             break;
           }
           inSats += v;
         }
-        const outSats = decoded.outputs.reduce((s, o) => s + o.valueSats, 0n);
+        let outSats = 0n;
+        for (const o of decoded.outputs) outSats += o.valueSats;
         // A negative "fee" spends more than it has: consensus-invalid, reported as unknown here
         // and refused by the node's proposal; never a negative number in the policy.
         if (known && inSats >= outSats) fee = inSats - outSats;
@@ -162,7 +342,7 @@ export function resolveFees(
     }
     const resolved = fee === tx.fee ? tx : { ...tx, fee };
     out.push(resolved);
-    inList.set(bytesToHex(tx.txid), resolved);
+    if (tx.source === 'provided' && tx.txid.length === 32) inList.set(tx.txid, resolved);
   }
   return out;
 }

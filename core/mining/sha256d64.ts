@@ -271,3 +271,18 @@ export function sha256dAny(data: Uint8Array, out: Uint8Array = new Uint8Array(32
   _writeState(out, 0);
   return out;
 }
+
+/**
+ * SHA256d of the 64 bytes `data[offset .. offset + 64)` written to `out[outOffset .. outOffset +
+ * 32)`: a merkle node computed inside flat level buffers (core/mining/merkle-tree.ts) with no
+ * subarray, input or output allocation. `out` may alias `data` (the words are read first).
+ */
+export function sha256d64At(data: Uint8Array, offset: number, out: Uint8Array, outOffset: number): void {
+  if (!(offset >= 0 && offset + 64 <= data.length) || !(outOffset >= 0 && outOffset + 32 <= out.length)) {
+    throw new RangeError(`sha256d64At: [${offset}, +64) of ${data.length} bytes into [${outOffset}, +32) of ${out.length} bytes is out of range`);
+  }
+  _readWords(data, offset, W, 0);
+  _readWords(data, offset + 32, W, 8);
+  _sha256d64Words();
+  _writeState(out, outOffset);
+}

@@ -24,7 +24,7 @@
 import { bytesToHex, concatBytes, utf8 } from '../bytes.ts';
 import { ripemd160 } from '@noble/hashes/legacy.js';
 import { compactSize, serializeTxOut } from '../mining/coinbase.ts';
-import { defaultSha256, sha256d, type Sha256 } from '../mining/hash.ts';
+import { defaultSha256, sha256d, type Sha256, type Sha256d } from '../mining/hash.ts';
 import { header80, HEADER_BYTES } from '../mining/header.ts';
 import { hashToDisplayHex, meetsTarget, targetFromNbits, U256_MAX } from '../mining/target.ts';
 import type { RandomSource } from '../random.ts';
@@ -214,8 +214,12 @@ export function computeMerkleRoot(hashes: readonly Uint8Array[], sha256: Sha256 
   return { root: level[0]!, mutated };
 }
 
-/** Decode one transaction at `offset`; null on any malformed input (never throws on bytes). */
-export function decodeTransaction(bytes: Uint8Array, offset = 0, sha256: Sha256 = defaultSha256): { tx: DecodedTransaction; end: number } | null {
+/**
+ * Decode one transaction at `offset`; null on any malformed input (never throws on bytes).
+ * `sha256dFn`, when given, computes txid and wtxid in one call each (e.g. a provider's native
+ * double hash); else SHA256d over `sha256`.
+ */
+export function decodeTransaction(bytes: Uint8Array, offset = 0, sha256: Sha256 = defaultSha256, sha256dFn?: Sha256d): { tx: DecodedTransaction; end: number } | null {
   const r = new _Reader(bytes, offset);
   const start = offset;
   const version = r.u32();
@@ -263,10 +267,10 @@ export function decodeTransaction(bytes: Uint8Array, offset = 0, sha256: Sha256 
   const stripped = hasWitness
     ? concatBytes(bytes.subarray(start, start + 4), bytes.subarray(strippedHeadStart, strippedHeadEnd), bytes.subarray(locktimeAt, locktimeAt + 4))
     : data;
-  const txid = sha256d(stripped, sha256);
+  const txid = sha256dFn !== undefined ? sha256dFn(stripped) : sha256d(stripped, sha256);
   const tx: DecodedTransaction = {
     version, inputs, outputs, locktime, hasWitness, data, stripped, txid,
-    wtxid: hasWitness ? sha256d(data, sha256) : txid,
+    wtxid: hasWitness ? (sha256dFn !== undefined ? sha256dFn(data) : sha256d(data, sha256)) : txid,
     weight: stripped.length * 3 + data.length,
   };
   return { tx, end: r.pos };

@@ -11,6 +11,7 @@ import { describe, seed, test } from '../harness.ts';
 import { assert } from '../assert.ts';
 import { SystemClock } from '../../adapters/clock.ts';
 import { startGatewayStack } from '../../adapters/gateway-stack.ts';
+import { JD_TEMPLATE_TREES } from '../../core/gateway/gateway.ts';
 import type { StampedEvent } from '../../adapters/gateway-server.ts';
 import type { TemplateSource } from '../../adapters/template-source.ts';
 import { bytesToHex, fromUtf8 } from '../../core/bytes.ts';
@@ -70,6 +71,11 @@ describe('job declaration listener (real sockets)', () => {
       assert.notEqual(world.stack.jdAddress, null, '[job_declaration] opens the listener');
       await until('the first template', STEP_MS, () => (world.stack.gateway.currentJob === null ? undefined : true));
       const t = world.stack.gateway.currentJob!.template;
+      // The released template's declaration trees are built by the gateway's own pass right
+      // after the release (a deadline at the release instant), before any declaration asks.
+      await until('the declaration trees', STEP_MS, () => (world.stack.gateway.templateCache.treesPending === 0 ? true : undefined));
+      const cache = world.stack.gateway.templateCache;
+      assert.equal(cache.treesMax, JD_TEMPLATE_TREES, 'a JD port turns the trees on');
       jd = await world.connect();
       const success = await jd.next('SetupConnectionSuccess', STEP_MS);
       assert.deepEqual([success.usedVersion, success.flags], [2, 0]);
@@ -90,6 +96,7 @@ describe('job declaration listener (real sockets)', () => {
       assert.equal(verdict.type === 'jd_declaration_verdict' && verdict.tx_count, t.transactions.length);
       assert.equal(verdict.type === 'jd_declaration_verdict' && verdict.policy_context['tx_count'], t.transactions.length);
       assert.ok(world.stack.gateway.jdsCounts.open >= 1);
+      assert.equal(cache.trees()[0]?.template.templateId, t.templateId, 'the declared template has trees');
 
       // One wtxid no template holds: asked for by position.
       const second = (jd.client.send({ type: 'AllocateMiningJobToken', userIdentifier: 'alice.jdc', requestId: 3 }), jd.flush(), await jd.next('AllocateMiningJobTokenSuccess', STEP_MS));
