@@ -19,12 +19,11 @@
 // the core cannot check as one of those shapes is `malformed` (trust no peer answer).
 import type { Sha256 } from '../mining/hash.ts';
 import { header80 } from '../mining/header.ts';
-import { merkleRootFromPath } from '../mining/merkle.ts';
+import { coinbaseMerklePath, merkleRootFromPath } from '../mining/merkle.ts';
 import type { PolicyContextValue, Verdict } from '../policy/types.ts';
 import { rejectedVerdict } from '../policy/types.ts';
 import { decodeTransaction } from '../template/embedded-chain.ts';
 import { serializeBlock, type BlockTemplate, type TemplateTransaction } from '../template/template.ts';
-import { merkleRootAndPath } from './declaration.ts';
 import type { DeclaredCoinbase } from './declared-coinbase.ts';
 
 /** Longest node reject string kept (BIP22 reasons are short tokens; btcd's are one sentence). */
@@ -82,7 +81,7 @@ export function assembleProposalBlock(input: ProposalBlockInput, sha256?: Sha256
   const root =
     input.merklePath !== undefined
       ? merkleRootFromPath(decoded.tx.txid, input.merklePath, sha256)
-      : merkleRootAndPath(decoded.tx.txid, input.transactions.map((t) => t.txid)).root;
+      : merkleRootFromPath(decoded.tx.txid, coinbaseMerklePath(input.transactions.map((t) => t.txid), sha256), sha256);
   const header = header80({ version: input.version >>> 0, prevHash: input.tip.prevHash, merkleRoot: root, ntime: input.tip.curtime >>> 0, nbits: input.tip.nbits >>> 0, nonce: 0 });
   return serializeBlock(header, input.coinbase.withWitness, input.transactions);
 }
