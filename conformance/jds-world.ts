@@ -293,6 +293,8 @@ export interface CoinbaseOptions {
   /** Replace the commitment (tests of a wrong one). */
   readonly commitment?: Uint8Array;
   readonly extranonceBytes?: number;
+  /** The coinbase's witness reserved value (BIP141 lets it be any 32 bytes); default 32×00. */
+  readonly reserved?: Uint8Array;
 }
 
 /** BIP34 push of `height` (minimal CScriptNum), as Bitcoin Core's `CScript() << height`. */
@@ -306,7 +308,7 @@ export function heightPush(height: number): Uint8Array {
 /** A declared job over `txs`: the coinbase JDC would build (pool output, witness commitment). */
 export function declaredJob(txs: readonly Pick<TemplateTransaction, 'wtxid'>[], options: CoinbaseOptions = {}): DeclaredJobBytes {
   const wtxids = txs.map((t) => t.wtxid);
-  const reserved = new Uint8Array(32);
+  const reserved = options.reserved ?? new Uint8Array(32);
   const witnessRoot = merkleRootOf([new Uint8Array(32), ...wtxids]);
   const commitment = options.commitment ?? dsha(concatBytes(witnessRoot, reserved));
   const extranonceBytes = options.extranonceBytes ?? 8;

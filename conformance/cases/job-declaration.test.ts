@@ -118,6 +118,26 @@ describe('job declaration: declarations', () => {
     assert.deepEqual(job.transactions.map((t) => bytesToHex(t.data)), txs.map((t) => bytesToHex(t.data)));
   });
 
+  test('a coinbase with a non-zero witness reserved value commits correctly → Success, with policy.verify_commitments too', () => {
+    // BIP141 lets the reserved value be any 32 bytes; the commitment is checked with the declared
+    // one (step 4), and verify_commitments must not re-check it as if it were 32×00.
+    const reserved = new Uint8Array(32).fill(0x5a);
+    for (const verifyCommitments of [false, true]) {
+      const { w, txs } = world({ policy: { verifyCommitments } });
+      const { peer } = allocateAndDeclare(w, declaredJob(txs, { value: SUBSIDY + 6000n, reserved }));
+      peer.take('DeclareMiningJobSuccess');
+      const [v] = w.verdicts();
+      assert.equal(v!.reason_code, 'template_accepted', `verify_commitments=${verifyCommitments}`);
+    }
+    // And a commitment made with 32×00 while the coinbase carries 0x5a… is refused.
+    const { w, txs } = world({ policy: { verifyCommitments: true } });
+    const wrong = declaredJob(txs, { value: SUBSIDY + 6000n });
+    const zeroCommit = wrong.suffix.slice();
+    zeroCommit.set(reserved, zeroCommit.length - 4 - 32);
+    const { peer } = allocateAndDeclare(w, { ...wrong, suffix: zeroCommit });
+    assert.equal(details(peer.take('DeclareMiningJobError')).reason_code, 'witness_commitment_invalid');
+  });
+
   test('inline: a blocklisted transaction → DeclareMiningJob.Error invalid-job, reason_code in error_details; the token is spent', () => {
     const { w, txs } = world({ policy: { blocklistTxids: [makeTx(2, 2000n).txid] } });
     const { peer, token } = allocateAndDeclare(w, declaredJob(txs, { value: SUBSIDY + 6000n }));

@@ -136,7 +136,9 @@ export function judgeDeclaration(input: DeclarationInput, engine: PolicyEngine, 
     longpollId: null,
     rules: tip.rules,
   };
-  const verdict = engine.evaluate(template, chain);
+  // Step 4 verified the commitment with the declared reserved value, and the merkle path above is
+  // computed from the declared txids: verify_commitments has nothing left to check.
+  const verdict = engine.evaluate(template, chain, { commitmentsVerified: true });
   if (!verdict.accepted) return { verdict, template, totalFeesSats: fees };
   // 6b. the weight with the DECLARED coinbase (the engine assumed the gateway's).
   const txCount = txs.length + 1;

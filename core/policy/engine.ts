@@ -288,8 +288,14 @@ export class PolicyEngine {
     return best;
   }
 
-  /** Judge one template. Never throws on template contents (a malformed template is a verdict). */
-  evaluate(template: BlockTemplate, chain: ChainView): Verdict {
+  /**
+   * Judge one template. Never throws on template contents (a malformed template is a verdict).
+   * `commitmentsVerified`: the caller has already checked the witness commitment and the merkle
+   * path against the transactions, with the coinbase's own reserved value (a declared job,
+   * core/job-declaration/declaration.ts step 4), so `verify_commitments` must not check them again
+   * assuming BIP141's all-zero reserved value that only our own coinbases use.
+   */
+  evaluate(template: BlockTemplate, chain: ChainView, options: { readonly commitmentsVerified?: boolean } = {}): Verdict {
     const s = this.settings;
     const txs = template.transactions;
     const n = txs.length;
@@ -400,7 +406,7 @@ export class PolicyEngine {
     if (!(wc instanceof Uint8Array) || wc.length !== WITNESS_COMMITMENT_SCRIPT_BYTES || !equalBytes(wc.subarray(0, 6), WITNESS_COMMITMENT_HEADER)) {
       return rejectedVerdict('witness_commitment_invalid', 'witness commitment output is not 6a24aa21a9ed ‖ 32 bytes', {});
     }
-    if (s.verifyCommitments) {
+    if (s.verifyCommitments && options.commitmentsVerified !== true) {
       // BIP141: commitment = SHA256d(witness root ‖ reserved value 32×00), coinbase wtxid = 0.
       const witnessRoot = _merkleWithPath(ZERO_32, txs.map((t) => t.wtxid)).root;
       const commitment = sha256dPair(witnessRoot, ZERO_32);
