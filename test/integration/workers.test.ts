@@ -220,8 +220,14 @@ describe(`gateway.workers = 2 (${runtime})`, () => {
         const text = await get('/metrics');
         return /^reservegrid_workers\{state="running"\} 2$/m.test(text) && /^reservegrid_worker_restarts_total 1$/m.test(text) ? true : undefined;
       });
-      const status = JSON.parse(await get('/status')) as { workers?: { count: number; restarts: number; port: number; slots: { worker: number; state: string; restarts: number }[] } };
+      const status = JSON.parse(await get('/status')) as { workers?: Record<string, unknown> & { count: number; restarts: number; port: number; slots: ({ worker: number; state: string; restarts: number } & Record<string, unknown>)[] } };
       assert.equal(status.workers?.count, 2);
+      // docs/http-api.md shows exactly these fields.
+      const apiDoc = readFileSync(new URL('../../docs/http-api.md', import.meta.url), 'utf8');
+      const shown = JSON.parse(`{${/```json\n("workers": [\s\S]*?)\n```/.exec(apiDoc)![1]!}}`) as { workers: Record<string, unknown> & { slots: Record<string, unknown>[] } };
+      assert.deepEqual(Object.keys(status.workers!).sort(), Object.keys(shown.workers).sort(), '/status workers fields as documented');
+      assert.deepEqual(Object.keys(status.workers!.slots[0]!).sort(), Object.keys(shown.workers.slots[0]!).sort(), '/status workers slot fields as documented');
+      assert.equal(status.workers?.port_sharing, runtime === 'node' ? 'node:cluster' : 'SO_REUSEPORT');
       assert.equal(status.workers?.port, address.port);
       assert.deepEqual(status.workers?.slots.map((w) => [w.worker, w.state, w.restarts]), [[0, 'running', 0], [1, 'running', 1]]);
       // Let the surviving miners mine on, then stop them and let every share settle at the sink.
