@@ -168,7 +168,11 @@ describe(`gateway.workers = 2 (${runtime})`, () => {
       assert.equal(new Set(views.map((v) => v.prefix)).size, views.length, 'every channel has its own extranonce prefix');
       // The control channel's view agrees with the extranonce bit: each prefix the log recorded
       // for a conn_id belongs to the worker that conn_id names.
-      const log1 = events(logPath);
+      // The log is written asynchronously (batched flushes): wait until every channel is in it.
+      const log1 = await until('every probe channel in the event log', STEP_MS, () => {
+        const log = events(logPath);
+        return views.every((v) => log.some((e) => e.type === 'channel_opened' && e.extranonce_prefix === v.prefix)) ? log : undefined;
+      });
       for (const v of views) {
         const opened = log1.find((e) => e.type === 'channel_opened' && e.extranonce_prefix === v.prefix);
         assert.ok(opened !== undefined, `channel with prefix ${v.prefix} logged`);
