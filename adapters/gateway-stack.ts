@@ -51,6 +51,7 @@ import { GatewayMetrics, type ObservableEvent } from '../core/metrics/gateway-me
 import { buildStatus, type StatusDocument } from '../core/metrics/status.ts';
 import { createHttpApp } from './http/app.ts';
 import { attachProcessMetrics } from './process-metrics.ts';
+import { registerWorkerMetrics, type WorkerMetrics } from './workers/metrics.ts';
 import { serveHttp as serveHttpDefault, type HttpServer, type ServeHttp } from './http/index.ts';
 
 export interface GatewayStackOptions {
@@ -79,7 +80,12 @@ export interface GatewayStackOptions {
    * from gateway.verifier_addr ("embedded": the policy engine in-process; host:port: the TCP
    * client, adapters/verifier-bridge.ts).
    */
-  readonly gatewayDeps?: Pick<GatewayDeps, 'channels' | 'eventQueueMax' | 'verifier'>;
+  readonly gatewayDeps?: Pick<GatewayDeps, 'channels' | 'eventQueueMax' | 'verifier' | 'onRelease'>;
+  /**
+   * false: open no miner listener — the gateway.workers leader (adapters/workers/leader.ts),
+   * whose worker processes own the miner port and whose events arrive through `ingest`.
+   */
+  readonly minerListener?: boolean;
   /**
    * Share forwarding to share.share_upstream_url (SPEC §8, adapters/share-forwarding.ts). Default
    * on, with the crash-safe journal in gateway.data_dir. `false`: off (tools that forward
@@ -119,6 +125,10 @@ export interface GatewayTelemetry {
   readonly http: { readonly host: string; readonly port: number; readonly url: string } | null;
   /** Why the HTTP listener did not start (httpOptional only), else null. */
   readonly httpError: string | null;
+  /** The socket-worker series (adapters/workers/metrics.ts); the leader's pool is their source. */
+  readonly workerMetrics: WorkerMetrics;
+  /** /status gets a `workers` member from this (gateway.workers ≥ 2), else none. */
+  setWorkersStatus(source: (() => unknown) | null): void;
 }
 
 export interface GatewayStack {
@@ -142,6 +152,14 @@ export interface GatewayStack {
   /** Null when options.shareForwarding is false. */
   readonly forwarding: ShareForwarding | null;
   readonly telemetry: GatewayTelemetry;
+  /**
+   * An event from elsewhere (a socket worker's gateway, adapters/workers/leader.ts): stamped into
+   * this stack's sequence and handled exactly like the pump's own — journaled by the forwarder
+   * (share_accepted), logged, counted, buffered, passed to `onEvent`.
+   */
+  ingest(event: GatewayEvent): void;
+  /** Make the journal records of ingested events crash-safe now (one write), before acking them. */
+  flushJournal(): void;
   /** Graceful stop (see the header). Idempotent; resolves when everything is closed. */
   stop(): Promise<void>;
 }
@@ -290,9 +308,12 @@ export async function startGatewayStack(options: GatewayStackOptions): Promise<G
       shareSink: sinkStatus(),
     });
   };
-  // /status lists TDP clients (issue 10) when the Template Provider is configured.
+  // /status lists TDP clients (issue 10) when the Template Provider is configured, and the
+  // socket workers (issue 13 item 1) when gateway.workers ≥ 2.
+  let workersStatus: (() => unknown) | null = null;
   const statusWithTdp = (): StatusDocument => {
-    const doc = status();
+    const base = status();
+    const doc = workersStatus === null ? base : ({ ...base, workers: workersStatus() } as StatusDocument);
     if (!gateway.templateProviderEnabled) return doc;
     const tdpPort = server?.tdpPort ?? null;
     return {
@@ -359,6 +380,7 @@ export async function startGatewayStack(options: GatewayStackOptions): Promise<G
       // Shadow mode serves no miners (SPEC §5): the pump runs (templates, verdicts, events) but
       // nothing listens.
       ...(config.gateway.mode === 'shadow' ? { listenTcp: shadowListenTcp } : options.listenTcp === undefined ? {} : { listenTcp: options.listenTcp }),
+      ...(options.minerListener === false ? { listenMiners: false } : {}),
     });
   } catch (error) {
     httpShutdown.abort();
@@ -390,6 +412,7 @@ export async function startGatewayStack(options: GatewayStackOptions): Promise<G
   const jetStreamPoster = jetStream;
   sinkStats = () => jetStreamPoster?.stats ?? null;
   registerJetStreamMetrics(metrics.registry, config.share.sink, () => jetStreamPoster?.stats ?? null);
+  const workerMetrics = registerWorkerMetrics(metrics.registry);
   if (options.shareForwarding !== false) {
     const fwd = attachShareForwarding({ config, clock, random, provider, onEvent: onForwardEvent, ...options.shareForwarding, ...(jetStreamPoster === null ? {} : { poster: jetStreamPoster }) });
     forwarding = fwd;
@@ -447,8 +470,27 @@ export async function startGatewayStack(options: GatewayStackOptions): Promise<G
     status: statusWithTdp,
     http: httpInfo,
     httpError,
+    workerMetrics,
+    setWorkersStatus: (source) => void (workersStatus = source),
   };
-  return { gateway, server: runningServer, poller: runningPoller, executor, templateSource, address, sv2Url, tdpAddress, jdAddress, eventLog, verifier, forwarding, telemetry, stop };
+  const ingest = (event: GatewayEvent): void => {
+    if (!stopped) onEvent(runningServer.stamp(event));
+  };
+  // After stop() the log is closed: late worker events are dropped (their workers have stopped).
+  let stopped = false;
+  const flushJournal = (): void => {
+    try {
+      forwarding?.flush();
+    } catch {
+      // The journal reports its own failures (share-forwarding.ts); never throw into a worker ack.
+    }
+  };
+  const stopAndMark = (): Promise<void> => {
+    const p = stop();
+    void p.then(() => void (stopped = true));
+    return p;
+  };
+  return { gateway, server: runningServer, poller: runningPoller, executor, templateSource, address, sv2Url, tdpAddress, jdAddress, eventLog, verifier, forwarding, telemetry, ingest, flushJournal, stop: stopAndMark };
 }
 
 /** Shadow mode's "listener": binds nothing and never accepts (SPEC §5: no miner listener). */
