@@ -287,6 +287,18 @@ describe('job declaration: proposal configuration', () => {
     const without = load(example.replace(/\[job_declaration\][\s\S]*$/, '').replace('allow_work_selection = true', 'allow_work_selection = false'));
     assert.ok(without.ok, without.ok ? '' : JSON.stringify(without.problems));
   });
+
+  test('[job_declaration] with gateway.workers other than 1 is refused (declared tokens live in one process)', () => {
+    for (const workers of ['2', '"auto"']) {
+      const loaded = load(example.replace(/^workers = 1 /m, `workers = ${workers} `));
+      assert.ok(!loaded.ok, `workers = ${workers} refused`);
+      const problem = loaded.problems.find((p) => p.key === 'gateway.workers');
+      assert.ok(problem !== undefined, JSON.stringify(loaded.problems));
+      assert.match(problem.message, /job_declaration/);
+    }
+    const without = load(example.replace(/\[job_declaration\][\s\S]*$/, '').replace(/^workers = 1 /m, 'workers = 2 '));
+    assert.ok(without.ok, without.ok ? '' : JSON.stringify(without.problems));
+  });
 });
 
 describe('job declaration: proposals through the Gateway (commands out, answers in, deadlines on its heap)', () => {

@@ -22,8 +22,10 @@ const dashboard = JSON.parse(readFileSync(new URL('deploy/grafana/dashboards/res
 const tomlBlocks = [...doc.matchAll(/```toml\n([\s\S]*?)```/g)].map((m) => m[1]!);
 
 /** The example config with `snippet` laid over it, section by section. */
-function withSnippet(snippet: string, extra: Record<string, Record<string, unknown>> = {}): ReturnType<typeof loadConfig> {
+/** The example config (without its [job_declaration], which needs workers = 1) with `snippet` and `extra` over it. */
+function withSnippet(snippet: string, extra: Record<string, Record<string, unknown>> = {}, keepJobDeclaration = false): ReturnType<typeof loadConfig> {
   const tree: Record<string, Record<string, unknown>> = structuredClone(example);
+  if (!keepJobDeclaration) delete tree['job_declaration'];
   for (const over of [parseToml(snippet) as Record<string, Record<string, unknown>>, extra]) {
     for (const [section, keys] of Object.entries(over)) tree[section] = { ...(tree[section] ?? {}), ...keys };
   }
@@ -38,8 +40,12 @@ describe('docs/scaling.md', () => {
 
   test('the workers snippet loads as documented; the default is 1, "auto" and bounds are checked', async () => {
     const r = withSnippet(tomlBlocks[0]!);
-    assert.ok(r.ok, r.ok ? '' : r.problems.map((p) => p.message).join('; '));
+    assert.ok(r.ok, r.ok ? '' : JSON.stringify(r.problems));
     assert.equal(r.config.gateway.workers, 2);
+    // "What workers do not do yet": the same snippet beside [job_declaration] is refused.
+    const jd = withSnippet(tomlBlocks[0]!, {}, true);
+    assert.ok(!jd.ok && jd.problems.some((p) => p.key === 'gateway.workers'), 'workers = 2 with [job_declaration] refused');
+    assert.ok(doc.includes('### What workers do not do yet') && doc.includes('refuses `[job_declaration]`'));
     const defaults = withSnippet('');
     assert.ok(defaults.ok && defaults.config.gateway.workers === 1, 'default 1, as the doc says');
     assert.ok(doc.includes('The default is `1`'));
@@ -50,7 +56,8 @@ describe('docs/scaling.md', () => {
       assert.ok(!b.ok && b.problems.some((p) => p.key === 'gateway.workers'), `workers = ${JSON.stringify(bad)} refused`);
     }
     // The environment form the docs table names, "auto" included.
-    const env = loadConfig({ tomlText: stringifyToml(example), fileName: 'x.toml', env: { RESERVEGRID_GATEWAY__WORKERS: 'auto' } });
+    const { job_declaration: _jd, ...withoutJd } = example;
+    const env = loadConfig({ tomlText: stringifyToml(withoutJd), fileName: 'x.toml', env: { RESERVEGRID_GATEWAY__WORKERS: 'auto' } });
     assert.ok(env.ok && env.config.gateway.workers === 'auto');
     const { resolveWorkerCount } = await import('../../adapters/workers/leader.ts');
     assert.equal(resolveWorkerCount('auto', () => 6), 6);
@@ -62,7 +69,7 @@ describe('docs/scaling.md', () => {
   test('the gateway (PROXY v2) snippet loads as documented; without trusted sources it is refused', () => {
     assert.equal(tomlBlocks.length, 3, 'three toml snippets');
     const r = withSnippet(tomlBlocks[1]!);
-    assert.ok(r.ok, r.ok ? '' : r.problems.map((p) => p.message).join('; '));
+    assert.ok(r.ok, r.ok ? '' : JSON.stringify(r.problems));
     assert.equal(r.config.gateway.id, 7);
     assert.equal(r.config.gateway.proxy_protocol, 'v2');
     assert.deepEqual(r.config.gateway.proxy_trusted_sources, ['10.0.0.0/24']);
@@ -75,7 +82,7 @@ describe('docs/scaling.md', () => {
 
   test('the JetStream snippet loads as documented; jetstream without servers, or a user without a password, is refused', () => {
     const r = withSnippet(tomlBlocks[2]!);
-    assert.ok(r.ok, r.ok ? '' : r.problems.map((p) => p.message).join('; '));
+    assert.ok(r.ok, r.ok ? '' : JSON.stringify(r.problems));
     assert.equal(r.config.share.sink, 'jetstream');
     assert.deepEqual(r.config.nats.servers, ['10.0.2.1:4222', '10.0.2.2:4222']);
     assert.equal(r.config.nats.stream, 'POOL_SHARES');
