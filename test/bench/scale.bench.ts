@@ -24,8 +24,10 @@
 //      + first job); `storm_handshakes_per_s_<n>` = N10 / that.
 //   CPU: `load_cpu_cores_*` is the load processes' CPU time over the phase's wall time (the
 //   busiest single process is printed too); `server_cpu_cores_*` the same for the server process
-//   and its children (the workers), from /proc. On this 2-core machine the two together cannot
-//   exceed 2: when they are near it, the machine, not either side, is the bound.
+//   and its children (the workers), from /proc; `server_runqueue_wait_*` the time the server's
+//   main threads were runnable but waiting for a CPU, over wall time (/proc/<pid>/schedstat): near
+//   0 = the server had the CPU whenever it wanted it, near 1 per process = it was starved (other
+//   work on the machine). On this 2-core machine load and server together cannot exceed 2 cores.
 //
 // ReserveGrid's targets are the production set-up: templates through its RPC client and poller
 // (every 100 ms), the file share journal (journal before ack) and event log in a temp dir, shares
@@ -38,7 +40,8 @@
 //
 //   node --import tsx test/bench/scale.bench.ts   (deno run -A / bun; or RG_RUNTIMES=node npm run
 //   bench scale). RG_BENCH_QUICK=1: 100 / 400 connections, 2 switches, 1.5 s of shares, 2 load
-//   processes. RG_BENCH_SCALE_TARGETS=w1,w2,sri picks targets; RG_BENCH_LOAD_PROCESSES=P.
+//   processes. RG_BENCH_SCALE_TARGETS=w1,w2,sri picks targets (default: all three on node, w1,w2
+//   on deno and bun: SRI is the same binary everywhere); RG_BENCH_LOAD_PROCESSES=P.
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify as stringifyToml } from 'smol-toml';
@@ -69,9 +72,16 @@ const CONCURRENCY = QUICK ? 32 : 128;
 /** Attempts after a refused one, per connection (100 ms apart): a miner retries. */
 const RETRIES = 20;
 const SHARE_SECRET = 'bench-share-secret-0123456789';
-const TARGETS = (env('RG_BENCH_SCALE_TARGETS') ?? 'w1,w2,sri').split(',').filter(Boolean);
+// SRI's pool is the same binary whatever runtime this bench runs on: measured once, in the
+// node pass of `npm run bench` (RG_BENCH_SCALE_TARGETS overrides).
+const TARGETS = (env('RG_BENCH_SCALE_TARGETS') ?? (runtime === 'node' ? 'w1,w2,sri' : 'w1,w2')).split(',').filter(Boolean);
 const provider = selectCryptoProvider('auto');
 const label = (n: number): string => (n % 1000 === 0 ? `${n / 1000}k` : String(n));
+
+/** Below bench-all's limit (header): past it, kill the server processes ourselves and fail, so
+ * that no `reservegrid run` or pool outlives the bench (load processes exit with our stdin). */
+const WATCHDOG_MS = 38 * 60_000;
+const servers = new Set<{ kill(signal: 'SIGKILL'): unknown }>();
 
 const skip = sriSkipReason();
 if (skip !== undefined) {
@@ -81,8 +91,16 @@ if (skip !== undefined) {
 
 // ---- CPU of a process and its descendants (/proc) ----------------------------------------------
 
-/** utime + stime of `pid` and every live descendant, ms (USER_HZ = 100 on Linux). */
-function treeCpuMs(pid: number): number {
+interface TreeTimes {
+  /** utime + stime of the processes (all their threads), ms (USER_HZ = 100 on Linux). */
+  readonly cpuMs: number;
+  /** Time their main threads (the JavaScript thread; pool_sv2's main thread) were runnable but
+   * waiting for a CPU (/proc/<pid>/schedstat, second field), ms: how starved they were. */
+  readonly waitMs: number;
+}
+
+/** `pid` and every live descendant (the workers), summed. */
+function treeTimes(pid: number): TreeTimes {
   const parent = new Map<number, number>();
   const ticks = new Map<number, number>();
   for (const name of readdirSync('/proc')) {
@@ -98,16 +116,21 @@ function treeCpuMs(pid: number): number {
     parent.set(Number(name), Number(fields[1]));
     ticks.set(Number(name), Number(fields[11]) + Number(fields[12]));
   }
-  let total = 0;
+  let cpuTicks = 0;
+  let waitNs = 0;
   for (const [p] of ticks) {
     for (let q: number | undefined = p; q !== undefined && q > 1; q = parent.get(q)) {
-      if (q === pid) {
-        total += ticks.get(p)!;
-        break;
+      if (q !== pid) continue;
+      cpuTicks += ticks.get(p)!;
+      try {
+        waitNs += Number(readFileSync(`/proc/${p}/schedstat`, 'utf8').split(' ')[1]);
+      } catch {
+        // exited, or no schedstats in this kernel: counted as no wait
       }
+      break;
     }
   }
-  return total * 10;
+  return { cpuMs: cpuTicks * 10, waitMs: waitNs / 1e6 };
 }
 
 // ---- ReserveGrid: `reservegrid run` ------------------------------------------------------------
@@ -162,7 +185,9 @@ async function startRun(workers: number | undefined, templateProvider: boolean):
   const file = join(dir, 'gateway.toml');
   writeFileSync(file, gatewayToml(dir, workers, templateProvider));
   const child = spawnCli(['run', '--config', file]);
+  servers.add(child.child);
   const stop = async (): Promise<void> => {
+    servers.delete(child.child);
     if (child.running) {
       child.child.kill('SIGTERM');
       await Promise.race([child.exited, sleep(20_000)]);
@@ -201,27 +226,46 @@ interface Figures {
   rejected: number;
   loadCpuShares: FleetCpu;
   serverCoresShares: number;
+  serverWaitShares: number;
   prevhash: Record<number, { p50Ms: number; p99Ms: number; allMs: number }>;
   stormMs: number;
   stormHandshakesPerS: number;
   stormRetried: number;
   loadCpuStorm: FleetCpu;
   serverCoresStorm: number;
+  serverWaitStorm: number;
   connectHandshakesPerS: number;
 }
 
+const loadAverage = (): string => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+
 async function measure(name: string, port: number, authorityXOnlyHex: string, serverPid: number): Promise<Figures> {
+  console.log(`# ${name}: start ${new Date().toISOString()}, load average ${loadAverage()}`);
   const fleet = LoadFleet.start(LOAD_PROCESSES);
   const shape: ConnectShape = { host: HOST, port, authority: authorityXOnlyHex, kind: 'extended', channelsPerConnection: 1, concurrency: CONCURRENCY, retries: RETRIES };
   const boundMs = (n: number): number => 60_000 + n * 60; // ≥ 16 handshakes/s, or the run is broken
   try {
     const c = await fleet.connect(N1, shape, boundMs(N1));
     await sleep(500);
-    let cpu0 = treeCpuMs(serverPid);
+    let times0 = treeTimes(serverPid);
     let t0 = performance.now();
     const sat = await fleet.saturate(SATURATE_MS, WINDOW);
-    const serverCoresShares = (treeCpuMs(serverPid) - cpu0) / (performance.now() - t0);
+    let times1 = treeTimes(serverPid);
+    const serverCoresShares = (times1.cpuMs - times0.cpuMs) / (performance.now() - t0);
+    const serverWaitShares = (times1.waitMs - times0.waitMs) / (performance.now() - t0);
     if (sat.rejected > 0) console.log(`# ${name}: ${sat.rejected} shares rejected: ${JSON.stringify(sat.rejectedBy)}`);
+    // The gateway forwards the shares it acknowledged after the fact (journal first, then the
+    // sink): let that backlog drain, so the switches below are measured on a quiet gateway.
+    const settleStarted = performance.now();
+    let lastCount = -1;
+    await until('share forwarding to settle', 120_000, async () => {
+      const count = sink.stats.sharesNew;
+      if (count === lastCount) return true;
+      lastCount = count;
+      await sleep(1000);
+      return undefined;
+    }, 0);
+    console.log(`# ${name}: forwarding settled after ${((performance.now() - settleStarted) / 1000).toFixed(1)} s (${sink.stats.sharesNew} shares at the sink)`);
     const prevhash: Figures['prevhash'] = {};
     const switches = async (n: number): Promise<void> => {
       const all: number[] = [];
@@ -242,18 +286,21 @@ async function measure(name: string, port: number, authorityXOnlyHex: string, se
     await fleet.connect(N10 - N1, shape, boundMs(N10 - N1));
     await sleep(1000);
     await switches(N10);
-    cpu0 = treeCpuMs(serverPid);
+    times0 = treeTimes(serverPid);
     t0 = performance.now();
     const storm = await fleet.storm(CONCURRENCY, RETRIES, boundMs(N10));
-    const serverCoresStorm = (treeCpuMs(serverPid) - cpu0) / (performance.now() - t0);
+    times1 = treeTimes(serverPid);
+    const serverCoresStorm = (times1.cpuMs - times0.cpuMs) / (performance.now() - t0);
+    const serverWaitStorm = (times1.waitMs - times0.waitMs) / (performance.now() - t0);
     const figures: Figures = {
       sharesPerS: sat.ackedPerS, ackP50Ms: sat.ackP50Ms, ackP99Ms: sat.ackP99Ms, rejected: sat.rejected,
-      loadCpuShares: sat.cpu, serverCoresShares, prevhash,
+      loadCpuShares: sat.cpu, serverCoresShares, serverWaitShares, prevhash,
       stormMs: storm.ms, stormHandshakesPerS: (storm.connections * 1000) / storm.ms, stormRetried: storm.retried,
-      loadCpuStorm: storm.cpu, serverCoresStorm,
+      loadCpuStorm: storm.cpu, serverCoresStorm, serverWaitStorm,
       connectHandshakesPerS: (N1 * 1000) / c.ms,
     };
     console.log(`# ${name}: ${JSON.stringify(figures)}`);
+    console.log(`# ${name}: end ${new Date().toISOString()}, load average ${loadAverage()}`);
     return figures;
   } finally {
     await fleet.close();
@@ -278,17 +325,24 @@ function reportFigures(target: string, f: Figures): void {
   row('load_cpu_cores_shares', f.loadCpuShares.cores, 'cores');
   row('load_cpu_max_process_shares', f.loadCpuShares.maxProcessShare, 'of a core');
   row('server_cpu_cores_shares', f.serverCoresShares, 'cores');
+  row('server_runqueue_wait_shares', f.serverWaitShares, 'cores');
   row('load_cpu_cores_storm', f.loadCpuStorm.cores, 'cores');
   row('load_cpu_max_process_storm', f.loadCpuStorm.maxProcessShare, 'of a core');
   row('server_cpu_cores_storm', f.serverCoresStorm, 'cores');
+  row('server_runqueue_wait_storm', f.serverWaitStorm, 'cores');
 }
 
 // ---- the run -------------------------------------------------------------------------------------
 
 const hasWorkersKey = workersKeyProblem(1) === undefined;
 console.log(`# ${runtime}: scale bench, ${N1} / ${N10} connections, ${SWITCHES} switches, ${LOAD_PROCESSES} load processes × ${CONCURRENCY} handshakes in flight; targets ${TARGETS.join(', ')}`);
-console.log(`# load average ${readFileSync('/proc/loadavg', 'utf8').trim()}`);
+console.log(`# load average ${loadAverage()}`);
 let failures = 0;
+const watchdog = setTimeout(() => {
+  console.log(`# scale bench: not done within ${WATCHDOG_MS / 60_000} min: servers killed, no further figures`);
+  for (const server of servers) server.kill('SIGKILL');
+  process.exit(1);
+}, WATCHDOG_MS);
 try {
   for (const target of TARGETS) {
     if (target === 'w1' || target === 'w2') {
@@ -315,6 +369,7 @@ try {
       try {
         feeder = await startRun(hasWorkersKey ? 1 : undefined, true);
         pool = await startPool({ tpPort: feeder.tpPort!, tpAuthorityPublicKey: authority.publicKey, runDir: join(feeder.dir, 'sri'), shareBatchSize: WINDOW });
+        servers.add(pool.child);
         console.log(`# SRI pool_sv2 0.7.0 (no workers setting: one process, all cores) on 127.0.0.1:${pool.port}, pid ${pool.child.pid}, fed by ReserveGrid's TP (pid ${feeder.child.child.pid})`);
         reportFigures('sri', await measure('SRI pool_sv2', pool.port, pool.authorityXOnlyHex, pool.child.pid!));
       } catch (error) {
@@ -322,6 +377,7 @@ try {
         console.log(`# SRI pool_sv2: FAILED, no figures: ${error instanceof Error ? error.message : String(error)}`);
         if (pool !== undefined) console.log(`#   pool output: ${pool.output().slice(-2000)}`);
       } finally {
+        if (pool !== undefined) servers.delete(pool.child);
         await pool?.stop();
         await feeder?.stop();
       }
@@ -330,6 +386,7 @@ try {
     }
   }
 } finally {
+  clearTimeout(watchdog);
   await sink.close();
   await rpc.close();
 }
