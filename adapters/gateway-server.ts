@@ -33,7 +33,7 @@ import type { Gateway, GatewayCommand } from '../core/gateway/gateway.ts';
 import type { GatewayEvent } from '../core/gateway/events.ts';
 import { cidrContains, looksLikeProxyHeader, parseProxyHeaderV2, type CidrBlock, type ProxyHeaderResult } from '../core/gateway/proxy-protocol.ts';
 import { ipOf } from '../core/gateway/admission.ts';
-import { listenTcp as defaultListenTcp, type ListenTcp, type TcpAddress, type TcpListener, type TcpSocket } from './net/index.ts';
+import { listenTcp as defaultListenTcp, type ListenOptions, type ListenTcp, type TcpAddress, type TcpListener, type TcpSocket } from './net/index.ts';
 
 /** Default hard bound on one connection's unsent bytes before `slow_consumer`. */
 export const OUTBOUND_BYTES_MAX_DEFAULT = 4 * 1024 * 1024;
@@ -85,6 +85,17 @@ export interface GatewayServerOptions {
   readonly beforeTransmit?: () => void;
   /** Read a PROXY protocol v2 header first (see the header). Absent: off. */
   readonly proxyProtocol?: ProxyProtocolOptions;
+  /** false: open no miner listener (a gateway.workers leader: its workers own the miner port). */
+  readonly listenMiners?: boolean;
+  /** Options of the miner listener (reusePort for socket workers, docs/scaling.md). */
+  readonly listenOptions?: ListenOptions;
+  /**
+   * Socket workers (gateway.workers ≥ 2): runs after `beforeTransmit`; a returned promise holds
+   * this pass's bytes — and every later pass's, in order — until it resolves (the worker's
+   * share records are journaled by the leader first: adapters/workers/worker.ts). undefined:
+   * nothing to wait for. Must not throw.
+   */
+  readonly transmitGate?: () => Promise<void> | undefined;
 }
 
 export interface ProxyProtocolOptions {
@@ -131,6 +142,9 @@ export class GatewayServer {
   readonly #onEvent: ((event: StampedEvent) => void) | undefined;
   readonly #onCommand: ((command: GatewayCommand) => void) | undefined;
   readonly #beforeTransmit: (() => void) | undefined;
+  readonly #transmitGate: (() => Promise<void> | undefined) | undefined;
+  /** Passes' bytes waiting for their transmit gate, oldest first (transmitGate). */
+  readonly #held: { ready: boolean; readonly items: ReturnType<Gateway['pollTransmit']>[] }[] = [];
   readonly #conns = new Map<number, _Conn>();
   #listener: TcpListener | undefined;
   #tdpListener: TcpListener | undefined;
@@ -167,6 +181,7 @@ export class GatewayServer {
     this.#onEvent = options.onEvent;
     this.#onCommand = options.onCommand;
     this.#beforeTransmit = options.beforeTransmit;
+    this.#transmitGate = options.transmitGate;
     this.#proxy = options.proxyProtocol;
     if (this.#proxy !== undefined && !(Number.isInteger(this.#proxy.headerTimeoutMs) && this.#proxy.headerTimeoutMs > 0)) {
       throw new RangeError(`serveGateway: proxyProtocol.headerTimeoutMs must be a positive integer, got ${this.#proxy.headerTimeoutMs}`);
@@ -178,7 +193,8 @@ export class GatewayServer {
     if (options === null || typeof options !== 'object') throw new TypeError(`serveGateway: options must be an object, got ${String(options)}`);
     const server = new GatewayServer(options);
     const listen = options.listenTcp ?? defaultListenTcp;
-    server.#listener = await listen(options.listen, (socket) => server.#accept(socket, 'mining'));
+    server.#listener =
+      options.listenMiners === false ? { port: 0, close: async () => {} } : await listen(options.listen, (socket) => server.#accept(socket, 'mining'), options.listenOptions);
     if (options.tdpListen !== undefined) {
       try {
         server.#tdpListener = await listen(options.tdpListen, (socket) => server.#accept(socket, 'tdp'));
@@ -487,18 +503,47 @@ export class GatewayServer {
           // let it stall every miner's bytes.
         }
       }
-      for (const item of transmits) {
-        if (item === undefined) continue;
-        const conn = this.#conns.get(item.conn_id);
-        if (conn === undefined || conn.done) continue;
-        if ('close' in item) {
-          conn.done = true;
-          conn.socket.close();
+      if (transmits.length > 0 && this.#transmitGate !== undefined) {
+        let gate: Promise<void> | undefined;
+        try {
+          gate = this.#transmitGate();
+        } catch {
+          gate = undefined;
+        }
+        if (gate !== undefined || this.#held.length > 0) {
+          const entry = { ready: gate === undefined, items: transmits };
+          this.#held.push(entry);
+          // A gate that never settles (the leader is gone) holds the bytes: the worker exits.
+          gate?.then(() => {
+            entry.ready = true;
+            this.#writeHeld();
+          });
+          this.#writeHeld();
+          if (!progressed) return;
           continue;
         }
-        this.#write(conn, item.bytes);
       }
+      this.#writeAll(transmits);
       if (!progressed) return;
+    }
+  }
+
+  /** Held passes whose gate resolved, in order (transmitGate). */
+  #writeHeld(): void {
+    while (this.#held.length > 0 && this.#held[0]!.ready) this.#writeAll(this.#held.shift()!.items);
+  }
+
+  #writeAll(transmits: readonly ReturnType<Gateway['pollTransmit']>[]): void {
+    for (const item of transmits) {
+      if (item === undefined) continue;
+      const conn = this.#conns.get(item.conn_id);
+      if (conn === undefined || conn.done) continue;
+      if ('close' in item) {
+        conn.done = true;
+        conn.socket.close();
+        continue;
+      }
+      this.#write(conn, item.bytes);
     }
   }
 

@@ -78,7 +78,12 @@ export interface GatewayStackOptions {
    * from gateway.verifier_addr ("embedded": the policy engine in-process; host:port: the TCP
    * client, adapters/verifier-bridge.ts).
    */
-  readonly gatewayDeps?: Pick<GatewayDeps, 'channels' | 'eventQueueMax' | 'verifier'>;
+  readonly gatewayDeps?: Pick<GatewayDeps, 'channels' | 'eventQueueMax' | 'verifier' | 'onRelease'>;
+  /**
+   * false: open no miner listener — the gateway.workers leader (adapters/workers/leader.ts),
+   * whose worker processes own the miner port and whose events arrive through `ingest`.
+   */
+  readonly minerListener?: boolean;
   /**
    * Share forwarding to share.share_upstream_url (SPEC §8, adapters/share-forwarding.ts). Default
    * on, with the crash-safe journal in gateway.data_dir. `false`: off (tools that forward
@@ -141,6 +146,14 @@ export interface GatewayStack {
   /** Null when options.shareForwarding is false. */
   readonly forwarding: ShareForwarding | null;
   readonly telemetry: GatewayTelemetry;
+  /**
+   * An event from elsewhere (a socket worker's gateway, adapters/workers/leader.ts): stamped into
+   * this stack's sequence and handled exactly like the pump's own — journaled by the forwarder
+   * (share_accepted), logged, counted, buffered, passed to `onEvent`.
+   */
+  ingest(event: GatewayEvent): void;
+  /** Make the journal records of ingested events crash-safe now (one write), before acking them. */
+  flushJournal(): void;
   /** Graceful stop (see the header). Idempotent; resolves when everything is closed. */
   stop(): Promise<void>;
 }
@@ -346,6 +359,7 @@ export async function startGatewayStack(options: GatewayStackOptions): Promise<G
       // Shadow mode serves no miners (SPEC §5): the pump runs (templates, verdicts, events) but
       // nothing listens.
       ...(config.gateway.mode === 'shadow' ? { listenTcp: shadowListenTcp } : options.listenTcp === undefined ? {} : { listenTcp: options.listenTcp }),
+      ...(options.minerListener === false ? { listenMiners: false } : {}),
     });
   } catch (error) {
     httpShutdown.abort();
@@ -434,7 +448,24 @@ export async function startGatewayStack(options: GatewayStackOptions): Promise<G
     http: httpInfo,
     httpError,
   };
-  return { gateway, server: runningServer, poller: runningPoller, executor, templateSource, address, sv2Url, tdpAddress, jdAddress, eventLog, verifier, forwarding, telemetry, stop };
+  const ingest = (event: GatewayEvent): void => {
+    if (!stopped) onEvent(runningServer.stamp(event));
+  };
+  // After stop() the log is closed: late worker events are dropped (their workers have stopped).
+  let stopped = false;
+  const flushJournal = (): void => {
+    try {
+      forwarding?.flush();
+    } catch {
+      // The journal reports its own failures (share-forwarding.ts); never throw into a worker ack.
+    }
+  };
+  const stopAndMark = (): Promise<void> => {
+    const p = stop();
+    void p.then(() => void (stopped = true));
+    return p;
+  };
+  return { gateway, server: runningServer, poller: runningPoller, executor, templateSource, address, sv2Url, tdpAddress, jdAddress, eventLog, verifier, forwarding, telemetry, ingest, flushJournal, stop: stopAndMark };
 }
 
 /** Shadow mode's "listener": binds nothing and never accepts (SPEC §5: no miner listener). */

@@ -597,6 +597,17 @@ export const REASON_CODES = {
     meaning: 'An answer for a request_id the gateway never sent on this connection (or already answered). A late answer for a request that timed out on this connection is not this: it is dropped and counted. The connection is dropped.',
     emittedBy: 'verifier client; verifier_protocol_error event',
   },
+  // ── workers (issue 13 item 1, docs/scaling.md "One machine, many cores") ────
+  worker_control_invalid: {
+    category: 'availability',
+    meaning: 'A malformed frame on the leader/worker control channel (core/gateway/worker-control.ts): unknown type, wrong body size, bad JSON, over the frame bound. The channel is dropped; the leader treats it as the worker\'s exit and respawns it.',
+    emittedBy: 'leader or worker control channel; worker_exited event',
+  },
+  worker_exited: {
+    category: 'availability',
+    meaning: 'A socket worker process exited or its control channel closed (crash, kill -9, out of memory). Its miners lose their connections and reconnect to the surviving workers through the shared port; the leader respawns it after a bounded backoff.',
+    emittedBy: 'leader; worker_exited event, reservegrid_worker_restarts_total',
+  },
 } as const satisfies Record<string, ReasonCodeInfo>;
 
 export type ReasonCode = keyof typeof REASON_CODES;

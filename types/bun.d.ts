@@ -44,6 +44,8 @@ interface BunTcpOptionsShim<Data> {
   readonly hostname: string;
   readonly port: number;
   readonly data?: Data;
+  /** SO_REUSEPORT (Linux): several processes listen on one port (gateway.workers). */
+  readonly reusePort?: boolean;
   readonly socket: BunSocketHandlerShim<Data>;
   /** Client TLS (https://bun.sh/docs/api/tcp): verified against `ca` or the trust store. */
   readonly tls?: { readonly serverName?: string; readonly ca?: string[]; readonly rejectUnauthorized?: boolean };

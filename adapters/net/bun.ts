@@ -11,6 +11,7 @@ import {
   WRITE_HIGH_WATER_BYTES,
   type TcpAddress,
   type TcpCloseInfo,
+  type ListenOptions,
   type TcpListener,
   type TcpSocket,
   type TlsClientOptions,
@@ -165,11 +166,12 @@ function _handlers(onOpen: (socket: _BunSocket) => void): BunSocketHandlerShim<B
   };
 }
 
-export async function listenTcp(address: TcpAddress, onConnection: (socket: TcpSocket) => void): Promise<TcpListener> {
+export async function listenTcp(address: TcpAddress, onConnection: (socket: TcpSocket) => void, options: ListenOptions = {}): Promise<TcpListener> {
   checkAddress('listenTcp', address, true);
   const server = _bun().listen<BunTcpSocket | undefined>({
     hostname: address.host,
     port: address.port,
+    ...(options.reusePort === true ? { reusePort: true } : {}),
     data: undefined,
     socket: _handlers((socket) => {
       const wrapper = new BunTcpSocket(socket);

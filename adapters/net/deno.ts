@@ -11,6 +11,7 @@ import {
   WRITE_HIGH_WATER_BYTES,
   type TcpAddress,
   type TcpCloseInfo,
+  type ListenOptions,
   type TcpListener,
   type TcpSocket,
   type TlsClientOptions,
@@ -227,9 +228,10 @@ class DenoTcpSocket implements TcpSocket {
   }
 }
 
-export async function listenTcp(address: TcpAddress, onConnection: (socket: TcpSocket) => void): Promise<TcpListener> {
+export async function listenTcp(address: TcpAddress, onConnection: (socket: TcpSocket) => void, options: ListenOptions = {}): Promise<TcpListener> {
   checkAddress('listenTcp', address, true);
-  const listener = Deno.listen({ hostname: address.host, port: address.port, transport: 'tcp' });
+  // reusePort is an unstable Deno API (the worker is started with --unstable-net).
+  const listener = Deno.listen({ hostname: address.host, port: address.port, transport: 'tcp', ...(options.reusePort === true ? { reusePort: true } : {}) });
   let closed = false;
   void (async () => {
     while (!closed) {

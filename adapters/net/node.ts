@@ -10,6 +10,7 @@ import {
   SocketCallbacks,
   WRITE_HIGH_WATER_BYTES,
   type TcpAddress,
+  type ListenOptions,
   type TcpListener,
   type TcpSocket,
   type TlsClientOptions,
@@ -106,8 +107,10 @@ class NodeTcpSocket implements TcpSocket {
   }
 }
 
-export async function listenTcp(address: TcpAddress, onConnection: (socket: TcpSocket) => void): Promise<TcpListener> {
+export async function listenTcp(address: TcpAddress, onConnection: (socket: TcpSocket) => void, _options: ListenOptions = {}): Promise<TcpListener> {
   checkAddress('listenTcp', address, true);
+  // _options.reusePort: Node 20 has no SO_REUSEPORT (types.ts ListenOptions); a node:cluster
+  // worker's listen() shares the primary's handle, which is how gateway.workers runs on Node.
   const server = net.createServer((socket) => onConnection(new NodeTcpSocket(socket)));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -62,7 +62,18 @@ export interface TcpListener {
   close(): Promise<void>;
 }
 
-export type ListenTcp = (address: TcpAddress, onConnection: (socket: TcpSocket) => void) => Promise<TcpListener>;
+/**
+ * `reusePort`: several processes listen on one port and the kernel spreads connections among
+ * them (gateway.workers, docs/scaling.md). Deno: `Deno.listen({reusePort})` (Linux; needs
+ * `--unstable-net`); Bun: `Bun.listen({reusePort})`; Node 20 has no `reusePort` (added in
+ * 22.12/23.1): its workers are `node:cluster` workers and share the listening handle through the
+ * cluster primary, so the option is accepted and the cluster does the sharing.
+ */
+export interface ListenOptions {
+  readonly reusePort?: boolean;
+}
+
+export type ListenTcp = (address: TcpAddress, onConnection: (socket: TcpSocket) => void, options?: ListenOptions) => Promise<TcpListener>;
 export type ConnectTcp = (address: TcpAddress) => Promise<TcpSocket>;
 
 /**

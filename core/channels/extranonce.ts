@@ -7,7 +7,10 @@
 // - boot_nonce: 16 random bits drawn from the injected RandomSource at construction, so a
 //   restarted gateway (counter back at 0) almost never repeats a prefix it used before the
 //   restart (1 in 65,536 per pair of boots; a repeat only duplicates work, it is not unsafe).
-// - counter: one per opened channel, never reused within a boot (2^32 channels).
+// - counter: one per opened channel, never reused within a boot (2^32 channels). With socket
+//   workers (gateway.workers ≥ 2, docs/scaling.md) the counter's top `ceil(log2(count))` bits
+//   are the worker's index, so two workers of one gateway can never hand out the same prefix
+//   whatever their boot nonces (each worker has 2^(32 - bits) channels per boot).
 // With the 8-byte prefix an extended channel can get up to 24 rollable bytes (prefix + rollable
 // ≤ 32, SRI MAX_EXTRANONCE_LEN). A standard channel's full extranonce is the prefix itself.
 import type { RandomSource } from '../random.ts';
@@ -17,10 +20,23 @@ export const EXTRANONCE_PREFIX_BYTES = 8;
 export class ExtranonceAllocator {
   readonly gatewayId: number;
   readonly bootNonce: number;
+  /** Worker index placed in the counter's top bits (0 without workers). */
+  readonly #partitionBase: number;
+  /** Channels this allocator may number: 2^(32 - partition bits). */
+  readonly #counterLimit: number;
   #counter = 0;
 
-  constructor(options: { gatewayId: number; random: RandomSource }) {
-    const { gatewayId, random } = options;
+  constructor(options: { gatewayId: number; random: RandomSource; partition?: { readonly index: number; readonly count: number } }) {
+    const { gatewayId, random, partition } = options;
+    let bits = 0;
+    if (partition !== undefined) {
+      const { index, count } = partition;
+      if (!(Number.isInteger(count) && count >= 1 && count <= 0x10000)) throw new RangeError(`ExtranonceAllocator: partition.count must be an integer 1..65536, got ${count}`);
+      if (!(Number.isInteger(index) && index >= 0 && index < count)) throw new RangeError(`ExtranonceAllocator: partition.index must be an integer 0..${count - 1}, got ${index}`);
+      while (2 ** bits < count) bits++;
+    }
+    this.#counterLimit = 2 ** (32 - bits);
+    this.#partitionBase = partition === undefined ? 0 : partition.index * this.#counterLimit;
     if (!Number.isInteger(gatewayId) || gatewayId < 0 || gatewayId > 0xffff) {
       throw new RangeError(`ExtranonceAllocator: gatewayId must be a U16, got ${gatewayId}`);
     }
@@ -39,8 +55,8 @@ export class ExtranonceAllocator {
 
   /** A fresh prefix, or null once the U32 counter is exhausted (the caller refuses the channel). */
   allocate(): Uint8Array | null {
-    if (this.#counter > 0xffffffff) return null;
-    const n = this.#counter++;
+    if (this.#counter >= this.#counterLimit) return null;
+    const n = this.#partitionBase + this.#counter++;
     const out = new Uint8Array(EXTRANONCE_PREFIX_BYTES);
     out[0] = this.gatewayId >>> 8;
     out[1] = this.gatewayId & 0xff;

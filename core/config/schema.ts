@@ -76,6 +76,15 @@ const oneOf = <const T extends readonly [string, ...string[]]>(values: T): Leaf<
   type: `one of ${values.map((x) => JSON.stringify(x)).join(' | ')}`,
 });
 
+/** gateway.workers: a count, or "auto" (the machine's core count, resolved by the adapter). */
+const workerCount = (): Leaf<number | 'auto'> => ({
+  schema: v.union([v.literal('auto'), v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(256))]),
+  // An integer for the environment parser: RESERVEGRID_GATEWAY__WORKERS=auto is passed on as
+  // the string and accepted by the union.
+  kind: 'integer',
+  type: 'integer 1..256, or "auto" (one per CPU core)',
+});
+
 // Host syntax: a DNS name, an IPv4 literal or a bracketed IPv6 literal. Deliberately a syntax
 // check only: name resolution is I/O and belongs to the adapters.
 const _HOST = String.raw`(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])`;
@@ -357,6 +366,9 @@ export const CONFIG_TABLE: ConfigTableType = {
     proxy_trusted_sources: withDefault(arrayOf(cidr(), { max: 1024, what: 'IP addresses or CIDR blocks' }), [],
       'Load balancers allowed to send a PROXY header, as IP addresses or CIDR blocks (`10.0.0.0/8`, `2001:db8::/32`). A connection from one of them must start with a valid v2 header (a LOCAL header, a health check, keeps the balancer\'s address). Required non-empty with `proxy_protocol = "v2"`.',
       ['10.0.0.0/8']),
+    workers: withDefault(workerCount(), 1,
+      'Socket workers of `reservegrid run` sharing the miner port (docs/scaling.md "One machine, many cores"): `1` serves miners in the one process; `N` ≥ 2 makes the process a leader (template source, verifier, prevhash decision, share journal and forwarding, block submission, HTTP API, Template Provider and Job Declaration ports) that runs N worker processes of the same runtime, each owning its miners\' connections, Noise state and channels; `"auto"` = one per CPU core. Default 1: an explicit choice, so a gateway never forks unasked and in-process stacks (tests, `reservegrid demo`) stay one process.',
+      2),
   },
   // Issue 12 item 4: limits against hostile clients (core/gateway/admission.ts,
   // docs/reliability.md). Defaults are sized for a farm of thousands of miners behind one NAT

@@ -23,6 +23,7 @@ export interface ConfigTableType {
     readonly data_dir: KeyDef<string, 'default'>;
     readonly proxy_protocol: KeyDef<'off' | 'v2', 'default'>;
     readonly proxy_trusted_sources: KeyDef<string[], 'default'>;
+    readonly workers: KeyDef<number | 'auto', 'default'>;
   };
   readonly limits: {
     readonly max_connections_per_ip: KeyDef<number, 'default'>;

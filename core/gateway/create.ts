@@ -26,6 +26,10 @@ export interface GatewayDeps {
   readonly verifier?: GatewayOptions['verifier'];
   /** Issue 11: the JD token table ([job_declaration]); createGateway builds it from config. */
   readonly jobDeclarationTokens?: MiningJobTokens<DeclaredJob>;
+  /** Issue 13 item 1: this gateway is a socket worker (GatewayOptions.worker). */
+  readonly worker?: GatewayOptions['worker'];
+  /** Issue 13 item 1: every released template (the leader forwards it to its workers). */
+  readonly onRelease?: GatewayOptions['onRelease'];
 }
 
 /** Map config keys to gateway options (each mapping is named in docs/events.md "Configuration"). */
@@ -65,6 +69,8 @@ export function gatewayOptionsFromConfig(config: Config, deps: Omit<GatewayDeps,
     ...(deps.eventQueueMax === undefined ? {} : { eventQueueMax: deps.eventQueueMax }),
     ...(deps.workSelection === undefined ? {} : { workSelection: deps.workSelection }),
     ...(deps.verifier === undefined ? {} : { verifier: deps.verifier }),
+    ...(deps.worker === undefined ? {} : { worker: deps.worker }),
+    ...(deps.onRelease === undefined ? {} : { onRelease: deps.onRelease }),
     ...(config.template_provider.listen_addr === undefined ? {} : { templateProvider: templateProviderOptionsFromConfig(config) }),
     ...(config.job_declaration.listen_addr === undefined || deps.jobDeclarationTokens === undefined
       ? {}

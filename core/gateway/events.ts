@@ -340,6 +340,30 @@ export type GatewayEvent =
       readonly connections: number;
       readonly blocks_pending: number;
     }
+  | {
+      /** gateway.workers ≥ 2: a socket worker process said HELLO on its control channel (the leader emits it). */
+      readonly type: 'worker_started';
+      readonly worker: number;
+      readonly pid: number;
+      readonly port: number;
+      /** Its connections' ids are conn_id_base + 1, + 2, ... (unique across workers and respawns). */
+      readonly conn_id_base: number;
+      /** 0 for the first start, then one more per respawn of this worker index. */
+      readonly restarts: number;
+    }
+  | {
+      /** A socket worker process exited or its control channel closed; the leader respawns it. */
+      readonly type: 'worker_exited';
+      readonly worker: number;
+      readonly pid: number;
+      readonly reason_code: 'worker_exited' | 'worker_control_invalid';
+      /** Exit code or signal as the runtime reported it, or the control channel's error. */
+      readonly detail: string;
+      /** Its miner connections the leader closed in the aggregated view (their miners reconnect). */
+      readonly connections: number;
+      /** Milliseconds until the respawn (bounded backoff), or null while the leader stops. */
+      readonly respawn_in_ms: number | null;
+    }
   // Template Provider connections (issue 10, core/template-provider/events.ts).
   | TdpEvent
   | JdsEvent;
@@ -383,6 +407,8 @@ export const GATEWAY_EVENT_TYPES = [
   'share_forward_result',
   'share_forward_retry',
   'gateway_shutdown',
+  'worker_started',
+  'worker_exited',
   // Template Provider (core/template-provider/events.ts, docs/template-provider.md).
   'tdp_connection_opened',
   'tdp_connection_refused',

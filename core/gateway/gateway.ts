@@ -116,6 +116,16 @@ export interface GatewayOptions {
   readonly templateProvider?: TemplateProviderOptions;
   /** Issue 11: the Job Declaration Server role ([job_declaration]); absent = no JD clients. */
   readonly jobDeclaration?: JobDeclarationOptions;
+  /**
+   * Issue 13 item 1 (gateway.workers ≥ 2, docs/scaling.md): this gateway is socket worker
+   * `index` of `count`. Its extranonce counter carries the index in its top bits (no two workers
+   * share a prefix), connection ids start at `connIdBase` + 1 (ids stay unique in the leader's
+   * aggregated events across workers and respawns), and the stale hold is the leader's
+   * (`followLeaderGate`), not this gateway's own gate, which never sees a template.
+   */
+  readonly worker?: { readonly index: number; readonly count: number; readonly connIdBase: number };
+  /** Every template this gateway releases to its miners (the leader forwards it to its workers). Must not throw. */
+  readonly onRelease?: (template: BlockTemplate, nowMs: number) => void;
 }
 
 /** The Job Declaration Server role (issue 11, docs/job-declaration.md). */
@@ -262,6 +272,8 @@ export class Gateway {
   readonly #verifier: TemplateVerifier | undefined;
   #lastReceivedPrevHash: Uint8Array | undefined;
   #nextConnId = 1;
+  /** Worker mode: the leader's gate state (followLeaderGate), else undefined. */
+  #leaderGate: { holding: boolean; refusingMiners: boolean } | undefined;
   #openConnections = 0;
   #state: GatewayState = 'running';
   #drainDeadlineMs: number | undefined;
@@ -299,6 +311,12 @@ export class Gateway {
     _positiveInt(where, 'jobBroadcastIntervalMs', options.jobBroadcastIntervalMs, 0);
     _positiveInt(where, 'shutdownDrainTimeoutMs', options.shutdownDrainTimeoutMs, 0);
     this.#options = options;
+    if (options.worker !== undefined) {
+      const w = options.worker;
+      if (!(Number.isSafeInteger(w.connIdBase) && w.connIdBase >= 0)) throw new RangeError(`${where}: worker.connIdBase must be a non-negative safe integer, got ${w.connIdBase}`);
+      this.#nextConnId = w.connIdBase + 1;
+      this.#leaderGate = { holding: false, refusingMiners: false };
+    }
     // Room for an entry per open connection (never prunable) plus the spent buckets of closed ones.
     this.#admission = new Admission(options.admission ?? ADMISSION_UNLIMITED, options.maxConnections + IP_ENTRIES_MAX_DEFAULT);
     if (options.invalidSharesPerMinuteMax !== undefined) _positiveInt(where, 'invalidSharesPerMinuteMax', options.invalidSharesPerMinuteMax);
@@ -325,14 +343,18 @@ export class Gateway {
       payloadBytesMax: options.maxFramePayloadBytes,
       auth: new Authenticator(options.auth),
       factory: this.#factory,
-      extranonce: new ExtranonceAllocator({ gatewayId: options.gatewayId, random: options.random }),
+      extranonce: new ExtranonceAllocator({
+        gatewayId: options.gatewayId,
+        random: options.random,
+        ...(options.worker === undefined ? {} : { partition: { index: options.worker.index, count: options.worker.count } }),
+      }),
       channelsSettings: options.channels,
       sha256,
       shareIds: this.#shareIds,
       emit,
       onBlock: (candidate, shareId, connId, who) => this.#onBlock(candidate, shareId, connId, who),
       ...(options.workSelection === undefined ? {} : { workSelection: options.workSelection }),
-      staleHold: () => this.#gate.holding,
+      staleHold: () => this.#leaderGate?.holding ?? this.#gate.holding,
       mode: options.mode,
       ...(options.invalidSharesPerMinuteMax === undefined ? {} : { invalidSharesPerMinuteMax: options.invalidSharesPerMinuteMax }),
     };
@@ -621,7 +643,7 @@ export class Gateway {
         ? 'shutdown'
         : this.mode === 'shadow'
           ? 'shadow_mode'
-          : this.#gate.refusingMiners
+          : (this.#leaderGate?.refusingMiners ?? this.#gate.refusingMiners)
             ? 'stale_hold_expired'
             : this.#openConnections >= this.#options.maxConnections
               ? 'connection_limit_reached'
@@ -728,6 +750,13 @@ export class Gateway {
     const newPrevhash = this.#lastPrevHash === undefined || !equalBytes(this.#lastPrevHash, template.prevHash);
     const job = this.#factory.addTemplate(template);
     this.#templateCache.add(template);
+    if (this.#options.onRelease !== undefined) {
+      try {
+        this.#options.onRelease(template, nowMs);
+      } catch {
+        // Contract: must not throw; a faulty observer never blocks the miners' work.
+      }
+    }
     // TDP clients get exactly what miners get, at the same moment (one rule: the gate's release).
     for (const session of this.#sessions.values()) {
       if (!(session instanceof TdpSession) || session.state !== 'serving') continue;
@@ -764,6 +793,43 @@ export class Gateway {
       message: String(error.message),
       consecutive_failures: this.#upstreamFailures,
     });
+  }
+
+  // ---- workers (issue 13 item 1) ------------------------------------------------------------------
+
+  /**
+   * Worker mode: the leader's verdict gate state. `holding` marks shares `stale_hold` (SPEC §6);
+   * `refusingMiners` refuses new miners with `stale_hold_expired` until the leader releases an
+   * acceptable template. Without options.worker this throws (a misuse).
+   */
+  followLeaderGate(state: { readonly holding: boolean; readonly refusingMiners: boolean }): void {
+    if (this.#leaderGate === undefined) throw new TypeError('followLeaderGate: this gateway was not built with options.worker');
+    this.#leaderGate = { holding: state.holding === true, refusingMiners: state.refusingMiners === true };
+  }
+
+  /**
+   * Worker mode: the leader's stale hold expired (SPEC §6): close every miner connection in
+   * ascending id order, exactly as the gate's own expiry does in one process.
+   */
+  leaderHoldExpired(nowMs: number): void {
+    _checkNow('leaderHoldExpired', nowMs);
+    if (this.#leaderGate === undefined) throw new TypeError('leaderHoldExpired: this gateway was not built with options.worker');
+    this.#leaderGate = { ...this.#leaderGate, refusingMiners: true };
+    const ids = [...this.#sessions.entries()].filter(([, s]) => s instanceof Session && !s.closed).map(([id]) => id).sort((a, b) => a - b);
+    let order = 0;
+    for (const connId of ids) {
+      const session = this.#sessions.get(connId) as Session;
+      order += 1;
+      this.#emit({
+        type: 'miner_disconnected',
+        conn_id: connId,
+        reason_code: 'stale_hold_expired',
+        order,
+        channels: session.channelCount,
+        held_template_id: this.#factory.current === null ? null : this.#factory.current.templateId.toString(),
+      });
+      this.closeConnection(connId, 'stale_hold_expired', nowMs, 'stale hold expired: no acceptable template for the new prevhash');
+    }
   }
 
   // ---- blocks ----------------------------------------------------------------------------------

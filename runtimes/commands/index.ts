@@ -7,5 +7,6 @@ import { demoCommands } from './demo.ts';
 import { shareSinkCommands } from './share-sink.ts';
 import { verifierCommands } from './verifier.ts';
 import { replayCommands } from './replay.ts';
+import { workerCommands } from './worker.ts';
 
-export const commands: Command[] = [...keysCommands, ...configCommands, ...runCommands, ...demoCommands, ...shareSinkCommands, ...verifierCommands, ...replayCommands];
+export const commands: Command[] = [...keysCommands, ...configCommands, ...runCommands, ...demoCommands, ...shareSinkCommands, ...verifierCommands, ...replayCommands, ...workerCommands];

@@ -7,6 +7,7 @@ import type { CliIo, Command } from '../io.ts';
 import { formatProblem, loadConfig } from '../../core/config/index.ts';
 import type { Config } from '../../core/config/schema.ts';
 import { startGatewayStack, type GatewayStack } from '../../adapters/gateway-stack.ts';
+import { resolveWorkerCount, startWorkerPool, type WorkerPool } from '../../adapters/workers/leader.ts';
 
 const USAGE = 'run --config <file>';
 const PREFIX = 'reservegrid run:';
@@ -23,7 +24,8 @@ function _configPath(args: readonly string[], io: CliIo): string | undefined {
   return path ?? (io.env['RESERVEGRID_CONFIG'] || undefined);
 }
 
-function _load(file: string, io: CliIo): Config | undefined {
+/** The config `run` serves (file + RESERVEGRID_* environment); problems go to stderr. */
+export function loadRunConfig(file: string, io: CliIo): Config | undefined {
   let tomlText: string;
   try {
     tomlText = io.readFile(file);
@@ -54,7 +56,7 @@ export const runCommand: Command = {
       io.stderr(`error: this entry point cannot deliver SIGINT/SIGTERM, so the gateway could not stop cleanly\n`);
       return 1;
     }
-    const config = _load(file, io);
+    const config = loadRunConfig(file, io);
     if (config === undefined) return 1;
 
     // Hook the signals before listening: a signal during start-up still ends in a clean stop.
@@ -62,9 +64,20 @@ export const runCommand: Command = {
     const signal = new Promise<string>((resolve) => (signalled = resolve));
     const removeHook = io.onShutdownSignal((name) => signalled(name));
 
+    // gateway.workers ≥ 2 (docs/scaling.md): this process is the leader; its socket workers own
+    // the miner port. Shadow mode serves no miners, so it never starts workers.
+    const workerCount = config.gateway.mode === 'shadow' ? 1 : resolveWorkerCount(config.gateway.workers);
+    let pool: WorkerPool | undefined;
     let stack: GatewayStack;
     try {
       stack = await startGatewayStack({
+        ...(workerCount >= 2
+          ? {
+              minerListener: false,
+              gatewayDeps: { onRelease: (template) => pool?.templateReleased(template) },
+              onEvent: () => pool?.gateChanged(),
+            }
+          : {}),
         config,
         clock: io.clock,
         random: io.random,
@@ -80,11 +93,24 @@ export const runCommand: Command = {
       io.stderr(`error: cannot start the gateway: ${error instanceof Error ? error.message : String(error)}\n`);
       return 1;
     }
+    if (workerCount >= 2) {
+      try {
+        pool = await startWorkerPool({ config, configPath: file, count: workerCount, clock: io.clock, stack, onLog: (line) => io.stderr(`${PREFIX} ${line}\n`) });
+      } catch (error) {
+        await stack.stop();
+        removeHook();
+        io.stderr(`error: cannot start the socket workers: ${error instanceof Error ? error.message : String(error)}\n`);
+        return 1;
+      }
+    }
+    const minerPort = pool?.port ?? stack.address.port;
+    const sv2Url = pool === undefined ? stack.sv2Url : stack.sv2Url.replace(/:0\//, `:${minerPort}/`);
     const g = config.gateway;
     const events = g.event_log_path === '-' ? 'standard output (JSON lines)' : g.event_log_path;
     io.stdout(
-      `${PREFIX} gateway ${g.id} (${g.mode} mode) on ${io.runtime}, listening on ${stack.address.host}:${stack.address.port}\n` +
-        `${PREFIX} SV2 address ${stack.sv2Url}\n` +
+      `${PREFIX} gateway ${g.id} (${g.mode} mode) on ${io.runtime}, listening on ${stack.address.host}:${minerPort}\n` +
+        (pool === undefined ? '' : `${PREFIX} ${pool.count} socket workers share the miner port (pids ${pool.slots().map((s) => s.pid).join(', ')})\n`) +
+        `${PREFIX} SV2 address ${sv2Url}\n` +
         `${PREFIX} templates from ${g.upstream_url} every ${config.timing.upstream_poll_interval_ms} ms; events to ${events}\n` +
         `${PREFIX} HTTP ${stack.telemetry.http?.url ?? '(off)'}: /metrics /events /status /healthz (gateway.http_api_key)\n` +
         (stack.tdpAddress === null
@@ -98,6 +124,8 @@ export const runCommand: Command = {
     if (stack.telemetry.httpError !== null) io.stderr(`warning: HTTP API not served (${stack.telemetry.httpError}); serving miners anyway\n`);
     const name = await signal;
     io.stdout(`${PREFIX} ${name} received, shutting down (drain up to ${config.timing.shutdown_drain_timeout_ms} ms)\n`);
+    // Workers first: they send CloseChannel 'shutdown' and their last events reach the journal.
+    await pool?.stop();
     await stack.stop();
     const stats = stack.gateway.stats;
     io.stdout(

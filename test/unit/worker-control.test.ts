@@ -1,0 +1,115 @@
+// The leader ⇄ worker control-channel codec (core/gateway/worker-control.ts, issue 13 item 1):
+// frames against hand-assembled bytes from the layout in the file header (not round trips
+// only), every split point of a multi-frame stream, bigint/bytes tagging of a real template, and
+// every kind of malformed input refused as `worker_control_invalid` without a throw.
+import { describe, test } from '../harness.ts';
+import { assert, assertHex } from '../assert.ts';
+import { bytesToHex, hexToBytes } from '../../core/bytes.ts';
+import { decodeControlJson, encodeControlJson, encodeWorkerControl, WorkerControlDecoder, type WorkerControlMessage } from '../../core/gateway/worker-control.ts';
+
+function decodeAll(bytes: Uint8Array, chunk = bytes.length): { messages: WorkerControlMessage[]; error: string | null } {
+  const d = new WorkerControlDecoder();
+  for (let at = 0; at < bytes.length; at += chunk) d.push(bytes.subarray(at, Math.min(bytes.length, at + chunk)));
+  const messages: WorkerControlMessage[] = [];
+  for (let m = d.poll(); m !== undefined; m = d.poll()) messages.push(m);
+  return { messages, error: d.error === null ? null : `${d.error.code}: ${d.error.message}` };
+}
+
+describe('worker control codec: bytes', () => {
+  test('HELLO: length 9, type 1, index U16 LE, pid U32 LE, port U16 LE', () => {
+    assertHex(encodeWorkerControl({ type: 'hello', index: 2, pid: 0x01020304, port: 3333 }), '09000000' + '01' + '0200' + '04030201' + '050d');
+    const { messages, error } = decodeAll(hexToBytes('0900000001' + '0300' + 'ffffffff' + 'ffff'));
+    assert.equal(error, null);
+    assert.deepEqual(messages, [{ type: 'hello', index: 3, pid: 0xffffffff, port: 65535 }]);
+  });
+
+  test('GATE flags, ACK batch, empty bodies', () => {
+    assertHex(encodeWorkerControl({ type: 'gate', holding: true, refusingMiners: false }), '020000000301');
+    assertHex(encodeWorkerControl({ type: 'gate', holding: true, refusingMiners: true }), '020000000303');
+    assertHex(encodeWorkerControl({ type: 'ack', batch: 258 }), '050000000602010000');
+    assertHex(encodeWorkerControl({ type: 'hold_expired' }), '0100000004');
+    assertHex(encodeWorkerControl({ type: 'shutdown' }), '0100000009');
+  });
+
+  test('EVENTS: batch U32 LE, wants_ack U8, then tagged JSON', () => {
+    const bytes = encodeWorkerControl({ type: 'events', batch: 7, wantsAck: true, events: [{ type: 'share_accepted', n: 1n }] });
+    const json = new TextEncoder().encode('[{"type":"share_accepted","n":{"$n":"1"}}]');
+    assertHex(bytes, bytesToHex(Uint8Array.of(1 + 5 + json.length, 0, 0, 0, 5, 7, 0, 0, 0, 1)) + bytesToHex(json));
+    const { messages } = decodeAll(bytes);
+    assert.deepEqual(messages, [{ type: 'events', batch: 7, wantsAck: true, events: [{ type: 'share_accepted', n: 1n }] }]);
+  });
+
+  test('a stream of frames decodes the same at every split point', () => {
+    const template = { templateId: 42n, prevHash: hexToBytes('00'.repeat(31) + 'ff'), merklePath: [hexToBytes('ab'), hexToBytes('')], coinbaseValue: 5_000_000_000n, maxtime: null, rules: ['csv'] };
+    const msgs: WorkerControlMessage[] = [
+      { type: 'hello', index: 1, pid: 99, port: 40000 },
+      { type: 'template', template },
+      { type: 'gate', holding: false, refusingMiners: true },
+      { type: 'submit_block', command: { type: 'submit_block', block_id: '7-ab-1', hex: '00ff', attempt: 1 } },
+      { type: 'block_result', blockId: '7-ab-1', outcome: { kind: 'accepted' } },
+      { type: 'shutdown' },
+    ];
+    const parts = msgs.map((m) => encodeWorkerControl(m));
+    const stream = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+    let at = 0;
+    for (const p of parts) {
+      stream.set(p, at);
+      at += p.length;
+    }
+    for (const chunk of [1, 2, 3, 5, 7, 11, stream.length]) {
+      const { messages, error } = decodeAll(stream, chunk);
+      assert.equal(error, null, `chunk ${chunk}`);
+      assert.deepEqual(messages, msgs, `chunk ${chunk}`);
+    }
+    const decoded = (decodeAll(stream).messages[1] as { template: typeof template }).template;
+    assert.ok(decoded.prevHash instanceof Uint8Array && typeof decoded.templateId === 'bigint');
+  });
+
+  test('tagged JSON: bigint and bytes survive, a look-alike with extra keys stays an object', () => {
+    const v = { a: -12345678901234567890n, b: Uint8Array.of(1, 2), c: { $n: '1', extra: true } };
+    assert.deepEqual(decodeControlJson(encodeControlJson(v)), v);
+  });
+});
+
+describe('worker control codec: malformed input', () => {
+  const cases: Array<[string, string, RegExp]> = [
+    ['length 0', '00000000', /length 0/],
+    ['unknown type', '0100000063', /unknown control message type 99/],
+    ['HELLO too short', '050000000101000200', /HELLO body must be 8 bytes/],
+    ['GATE unknown bit', '020000000304', /unknown flag bits/],
+    ['ACK too long', '06000000060100000000', /ACK body must be 4 bytes/],
+    ['EVENTS not an array', '0800000005' + '01000000' + '00' + bytesToHex(new TextEncoder().encode('{}')), /not a JSON array/],
+    ['EVENTS wants_ack 2', '0800000005' + '01000000' + '02' + bytesToHex(new TextEncoder().encode('[]')), /wants_ack must be 0 or 1/],
+    ['TEMPLATE bad JSON', '0400000002' + bytesToHex(new TextEncoder().encode('{"a')), /TEMPLATE/],
+    ['TEMPLATE bad UTF-8', '0300000002' + 'c328', /TEMPLATE/],
+    ['bad bigint tag', '1100000002' + bytesToHex(new TextEncoder().encode('{"a":{"$n":"x"}}')), /TEMPLATE: bad bigint/],
+    ['SUBMIT_BLOCK not a command', '0300000007' + bytesToHex(new TextEncoder().encode('{}')), /not a submit_block command/],
+    ['BLOCK_RESULT without outcome', '1300000008' + bytesToHex(new TextEncoder().encode('{"block_id":"x"}')) + '2020', /needs block_id and outcome/],
+  ];
+  for (const [name, hex, why] of cases) {
+    test(`${name} → worker_control_invalid`, () => {
+      const { messages, error } = decodeAll(hexToBytes(hex));
+      assert.deepEqual(messages, []);
+      assert.ok(error !== null && error.startsWith('worker_control_invalid: '), `${name}: ${error}`);
+      assert.match(error!, why);
+    });
+  }
+
+  test('an oversized frame is refused from its length field, before buffering; the decoder is terminal', () => {
+    const d = new WorkerControlDecoder({ frameBytesMax: 16 });
+    d.push(hexToBytes('11000000'));
+    assert.equal(d.error?.code, 'worker_control_invalid');
+    assert.equal(d.bufferedBytes, 0);
+    d.push(encodeWorkerControl({ type: 'shutdown' }));
+    assert.equal(d.poll(), undefined);
+    // Exactly at the bound is fine.
+    const ok = new WorkerControlDecoder({ frameBytesMax: 9 });
+    ok.push(encodeWorkerControl({ type: 'hello', index: 0, pid: 1, port: 2 }));
+    assert.deepEqual(ok.poll(), { type: 'hello', index: 0, pid: 1, port: 2 });
+  });
+
+  test('encoder misuse throws RangeError naming the field', () => {
+    assert.throws(() => encodeWorkerControl({ type: 'hello', index: 70000, pid: 1, port: 1 }), /hello.index must be a U16/);
+    assert.throws(() => encodeWorkerControl({ type: 'ack', batch: -1 }), /ack.batch must be a U32/);
+  });
+});
