@@ -41,8 +41,9 @@
 //   node --import tsx test/bench/scale.bench.ts   (deno run -A / bun; or RG_RUNTIMES=node npm run
 //   bench scale). RG_BENCH_QUICK=1: 100 / 400 connections, 2 switches, 1.5 s of shares, 2 load
 //   processes. RG_BENCH_SCALE_TARGETS=w1,w2,sri picks targets (default: all three on node, w1,w2
-//   on deno and bun: SRI is the same binary everywhere); RG_BENCH_LOAD_PROCESSES=P.
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+//   on deno and bun: SRI is the same binary everywhere); RG_BENCH_LOAD_PROCESSES=P;
+//   RG_BENCH_SCALE_CONNECTIONS=N10 (default 10,000) for a smaller storm on a busy machine.
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify as stringifyToml } from 'smol-toml';
 import { selectCryptoProvider } from '../../adapters/crypto-native.ts';
@@ -62,7 +63,10 @@ import { startTemplateRpc, type TemplateRpc } from './template-rpc.ts';
 const env = (name: string): string | undefined => (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env[name];
 const QUICK = env('RG_BENCH_QUICK') === '1';
 const N1 = QUICK ? 100 : 1_000;
-const N10 = QUICK ? 400 : 10_000;
+/** The storm's and the second fan-out's size (RG_BENCH_SCALE_CONNECTIONS: a smaller run on a
+ * busy machine; the rows are named by the size actually used). */
+const N10 = Number(env('RG_BENCH_SCALE_CONNECTIONS') ?? (QUICK ? 400 : 10_000));
+if (!(Number.isInteger(N10) && N10 > N1 && N10 <= 12_000)) throw new RangeError(`RG_BENCH_SCALE_CONNECTIONS must be an integer in ${N1 + 1}..12000 (max_connections 15,000 with room for the storm), got ${N10}`);
 const SWITCHES = QUICK ? 2 : 5;
 const SATURATE_MS = QUICK ? 1_500 : 5_000;
 const WINDOW = 10;
@@ -206,7 +210,16 @@ async function startRun(workers: number | undefined, templateProvider: boolean):
         return m === null ? undefined : Number(m[1]);
       }, 20);
     }
-    // The first template is in (the poller's first answer) before any miner connects.
+    // Every worker is up (its worker_started event; starting one takes seconds on a loaded box)
+    // and the first template is in (the poller's first answer) before any miner connects.
+    if (workers !== undefined && workers > 1) {
+      const log = join(dir, 'events.jsonl');
+      await until(`${workers} worker_started events`, 180_000, () => {
+        if (!child.running) throw new Error(`run exited: ${child.stderr()}`);
+        const text = existsSync(log) ? readFileSync(log, 'utf8') : '';
+        return (text.match(/"type":"worker_started"/g) ?? []).length >= workers ? true : undefined;
+      }, 100);
+    }
     const served = rpc.templatesServed;
     await until('the gateway to poll the node', 30_000, () => (rpc.templatesServed > served ? true : undefined), 20);
     await sleep(300);
