@@ -50,6 +50,7 @@ import { GatewayMetrics, type ObservableEvent } from '../core/metrics/gateway-me
 import { buildStatus, type StatusDocument } from '../core/metrics/status.ts';
 import { createHttpApp } from './http/app.ts';
 import { attachProcessMetrics } from './process-metrics.ts';
+import { registerWorkerMetrics, type WorkerMetrics } from './workers/metrics.ts';
 import { serveHttp as serveHttpDefault, type HttpServer, type ServeHttp } from './http/index.ts';
 
 export interface GatewayStackOptions {
@@ -123,6 +124,10 @@ export interface GatewayTelemetry {
   readonly http: { readonly host: string; readonly port: number; readonly url: string } | null;
   /** Why the HTTP listener did not start (httpOptional only), else null. */
   readonly httpError: string | null;
+  /** The socket-worker series (adapters/workers/metrics.ts); the leader's pool is their source. */
+  readonly workerMetrics: WorkerMetrics;
+  /** /status gets a `workers` member from this (gateway.workers ≥ 2), else none. */
+  setWorkersStatus(source: (() => unknown) | null): void;
 }
 
 export interface GatewayStack {
@@ -297,9 +302,12 @@ export async function startGatewayStack(options: GatewayStackOptions): Promise<G
       shareSink: sinkStatus(),
     });
   };
-  // /status lists TDP clients (issue 10) when the Template Provider is configured.
+  // /status lists TDP clients (issue 10) when the Template Provider is configured, and the
+  // socket workers (issue 13 item 1) when gateway.workers ≥ 2.
+  let workersStatus: (() => unknown) | null = null;
   const statusWithTdp = (): StatusDocument => {
-    const doc = status();
+    const base = status();
+    const doc = workersStatus === null ? base : ({ ...base, workers: workersStatus() } as StatusDocument);
     if (!gateway.templateProviderEnabled) return doc;
     const tdpPort = server?.tdpPort ?? null;
     return {
@@ -391,6 +399,7 @@ export async function startGatewayStack(options: GatewayStackOptions): Promise<G
   const jetStreamPoster = jetStream;
   sinkStats = () => jetStreamPoster?.stats ?? null;
   registerJetStreamMetrics(metrics.registry, config.share.sink, () => jetStreamPoster?.stats ?? null);
+  const workerMetrics = registerWorkerMetrics(metrics.registry);
   if (options.shareForwarding !== false) {
     const fwd = attachShareForwarding({ config, clock, random, provider, onEvent: onForwardEvent, ...options.shareForwarding, ...(jetStreamPoster === null ? {} : { poster: jetStreamPoster }) });
     forwarding = fwd;
@@ -447,6 +456,8 @@ export async function startGatewayStack(options: GatewayStackOptions): Promise<G
     status: statusWithTdp,
     http: httpInfo,
     httpError,
+    workerMetrics,
+    setWorkersStatus: (source) => void (workersStatus = source),
   };
   const ingest = (event: GatewayEvent): void => {
     if (!stopped) onEvent(runningServer.stamp(event));

@@ -606,7 +606,7 @@ export const REASON_CODES = {
   worker_exited: {
     category: 'availability',
     meaning: 'A socket worker process exited or its control channel closed (crash, kill -9, out of memory). Its miners lose their connections and reconnect to the surviving workers through the shared port; the leader respawns it after a bounded backoff.',
-    emittedBy: 'leader; worker_exited event, reservegrid_worker_restarts_total',
+    emittedBy: 'leader; worker_exited event, connection_closed events of the worker\'s connections, reservegrid_worker_restarts_total',
   },
 } as const satisfies Record<string, ReasonCodeInfo>;
 

@@ -36,7 +36,6 @@ import type { GatewayEvent } from '../../core/gateway/events.ts';
 import type { SubmitBlockCommand } from '../../core/gateway/block-submitter.ts';
 import { encodeWorkerControl, WorkerControlDecoder, type WorkerControlMessage } from '../../core/gateway/worker-control.ts';
 import type { BlockTemplate } from '../../core/template/template.ts';
-import type { MetricsRegistry } from '../../core/metrics/registry.ts';
 import { BlockExecutor } from '../block-executor.ts';
 import { WORKER_CONN_ID_STRIDE } from './worker.ts';
 import type { GatewayStack } from '../gateway-stack.ts';
@@ -49,7 +48,8 @@ export const RESPAWN_RESET_MS = 30_000;
 /** A spawned process must say HELLO within this, or it is killed and counted as an exit. */
 export const WORKER_HELLO_TIMEOUT_MS = 30_000;
 
-export type WorkerState = 'starting' | 'running' | 'down';
+import type { WorkerState } from './metrics.ts';
+export type { WorkerState };
 
 /** gateway.workers resolved: "auto" = the machine's core count. */
 export function resolveWorkerCount(value: number | 'auto', cores: () => number = cpuCount): number {
@@ -62,7 +62,7 @@ export interface WorkerPoolOptions {
   readonly configPath: string;
   readonly count: number;
   readonly clock: Clock;
-  readonly stack: Pick<GatewayStack, 'ingest' | 'flushJournal' | 'gateway' | 'templateSource'> & { readonly telemetry: { readonly metrics: { readonly registry: MetricsRegistry } } };
+  readonly stack: Pick<GatewayStack, 'ingest' | 'flushJournal' | 'gateway' | 'templateSource'> & { readonly telemetry: Pick<GatewayStack['telemetry'], 'workerMetrics' | 'setWorkersStatus'> };
   readonly spawnWorker?: SpawnWorker;
   readonly listenTcp?: ListenTcp;
   /** Diagnostics (respawns, control errors) for stderr. Must not throw. */
@@ -141,13 +141,21 @@ export async function startWorkerPool(options: WorkerPoolOptions): Promise<Worke
     open: new Set<number>(),
   }));
 
-  // ---- metrics ------------------------------------------------------------------------------
-  const registry = stack.telemetry.metrics.registry;
-  const workersGauge = registry.gauge({ name: 'reservegrid_workers', help: 'Socket worker processes (gateway.workers ≥ 2) by state: starting (spawned, no HELLO yet), running, down (waiting for its respawn).', labels: ['state'], seriesMax: 3 });
-  const restartsCounter = registry.counter({ name: 'reservegrid_worker_restarts_total', help: 'Socket worker exits the leader respawned (crash, kill, control channel lost).' });
-  registry.addCollector(() => {
-    for (const state of ['starting', 'running', 'down'] as const) workersGauge.set({ state }, slots.filter((s) => s.state === state).length);
+  // ---- metrics and /status ------------------------------------------------------------------
+  let restartsTotal = 0;
+  stack.telemetry.workerMetrics.setSource({
+    states: () => ({ starting: slots.filter((s) => s.state === 'starting').length, running: slots.filter((s) => s.state === 'running').length, down: slots.filter((s) => s.state === 'down').length }),
+    restarts: () => restartsTotal,
   });
+  stack.telemetry.setWorkersStatus(() => ({
+    count,
+    runtime: workerRuntime,
+    port: sharedPort,
+    // How the port is shared (adapters/workers/spawn.ts): Node 20 has no reusePort.
+    port_sharing: workerRuntime === 'node' ? 'node:cluster' : 'SO_REUSEPORT',
+    restarts: restartsTotal,
+    slots: slots.map((s) => ({ worker: s.index, state: s.state, pid: s.pid, restarts: s.restarts, connections: s.open.size })),
+  }));
 
   const send = (slot: _Slot, message: WorkerControlMessage): void => {
     if (slot.conn !== null && !slot.conn.closed) slot.conn.write(encodeWorkerControl(message));
@@ -298,14 +306,17 @@ export async function startWorkerPool(options: WorkerPoolOptions): Promise<Worke
     stack.ingest({ type: 'worker_exited', worker: slot.index, pid: slot.pid, reason_code: reason, detail, connections: lost.length, respawn_in_ms: delay });
     if (delay === null) return;
     slot.restarts += 1;
-    restartsCounter.inc();
+    restartsTotal += 1;
     log(`worker ${slot.index} (pid ${slot.pid}) ${reason}: ${detail}; respawning in ${delay} ms`);
     slot.respawnTimer = clock.setTimer(delay, () => void spawn(slot));
   };
 
   // Worker 0 first: with port 0 its bound port is the one the others share (Deno, Bun).
   await spawn(slots[0]!);
-  const started = await Promise.race([firstHello.then(() => true), new Promise<boolean>((resolve) => clock.setTimer(WORKER_HELLO_TIMEOUT_MS, () => resolve(false)))]);
+  let firstTimer: TimerId | undefined;
+  const started = await Promise.race([firstHello.then(() => true), new Promise<boolean>((resolve) => (firstTimer = clock.setTimer(WORKER_HELLO_TIMEOUT_MS, () => resolve(false))))]);
+  // Cleared, so a stopped leader on Node is not kept alive by it.
+  if (firstTimer !== undefined) clock.clearTimer(firstTimer);
   if (!started || sharedPort === 0) {
     stopping = true;
     for (const s of slots) s.process?.kill('SIGKILL');

@@ -41,7 +41,14 @@ export function cpuCount(): number {
   }
 }
 
+/**
+ * The entry point this process was started from (runtimes/<runtime>.ts, or the built bin), so a
+ * worker runs exactly the same code as its leader; runtimes/<runtime>.ts when it is unknown.
+ */
 function entry(runtime: WorkerRuntime): string {
+  const g = globalThis as unknown as { Deno?: { mainModule: string }; process?: { argv: string[] } };
+  const main = runtime === 'deno' ? g.Deno?.mainModule : g.process?.argv[1];
+  if (main !== undefined && main !== '') return main.startsWith('file:') ? fileURLToPath(main) : main;
   return fileURLToPath(new URL(`../../runtimes/${runtime}.ts`, import.meta.url));
 }
 

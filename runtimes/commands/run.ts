@@ -127,6 +127,15 @@ export const runCommand: Command = {
     // Workers first: they send CloseChannel 'shutdown' and their last events reach the journal.
     await pool?.stop();
     await stack.stop();
+    if (pool !== undefined) {
+      // The workers' gateways served the miners: their counts are the leader's aggregate.
+      const seen = stack.telemetry.metrics.state;
+      io.stdout(
+        `${PREFIX} stopped (socket workers ${pool.count}, restarts ${pool.slots().reduce((n, s) => n + s.restarts, 0)}, shares accepted ${seen.shares.accepted}, ` +
+          `shares rejected ${seen.shares.rejected}, blocks found ${seen.blocks.found})\n`,
+      );
+      return 0;
+    }
     const stats = stack.gateway.stats;
     io.stdout(
       `${PREFIX} stopped (connections ${stats.connectionsAccepted}, shares accepted ${stats.sharesAccepted}, ` +

@@ -49,8 +49,10 @@ export const workerCommand: Command = {
       io.stderr(`reservegrid worker ${index}: cannot start: ${error instanceof Error ? error.message : String(error)}\n`);
       return 1;
     }
-    // SIGINT/SIGTERM (a Ctrl-C reaches the whole process group): stop as on SHUTDOWN.
-    const removeHook = io.onShutdownSignal?.(() => void worker.stop());
+    // A Ctrl-C reaches the whole process group: the worker leaves the stop to its leader, which
+    // sends SHUTDOWN to every worker in order (docs/scaling.md). Only a second signal (the hook
+    // is gone then) ends it at once, as for `run`.
+    const removeHook = io.onShutdownSignal?.(() => undefined);
     const code = await worker.done;
     removeHook?.();
     releaseWorkerProcess();

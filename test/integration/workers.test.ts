@@ -10,7 +10,8 @@
 //  2. kill -9 of one worker while a fleet (standard and extended channels, every hash a share)
 //     is mining: the leader logs worker_exited and respawns the worker (worker_started,
 //     restarts 1); every SubmitShares.Success any miner received is matched by shares of that
-//     miner's identity in the sink, none lost; new miners mine on the respawned pair.
+//     miner's identity in the sink, none lost; /metrics and /status at the leader count the
+//     workers and the restart; new miners mine on the respawned pair.
 //  3. SIGTERM: the leader stops its workers and exits 0.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -207,6 +208,28 @@ describe(`gateway.workers = 2 (${runtime})`, () => {
       assert.equal(exited.reason_code, 'worker_exited');
       const respawned = await until('worker 1 respawned', STEP_MS, () => events(logPath).find((e) => e.type === 'worker_started' && e.worker === 1 && e.restarts === 1));
       assert.ok(respawned.pid !== victim.pid && respawned.conn_id_base! > victim.conn_id_base!, 'a new process with a new connection-id base');
+      // The leader aggregates: /metrics and /status count the workers and the restart.
+      const httpUrl = /HTTP (http:\/\/\S+):/.exec(run.stdout())?.[1];
+      assert.ok(httpUrl !== undefined, `HTTP address printed: ${run.stdout()}`);
+      const get = async (path: string): Promise<string> => {
+        const res = await fetch(`${httpUrl}${path}`, { headers: { authorization: 'Bearer test-api-key-0123456789' } });
+        assert.equal(res.status, 200, path);
+        return res.text();
+      };
+      await until('metrics: 2 running, 1 restart', STEP_MS, async () => {
+        const text = await get('/metrics');
+        return /^reservegrid_workers\{state="running"\} 2$/m.test(text) && /^reservegrid_worker_restarts_total 1$/m.test(text) ? true : undefined;
+      });
+      const status = JSON.parse(await get('/status')) as { workers?: Record<string, unknown> & { count: number; restarts: number; port: number; slots: ({ worker: number; state: string; restarts: number } & Record<string, unknown>)[] } };
+      assert.equal(status.workers?.count, 2);
+      // docs/http-api.md shows exactly these fields.
+      const apiDoc = readFileSync(new URL('../../docs/http-api.md', import.meta.url), 'utf8');
+      const shown = JSON.parse(`{${/```json\n("workers": [\s\S]*?)\n```/.exec(apiDoc)![1]!}}`) as { workers: Record<string, unknown> & { slots: Record<string, unknown>[] } };
+      assert.deepEqual(Object.keys(status.workers!).sort(), Object.keys(shown.workers).sort(), '/status workers fields as documented');
+      assert.deepEqual(Object.keys(status.workers!.slots[0]!).sort(), Object.keys(shown.workers.slots[0]!).sort(), '/status workers slot fields as documented');
+      assert.equal(status.workers?.port_sharing, runtime === 'node' ? 'node:cluster' : 'SO_REUSEPORT');
+      assert.equal(status.workers?.port, address.port);
+      assert.deepEqual(status.workers?.slots.map((w) => [w.worker, w.state, w.restarts]), [[0, 'running', 0], [1, 'running', 1]]);
       // Let the surviving miners mine on, then stop them and let every share settle at the sink.
       await sleep(1000);
       const stats = await fleet.stop();
@@ -241,6 +264,7 @@ describe(`gateway.workers = 2 (${runtime})`, () => {
       const exit = await Promise.race([run.exited, sleep(20_000).then(() => undefined)]);
       assert.ok(exit !== undefined, `run stopped within 20 s of SIGTERM; stderr: ${run.stderr()}`);
       assert.equal(exit.code, 0, `run exit (${JSON.stringify(exit)}); stderr: ${run.stderr()}`);
+      assert.match(run.stdout(), /stopped \(socket workers 2, restarts 1, shares accepted [1-9]/);
       const final = events(logPath);
       assert.ok(final.some((e) => e.type === 'gateway_shutdown'), 'gateway_shutdown logged');
       // No orphan: both worker processes of the end are gone.

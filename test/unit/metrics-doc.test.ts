@@ -1,12 +1,14 @@
 // docs/metrics.md against the code: the reference tables list exactly the metrics a gateway
 // exports (GatewayMetrics plus adapters/process-metrics.ts and the share sink's series from
-// adapters/share-jetstream.ts, as the gateway stack builds them),
+// adapters/share-jetstream.ts and the socket-worker series of adapters/workers/metrics.ts, as
+// the gateway stack builds them),
 // each with its type; and the families the doc says are exported at 0 are there before any event.
 import { readFileSync } from 'node:fs';
 import { describe, test } from '../harness.ts';
 import { assert } from '../assert.ts';
 import { attachProcessMetrics } from '../../adapters/process-metrics.ts';
 import { registerJetStreamMetrics } from '../../adapters/share-jetstream.ts';
+import { registerWorkerMetrics } from '../../adapters/workers/metrics.ts';
 import { CONNECTION_REFUSED_REASON_CODES } from '../../core/gateway/events.ts';
 import { CONNECTION_CLOSED_REASON_CODES, GatewayMetrics, SHARE_REJECTED_REASON_CODES, STALE_HOLD_REASON_CODES } from '../../core/metrics/gateway-metrics.ts';
 import { REASON_CODES } from '../../core/reason-codes.ts';
@@ -18,6 +20,7 @@ function exported(): GatewayMetrics {
   const metrics = new GatewayMetrics({ mode: 'inline' });
   attachProcessMetrics(metrics.registry);
   registerJetStreamMetrics(metrics.registry, 'http', () => null);
+  registerWorkerMetrics(metrics.registry);
   return metrics;
 }
 

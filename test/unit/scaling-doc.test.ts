@@ -11,6 +11,7 @@ import { hexToBytes } from '../../core/bytes.ts';
 import { parseProxyHeaderV2 } from '../../core/gateway/proxy-protocol.ts';
 import { MetricsRegistry } from '../../core/metrics/registry.ts';
 import { registerJetStreamMetrics } from '../../adapters/share-jetstream.ts';
+import { registerWorkerMetrics } from '../../adapters/workers/metrics.ts';
 import { parsePrometheusText } from '../support/prometheus-text.ts';
 
 const root = new URL('../../', import.meta.url);
@@ -30,27 +31,50 @@ function withSnippet(snippet: string, extra: Record<string, Record<string, unkno
 }
 
 describe('docs/scaling.md', () => {
-  test('has the three parts, the workers part marked as not built', () => {
+  test('has the three parts, all built', () => {
     for (const heading of ['## One machine, many cores (workers)', '## Many gateways behind HAProxy', '## The JetStream sink', '## What to watch in Grafana']) assert.ok(doc.includes(heading), heading);
-    assert.match(doc.split('## One machine, many cores (workers)')[1]!.slice(0, 200), /\*\*Not built yet\.\*\*/);
+    assert.ok(!/not built/i.test(doc), 'nothing marked as not built');
+  });
+
+  test('the workers snippet loads as documented; the default is 1, "auto" and bounds are checked', async () => {
+    const r = withSnippet(tomlBlocks[0]!);
+    assert.ok(r.ok, r.ok ? '' : r.problems.map((p) => p.message).join('; '));
+    assert.equal(r.config.gateway.workers, 2);
+    const defaults = withSnippet('');
+    assert.ok(defaults.ok && defaults.config.gateway.workers === 1, 'default 1, as the doc says');
+    assert.ok(doc.includes('The default is `1`'));
+    const auto = withSnippet('', { gateway: { workers: 'auto' } });
+    assert.ok(auto.ok && auto.config.gateway.workers === 'auto');
+    for (const bad of [0, 257, 1.5, 'many']) {
+      const b = withSnippet('', { gateway: { workers: bad } });
+      assert.ok(!b.ok && b.problems.some((p) => p.key === 'gateway.workers'), `workers = ${JSON.stringify(bad)} refused`);
+    }
+    // The environment form the docs table names, "auto" included.
+    const env = loadConfig({ tomlText: stringifyToml(example), fileName: 'x.toml', env: { RESERVEGRID_GATEWAY__WORKERS: 'auto' } });
+    assert.ok(env.ok && env.config.gateway.workers === 'auto');
+    const { resolveWorkerCount } = await import('../../adapters/workers/leader.ts');
+    assert.equal(resolveWorkerCount('auto', () => 6), 6);
+    assert.equal(resolveWorkerCount(3, () => 6), 3);
+    // The Node claim: this Node has no reusePort when it is older than 22.12 (the doc's reason for node:cluster).
+    assert.ok(doc.includes('22.12') && doc.includes('node:cluster') && doc.includes('--unstable-net'));
   });
 
   test('the gateway (PROXY v2) snippet loads as documented; without trusted sources it is refused', () => {
-    assert.equal(tomlBlocks.length, 2, 'two toml snippets');
-    const r = withSnippet(tomlBlocks[0]!);
+    assert.equal(tomlBlocks.length, 3, 'three toml snippets');
+    const r = withSnippet(tomlBlocks[1]!);
     assert.ok(r.ok, r.ok ? '' : r.problems.map((p) => p.message).join('; '));
     assert.equal(r.config.gateway.id, 7);
     assert.equal(r.config.gateway.proxy_protocol, 'v2');
     assert.deepEqual(r.config.gateway.proxy_trusted_sources, ['10.0.0.0/24']);
-    const bad = withSnippet(tomlBlocks[0]!, { gateway: { proxy_trusted_sources: [] } });
+    const bad = withSnippet(tomlBlocks[1]!, { gateway: { proxy_trusted_sources: [] } });
     assert.ok(!bad.ok);
     assert.ok(bad.problems.some((p) => p.key === 'gateway.proxy_trusted_sources'), bad.problems.map((p) => p.message).join('; '));
-    const garbage = withSnippet(tomlBlocks[0]!, { gateway: { proxy_trusted_sources: ['10.0.0.0/33'] } });
+    const garbage = withSnippet(tomlBlocks[1]!, { gateway: { proxy_trusted_sources: ['10.0.0.0/33'] } });
     assert.ok(!garbage.ok && garbage.problems.some((p) => p.key.startsWith('gateway.proxy_trusted_sources')));
   });
 
   test('the JetStream snippet loads as documented; jetstream without servers, or a user without a password, is refused', () => {
-    const r = withSnippet(tomlBlocks[1]!);
+    const r = withSnippet(tomlBlocks[2]!);
     assert.ok(r.ok, r.ok ? '' : r.problems.map((p) => p.message).join('; '));
     assert.equal(r.config.share.sink, 'jetstream');
     assert.deepEqual(r.config.nats.servers, ['10.0.2.1:4222', '10.0.2.2:4222']);
@@ -59,11 +83,11 @@ describe('docs/scaling.md', () => {
     assert.equal(r.config.nats.duplicate_window_ms, 24 * 3_600_000);
     assert.equal(r.config.nats.create_stream, false);
     assert.equal(r.config.nats.credentials_file, '/etc/reservegrid/nats.creds');
-    const noServers = withSnippet(tomlBlocks[1]!, { nats: { servers: [] } });
+    const noServers = withSnippet(tomlBlocks[2]!, { nats: { servers: [] } });
     assert.ok(!noServers.ok && noServers.problems.some((p) => p.key === 'nats.servers'));
-    const halfAuth = withSnippet(tomlBlocks[1]!, { nats: { user: 'gw7' } });
+    const halfAuth = withSnippet(tomlBlocks[2]!, { nats: { user: 'gw7' } });
     assert.ok(!halfAuth.ok && halfAuth.problems.some((p) => p.key === 'nats.password'));
-    const badSubject = withSnippet(tomlBlocks[1]!, { nats: { subject: 'pool.>' } });
+    const badSubject = withSnippet(tomlBlocks[2]!, { nats: { subject: 'pool.>' } });
     assert.ok(!badSubject.ok && badSubject.problems.some((p) => p.key === 'nats.subject'));
     // The default duplicate window (2 h) is above the ≈ 72 s retry schedule the doc computes.
     const defaults = withSnippet('');
@@ -83,16 +107,17 @@ describe('docs/scaling.md', () => {
     assert.ok(doc.includes('172.19.0.1:42578') && doc.includes('172.19.0.3:80'));
   });
 
-  test('every sink metric it and the dashboard\'s Scaling row name is exposed, also with the http sink', () => {
+  test('every sink and worker metric it and the dashboard\'s Scaling row name is exposed, also with the http sink and one process', () => {
     const registry = new MetricsRegistry();
     registerJetStreamMetrics(registry, 'http', () => null);
+    registerWorkerMetrics(registry);
     const exposed = parsePrometheusText(registry.render());
     const row = dashboard.panels.findIndex((p) => p.type === 'row' && p.title.startsWith('Scaling'));
     assert.ok(row >= 0, 'a Scaling row');
     const names = new Set<string>();
-    for (const p of dashboard.panels.slice(row + 1)) for (const t of p.targets ?? []) for (const m of t.expr.matchAll(/\b(reservegrid_(?:jetstream|share_sink)_[a-z_]+)/g)) names.add(m[1]!);
-    for (const m of doc.matchAll(/`(reservegrid_(?:jetstream|share_sink)_[a-z_]+)/g)) names.add(m[1]!);
-    assert.ok(names.size >= 4, [...names].join(', '));
+    for (const p of dashboard.panels.slice(row + 1)) for (const t of p.targets ?? []) for (const m of t.expr.matchAll(/\b(reservegrid_(?:jetstream_|share_sink_|workers\b|worker_)[a-z_]*)/g)) names.add(m[1]!);
+    for (const m of doc.matchAll(/`(reservegrid_(?:jetstream_|share_sink_|workers\b|worker_)[a-z_]*)/g)) names.add(m[1]!);
+    assert.ok(names.size >= 6 && names.has('reservegrid_workers') && names.has('reservegrid_worker_restarts_total'), [...names].join(', '));
     for (const name of names) assert.ok(exposed.has(name.replace(/_total$/, '')) || exposed.has(name), `${name} is exposed`);
     const metricsDoc = readFileSync(new URL('docs/metrics.md', root), 'utf8');
     for (const name of names) assert.ok(metricsDoc.includes(`\`${name}\``), `docs/metrics.md lists ${name}`);

@@ -5,6 +5,8 @@
 import { describe, test } from '../harness.ts';
 import { assert, assertHex } from '../assert.ts';
 import { bytesToHex, hexToBytes } from '../../core/bytes.ts';
+import { ExtranonceAllocator } from '../../core/channels/extranonce.ts';
+import { SeededRandom } from '../../core/random.ts';
 import { decodeControlJson, encodeControlJson, encodeWorkerControl, WorkerControlDecoder, type WorkerControlMessage } from '../../core/gateway/worker-control.ts';
 
 function decodeAll(bytes: Uint8Array, chunk = bytes.length): { messages: WorkerControlMessage[]; error: string | null } {
@@ -111,5 +113,32 @@ describe('worker control codec: malformed input', () => {
   test('encoder misuse throws RangeError naming the field', () => {
     assert.throws(() => encodeWorkerControl({ type: 'hello', index: 70000, pid: 1, port: 1 }), /hello.index must be a U16/);
     assert.throws(() => encodeWorkerControl({ type: 'ack', batch: -1 }), /ack.batch must be a U32/);
+  });
+});
+
+describe('extranonce partition by worker (core/channels/extranonce.ts)', () => {
+  test('workers of one gateway never share a prefix, whatever their boot nonces; index in the counter\'s top bits', () => {
+    // Same seed: the same boot nonce in both, so only the partition keeps them apart.
+    const a = new ExtranonceAllocator({ gatewayId: 7, random: new SeededRandom(1), partition: { index: 0, count: 2 } });
+    const b = new ExtranonceAllocator({ gatewayId: 7, random: new SeededRandom(1), partition: { index: 1, count: 2 } });
+    assert.equal(a.bootNonce, b.bootNonce);
+    const seen = new Set<string>();
+    for (let i = 0; i < 1000; i++) {
+      for (const x of [a, b]) {
+        const p = bytesToHex(x.allocate()!);
+        assert.ok(!seen.has(p), `prefix ${p} handed out twice`);
+        seen.add(p);
+      }
+    }
+    assertHex(new ExtranonceAllocator({ gatewayId: 7, random: new SeededRandom(1), partition: { index: 1, count: 2 } }).allocate()!, `0007${bytesToHex(Uint8Array.of(a.bootNonce >> 8, a.bootNonce & 0xff))}80000000`);
+    // 3 workers: 2 bits; worker 2 starts at 0x80000000, and 0xc0000000 is nobody's.
+    assertHex(new ExtranonceAllocator({ gatewayId: 1, random: new SeededRandom(2), partition: { index: 2, count: 3 } }).allocate()!.subarray(4), '80000000');
+    // Without a partition nothing changes: counter from 0.
+    assertHex(new ExtranonceAllocator({ gatewayId: 1, random: new SeededRandom(2) }).allocate()!.subarray(4), '00000000');
+  });
+
+  test('misuse throws', () => {
+    assert.throws(() => new ExtranonceAllocator({ gatewayId: 1, random: new SeededRandom(1), partition: { index: 2, count: 2 } }), /partition.index/);
+    assert.throws(() => new ExtranonceAllocator({ gatewayId: 1, random: new SeededRandom(1), partition: { index: 0, count: 0 } }), /partition.count/);
   });
 });
