@@ -2,9 +2,10 @@
 // `npm run bench`: runs every test/bench/*.bench.ts on Node, Deno and Bun and prints one
 // comparable table. Each bench prints `BENCH {"runtime","provider","name","value","unit"}`
 // lines; everything else it prints is passed through. Benchmarks are bounded in time by
-// themselves; this driver adds a hard limit per process so a stuck runtime cannot hang it.
+// themselves; this driver adds a hard limit per process (10 min, or the limit a bench names in its
+// header) so a stuck runtime cannot hang it.
 import { spawn } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 
@@ -14,6 +15,11 @@ const runtimes = (process.env.RG_RUNTIMES ?? 'node,deno,bun').split(',').filter(
 const only = process.argv[2];
 const benches = readdirSync(join(root, 'test/bench')).filter((f) => f.endsWith('.bench.ts') && (!only || f.includes(only))).sort();
 const PROCESS_LIMIT_MS = 10 * 60_000;
+// A bench that needs longer says so in its header: `bench-all process limit: <n> min`.
+const processLimitMs = (file) => {
+  const m = /bench-all process limit: (\d+) min/.exec(readFileSync(join(root, file), 'utf8').slice(0, 8192));
+  return m === null ? PROCESS_LIMIT_MS : Number(m[1]) * 60_000;
+};
 
 const command = (runtime, file) => ({
   node: [process.execPath, ['--import', 'tsx', file]],
@@ -29,7 +35,7 @@ for (const bench of benches) {
     console.log(`\n=== ${bench} on ${runtime} ===`);
     const code = await new Promise((resolve) => {
       const child = spawn(cmd, args, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
-      const timer = setTimeout(() => child.kill('SIGKILL'), PROCESS_LIMIT_MS);
+      const timer = setTimeout(() => child.kill('SIGKILL'), processLimitMs(join('test/bench', bench)));
       let pending = '';
       child.stdout.on('data', (chunk) => {
         pending += chunk.toString();

@@ -9,11 +9,20 @@
 //
 // Protocol with the parent: JSON lines. Parent → child on stdin:
 //   {"cmd":"connect","host","port","authority","connections","channelsPerConnection","kind"}
-//        optional "nominalHashRate" (default 0: the easiest target from ReserveGrid and SRI alike)
+//        optional "nominalHashRate" (default 0: the easiest target from ReserveGrid and SRI alike),
+//        "concurrency" (connections handshaking at once, default 32), "retries" (per connection,
+//        after a refused or dropped attempt, 100 ms apart; default 0: the first failure fails the
+//        command). More `connect`s add connections to the ones already open.
 //   {"cmd":"open","kind","channelsPerConnection"}   more channels on every connection
 //   {"cmd":"saturate","durationMs","window"}        closed loop: `window` shares in flight per connection
+//        optional "histogram": true adds `latencyHistogram` (bucket → count, buckets of
+//        HISTOGRAM_RATIO) so a parent can merge the latencies of several load processes
 //   {"cmd":"paced","durationMs","ratePerS"}          open loop at a fixed total rate
-//   {"cmd":"watch_prevhash","expected"}              report when `expected` SetNewPrevHash arrived
+//   {"cmd":"watch_prevhash","expected"}              report when `expected` SetNewPrevHash arrived;
+//        optional "samples": true adds `deliveredWallMs`, the arrival time of every one of them
+//   {"cmd":"storm","concurrency","retries"}          drop every connection at once (socket abort)
+//        and reconnect as many, with as many channels each, as were open; reply once every channel
+//        has its job and SetNewPrevHash again: `dropWallMs`, `doneWallMs`, `cpuMs`, `retried`
 //   {"cmd":"close"}
 // Child → parent on stdout: {"reply": <cmd>, ...result}. Anything else on stdout is ignored.
 // Every reply carries `loadCpuMs` (this process's user+system CPU since the previous reply) and
@@ -33,11 +42,27 @@ interface Chan {
   /** Submit time (ms) by sequence number, for acknowledgement latency. */
   readonly sentAtMs: Map<number, number>;
   inFlight: number;
+  /** Has had its first job and SetNewPrevHash (counted once in `openedTotal`). */
+  active: boolean;
 }
 interface Conn {
   connection: MinerConnection;
   readonly channels: Chan[];
   opened: number;
+  /** Set while connecting: settled by SetupConnection.Success, or by a close / setup error. */
+  setup?: { resolve: () => void; reject: (error: Error) => void };
+}
+/** The shape of the last `connect`, which `storm` reconnects with. */
+interface ConnectCmd {
+  host: string;
+  port: number;
+  authority: string;
+  connections: number;
+  channelsPerConnection: number;
+  kind: 'standard' | 'extended';
+  nominalHashRate?: number;
+  concurrency?: number;
+  retries?: number;
 }
 
 const clock = new SystemClock();
@@ -52,7 +77,12 @@ let acked = 0;
 let rejected = 0;
 let submitted = 0;
 const rejectedBy: Record<string, number> = {};
-let prevhashWatch: { expected: number; seen: number; resolve: (lastMs: number) => void } | undefined;
+let prevhashWatch: { expected: number; seen: number; resolve: (lastMs: number) => void; samples: number[] | undefined } | undefined;
+let lastConnect: ConnectCmd | undefined;
+/** Latency buckets are powers of this ratio (2 %): a merged percentile is within 2 % of the exact one. */
+const HISTOGRAM_RATIO = 1.02;
+/** The longest a connect, open or storm waits for its channels: every command is bounded. */
+const CHANNELS_WAIT_MS = 180_000;
 let channelWaiters: (() => void)[] = [];
 let openedTotal = 0;
 
@@ -91,14 +121,35 @@ function onEvent(conn: Conn, event: ClientEvent): void {
   switch (event.type) {
     case 'channel_opened': {
       const size = event.extranonce_size;
-      conn.channels.push({ conn, channelId: event.channel_id, extranonce: event.kind === 'extended' ? new Uint8Array(size) : undefined, nonce: 0, sentAtMs: new Map(), inFlight: 0 });
+      conn.channels.push({ conn, channelId: event.channel_id, extranonce: event.kind === 'extended' ? new Uint8Array(size) : undefined, nonce: 0, sentAtMs: new Map(), inFlight: 0, active: false });
       break;
     }
+    case 'setup_success':
+      conn.setup?.resolve();
+      conn.setup = undefined;
+      break;
+    case 'setup_error':
+      conn.setup?.reject(new Error(`SetupConnection refused: ${event.error_code}`));
+      conn.setup = undefined;
+      break;
+    case 'closed':
+      conn.setup?.reject(new Error(`closed during setup: ${event.error.code}: ${event.error.message}`));
+      conn.setup = undefined;
+      break;
     case 'new_prev_hash':
       if (event.job_known) {
-        conn.opened++;
-        openedTotal++;
-        if (prevhashWatch !== undefined && ++prevhashWatch.seen === prevhashWatch.expected) prevhashWatch.resolve(wallNowMs());
+        // A channel is active from its first SetNewPrevHash on; later ones (switches) are watched.
+        const chan = conn.channels.find((c) => c.channelId === event.channel_id);
+        if (chan !== undefined && !chan.active) {
+          chan.active = true;
+          conn.opened++;
+          openedTotal++;
+        }
+        if (prevhashWatch !== undefined) {
+          const now = wallNowMs();
+          prevhashWatch.samples?.push(now);
+          if (++prevhashWatch.seen === prevhashWatch.expected) prevhashWatch.resolve(now);
+        }
         if (channelWaiters.length > 0) for (const w of channelWaiters.splice(0)) w();
       }
       break;
@@ -133,41 +184,93 @@ function onEvent(conn: Conn, event: ClientEvent): void {
   }
 }
 
-async function connectAll(cmd: { host: string; port: number; authority: string; connections: number; channelsPerConnection: number; kind: 'standard' | 'extended'; nominalHashRate?: number }): Promise<Record<string, unknown>> {
+async function connectAll(cmd: ConnectCmd): Promise<Record<string, unknown>> {
+  lastConnect = cmd;
   const started = performance.now();
+  const cpu0 = process.cpuUsage();
   const authorityXOnly = hexToBytes(cmd.authority);
+  const want = openedTotal + cmd.connections * cmd.channelsPerConnection;
+  const retriesMax = cmd.retries ?? 0;
+  let retried = 0;
   let next = 0;
+  const attempt = async (): Promise<void> => {
+    const conn: Conn = { connection: undefined as unknown as MinerConnection, channels: [], opened: 0 };
+    const setupDone = new Promise<void>((resolve, reject) => (conn.setup = { resolve, reject }));
+    // Registered before the connect, so an early close cannot leave the promise unobserved.
+    setupDone.catch(() => {});
+    const connection = await MinerConnection.connect({
+      host: cmd.host, port: cmd.port, provider, clock,
+      certificatePolicy: { kind: 'pinned', authorityXOnly },
+      client: { setupTimeoutMs: 120_000, handshakeTimeoutMs: 120_000 },
+      onEvent: (event) => onEvent(conn, event),
+    });
+    conn.connection = connection;
+    try {
+      // SetupConnection.Success (event-driven: no polling per connection), then the channels.
+      await setupDone;
+    } catch (error) {
+      connection.abort();
+      throw error;
+    }
+    byConnection.set(connection, conn);
+    conns.push(conn);
+    for (let i = 0; i < cmd.channelsPerConnection; i++) {
+      const request = { userIdentity: `bench.c${conns.length}.${i}`, nominalHashRate: cmd.nominalHashRate ?? 0 };
+      if (cmd.kind === 'standard') connection.client.openStandardChannel(request);
+      else connection.client.openExtendedChannel(request);
+    }
+    connection.flush();
+  };
   const worker = async (): Promise<void> => {
     while (next < cmd.connections) {
       next++;
-      const conn: Conn = { connection: undefined as unknown as MinerConnection, channels: [], opened: 0 };
-      const connection = await MinerConnection.connect({
-        host: cmd.host, port: cmd.port, provider, clock,
-        certificatePolicy: { kind: 'pinned', authorityXOnly },
-        client: { setupTimeoutMs: 120_000, handshakeTimeoutMs: 120_000 },
-        onEvent: (event) => onEvent(conn, event),
-      });
-      conn.connection = connection;
-      byConnection.set(connection, conn);
-      conns.push(conn);
-      // Wait for SetupConnection.Success, then open the channels.
-      while (connection.client.state !== 'ready') {
-        if (connection.client.state === 'closed') throw new Error('client closed during setup');
-        await new Promise((r) => setTimeout(r, 2));
+      for (let tries = 0; ; tries++) {
+        try {
+          await attempt();
+          break;
+        } catch (error) {
+          // Refused (a limit, a full accept queue) or dropped: a miner tries again (bounded).
+          if (tries >= retriesMax) throw error;
+          retried++;
+          await new Promise((r) => setTimeout(r, 100));
+        }
       }
-      for (let i = 0; i < cmd.channelsPerConnection; i++) {
-        const request = { userIdentity: `bench.c${conns.length}.${i}`, nominalHashRate: cmd.nominalHashRate ?? 0 };
-        if (cmd.kind === 'standard') connection.client.openStandardChannel(request);
-        else connection.client.openExtendedChannel(request);
-      }
-      connection.flush();
     }
   };
-  await Promise.all(Array.from({ length: 32 }, worker));
-  const want = cmd.connections * cmd.channelsPerConnection;
-  const deadline = performance.now() + 120_000;
-  while (openedTotal < want && performance.now() < deadline) await new Promise<void>((r) => channelWaiters.push(r));
-  return { connections: conns.length, channelsActive: openedTotal, connectMs: performance.now() - started };
+  await Promise.all(Array.from({ length: cmd.concurrency ?? 32 }, worker));
+  const deadline = performance.now() + CHANNELS_WAIT_MS;
+  while (openedTotal < want && performance.now() < deadline) await waitChannels(deadline);
+  const cpu = process.cpuUsage(cpu0);
+  return { connections: conns.length, channelsActive: openedTotal, connectMs: performance.now() - started, cpuMs: (cpu.user + cpu.system) / 1000, retried };
+}
+
+/** Until the next channel becomes active, or `deadline` (performance.now() ms). */
+function waitChannels(deadline: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, Math.max(0, deadline - performance.now()));
+    channelWaiters.push(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
+async function storm(concurrency: number, retries: number): Promise<Record<string, unknown>> {
+  if (lastConnect === undefined || conns.length === 0) throw new Error('storm: no connections to drop');
+  const connections = conns.length;
+  const channels = conns.reduce((n, c) => n + c.channels.length, 0);
+  const perConnection = Math.round(channels / connections);
+  const cpu0 = process.cpuUsage();
+  const dropWallMs = wallNowMs();
+  // All at once, as a power cut or a network flap does: no CloseChannel, the sockets just go.
+  for (const conn of conns) conn.connection.abort();
+  conns = [];
+  byConnection.clear();
+  openedTotal = 0;
+  const r = await connectAll({ ...lastConnect, connections, channelsPerConnection: perConnection, concurrency, retries });
+  const doneWallMs = wallNowMs();
+  const cpu = process.cpuUsage(cpu0);
+  return { ...r, dropWallMs, doneWallMs, cpuMs: (cpu.user + cpu.system) / 1000, channelsWanted: connections * perConnection };
 }
 
 async function openMore(kind: 'standard' | 'extended', perConnection: number): Promise<Record<string, unknown>> {
@@ -180,8 +283,8 @@ async function openMore(kind: 'standard' | 'extended', perConnection: number): P
     }
     conn.connection.flush();
   }
-  const deadline = performance.now() + 120_000;
-  while (openedTotal < want && performance.now() < deadline) await new Promise<void>((r) => channelWaiters.push(r));
+  const deadline = performance.now() + CHANNELS_WAIT_MS;
+  while (openedTotal < want && performance.now() < deadline) await waitChannels(deadline);
   return { channelsActive: openedTotal };
 }
 
@@ -198,13 +301,24 @@ function resetCounters(): void {
   for (const k of Object.keys(rejectedBy)) delete rejectedBy[k];
 }
 
-function summary(durationMs: number): Record<string, unknown> {
+function summary(durationMs: number, histogram = false): Record<string, unknown> {
   const sorted = latencies.slice().sort((a, b) => a - b);
-  return {
+  const result: Record<string, unknown> = {
     durationMs, submitted, acked, rejected, rejectedBy: { ...rejectedBy },
     ackedPerS: (acked * 1000) / durationMs,
     latencyP50Ms: percentile(sorted, 50), latencyP99Ms: percentile(sorted, 99), latencySamples: sorted.length,
   };
+  if (histogram) {
+    // Bucket b holds latencies in (RATIO^(b-1), RATIO^b] ms; below 0.01 ms all go to the first.
+    const buckets: Record<number, number> = {};
+    for (const ms of sorted) {
+      const b = Math.ceil(Math.log(Math.max(ms, 0.01)) / Math.log(HISTOGRAM_RATIO));
+      buckets[b] = (buckets[b] ?? 0) + 1;
+    }
+    result['latencyHistogram'] = buckets;
+    result['latencyHistogramRatio'] = HISTOGRAM_RATIO;
+  }
+  return result;
 }
 
 async function drain(): Promise<void> {
@@ -213,7 +327,7 @@ async function drain(): Promise<void> {
   while (performance.now() < deadline && conns.some((c) => c.channels.some((ch) => ch.inFlight > 0))) await new Promise((r) => setTimeout(r, 20));
 }
 
-async function saturate(durationMs: number, w: number): Promise<Record<string, unknown>> {
+async function saturate(durationMs: number, w: number, histogram = false): Promise<Record<string, unknown>> {
   window = w;
   mode = 'saturate';
   // Warm-up (JIT on both sides, socket buffers) is not counted.
@@ -225,7 +339,7 @@ async function saturate(durationMs: number, w: number): Promise<Record<string, u
   resetCounters();
   const started = performance.now();
   await new Promise((r) => setTimeout(r, durationMs));
-  const result = summary(performance.now() - started);
+  const result = summary(performance.now() - started, histogram);
   await drain();
   return result;
 }
@@ -273,21 +387,25 @@ async function handle(line: string): Promise<void> {
       reply('open', await openMore(cmd['kind'] as 'standard' | 'extended', cmd['channelsPerConnection'] as number));
       break;
     case 'saturate':
-      reply('saturate', await saturate(cmd['durationMs'] as number, cmd['window'] as number));
+      reply('saturate', await saturate(cmd['durationMs'] as number, cmd['window'] as number, cmd['histogram'] === true));
       break;
     case 'paced':
       reply('paced', await paced(cmd['durationMs'] as number, cmd['ratePerS'] as number));
       break;
     case 'watch_prevhash': {
       const expected = cmd['expected'] as number;
+      const samples = cmd['samples'] === true ? [] as number[] : undefined;
       const lastMs = await new Promise<number>((resolve) => {
-        prevhashWatch = { expected, seen: 0, resolve };
+        prevhashWatch = { expected, seen: 0, resolve, samples };
         reply('watching', {});
       });
       prevhashWatch = undefined;
-      reply('watch_prevhash', { lastWallMs: lastMs });
+      reply('watch_prevhash', { lastWallMs: lastMs, ...(samples === undefined ? {} : { deliveredWallMs: samples }) });
       break;
     }
+    case 'storm':
+      reply('storm', await storm(cmd['concurrency'] as number, cmd['retries'] as number));
+      break;
     case 'close':
       for (const conn of conns) conn.connection.abort();
       conns = [];

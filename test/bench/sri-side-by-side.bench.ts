@@ -30,11 +30,8 @@
 //
 //   node --import tsx test/bench/sri-side-by-side.bench.ts   (deno run -A / bun; or
 //   RG_RUNTIMES=node npm run bench side-by-side). RG_BENCH_QUICK=1: 200 connections, 2 s.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { stringify as stringifyToml } from 'smol-toml';
 import { SystemClock } from '../../adapters/clock.ts';
 import { selectCryptoProvider } from '../../adapters/crypto-native.ts';
 import { startGatewayStack, type GatewayStack } from '../../adapters/gateway-stack.ts';
@@ -46,10 +43,10 @@ import { ok, type Result } from '../../core/errors.ts';
 import { generateAuthorityKeyPair } from '../../core/noise/index.ts';
 import { parseGetBlockTemplate } from '../../core/template/gbt.ts';
 import type { BlockTemplate } from '../../core/template/template.ts';
-import { binaryPath, SRI_APPS_BUNDLE } from '../../conformance/interop/sri-apps.ts';
 import { report, runtime } from './bench-util.ts';
+import { benchTemplateJson, HOST, rssBytes, sriSkipReason, startPool, type Pool } from './sri-pool.ts';
 import { startLoad } from './load-process.ts';
-import { sleep, until } from '../support/wait.ts';
+import { sleep } from '../support/wait.ts';
 
 const env = (name: string): string | undefined => (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env[name];
 const QUICK = env('RG_BENCH_QUICK') === '1';
@@ -57,33 +54,23 @@ const CONNECTIONS = QUICK ? 200 : 1_000;
 const MORE_CHANNELS_PER_CONNECTION = 9; // 1 + 9 = 10 channels per connection: 10,000 channels
 const SATURATE_MS = QUICK ? 2_000 : 5_000;
 const WINDOW = 10;
-const HOST = '127.0.0.1';
-const POOL_BIN = binaryPath(SRI_APPS_BUNDLE, 'pool_sv2');
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const runDir = join(root, '.tmp', 'bench-sri');
 const wallNowMs = (): number => performance.timeOrigin + performance.now();
 const provider = selectCryptoProvider('auto');
 
-if (!existsSync(POOL_BIN)) {
-  console.log(`SKIP sri-side-by-side: ${POOL_BIN} is not installed (npm run test:interop installs SRI's apps; conformance/interop/sri-apps.ts)`);
-  process.exit(0);
-}
-if (!existsSync('/proc/self/status')) {
-  console.log('SKIP sri-side-by-side: needs /proc (Linux) to read the pool process RSS');
+const skip = sriSkipReason();
+if (skip !== undefined) {
+  console.log(`SKIP sri-side-by-side: ${skip}`);
   process.exit(0);
 }
 
 // ---- a template source we can move: the recorded btcd template, prev hash chosen ------------
 
-const GBT = JSON.parse(readFileSync(new URL('../fixtures/btcd-gbt-with-transactions.json', import.meta.url), 'utf8')) as Record<string, unknown>;
 class BenchSource implements TemplateSource {
   prevIndex = 0;
   getBlockTemplate(templateId: bigint): Promise<Result<BlockTemplate, UpstreamError>> {
-    const json = JSON.parse(JSON.stringify(GBT)) as Record<string, unknown>;
-    delete json['target'];
-    json['bits'] = '1d00ffff'; // difficulty 1: no share of this run is a block
-    json['previousblockhash'] = (0xbe000000 + this.prevIndex).toString(16).padStart(64, '0');
-    const parsed = parseGetBlockTemplate(json, { templateId });
+    const parsed = parseGetBlockTemplate(benchTemplateJson(this.prevIndex), { templateId });
     if (!parsed.ok) throw new Error(`fixture template: ${parsed.error.message}`);
     return Promise.resolve(ok(parsed.value));
   }
@@ -149,70 +136,6 @@ listen_addr = "127.0.0.1:0"
   return { stack, tpPort: tp.port };
 }
 
-// ---- SRI: pool_sv2 on our TP -------------------------------------------------------------------
-
-async function startPool(tpPort: number): Promise<{ child: ChildProcess; port: number; authorityXOnlyHex: string; output: () => string }> {
-  const poolKeys = generateAuthorityKeyPair(systemRandom);
-  const port = await freePort();
-  mkdirSync(runDir, { recursive: true });
-  const config = join(runDir, 'pool.toml');
-  // SRI's example (config-examples/*/pool-config-local-sv2-tp-example.toml) without
-  // monitoring_address; batches of WINDOW acknowledgements like ours; loopback only.
-  writeFileSync(config, stringifyToml({
-    authority_public_key: poolKeys.publicKey, authority_secret_key: poolKeys.secretKeyText, cert_validity_sec: 3600,
-    listen_address: `127.0.0.1:${port}`, coinbase_reward_script: 'addr(bcrt1qq6hag67dl53wl99vzg42z8eyzfz2xlkvwk6f7m)',
-    server_id: 1, pool_signature: 'Stratum V2 SRI Pool', shares_per_minute: 6.0, share_batch_size: WINDOW,
-    template_provider_type: { Sv2Tp: { address: `127.0.0.1:${tpPort}`, public_key: authority.publicKey } },
-  }));
-  // RUST_LOG=warn: the pool logs every share at info, which would measure its logging.
-  const child = spawn(POOL_BIN, ['-c', config], { cwd: runDir, env: { PATH: env('PATH') ?? '/usr/bin:/bin', HOME: runDir, RUST_LOG: 'warn', NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  const keep = (c: Uint8Array): void => {
-    out = (out + new TextDecoder().decode(c)).slice(-20_000);
-  };
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
-  const timer = setTimeout(() => child.kill('SIGKILL'), 15 * 60_000);
-  child.on('exit', () => clearTimeout(timer));
-  await until('pool_sv2 to listen', 30_000, async () => {
-    if (child.exitCode !== null) throw new Error(`pool_sv2 exited ${child.exitCode}: ${out}`);
-    return (await canConnect(port)) ? true : undefined;
-  }, 100);
-  return { child, port, authorityXOnlyHex: bytesToHex(poolKeys.publicKeyXOnly), output: () => out };
-}
-
-async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, HOST, () => {
-      const a = server.address();
-      server.close(() => (typeof a === 'object' && a !== null ? resolve(a.port) : reject(new Error('no port'))));
-    });
-  });
-}
-
-async function canConnect(port: number): Promise<boolean> {
-  const { createConnection } = await import('node:net');
-  return new Promise((resolve) => {
-    const socket = createConnection({ host: HOST, port });
-    const done = (v: boolean): void => {
-      socket.destroy();
-      resolve(v);
-    };
-    socket.once('connect', () => done(true));
-    socket.once('error', () => done(false));
-    socket.setTimeout(1000, () => done(false));
-  });
-}
-
-function rssBytes(pid: number | 'self'): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  if (m === null) throw new Error(`no VmRSS for ${pid}`);
-  return Number(m[1]) * 1024;
-}
-
 // ---- one target --------------------------------------------------------------------------------
 
 interface Figures {
@@ -275,12 +198,12 @@ async function measure(label: string, port: number, authorityXOnlyHex: string, p
 // ---- the run -------------------------------------------------------------------------------------
 
 const reserveGrid = await startReserveGrid();
-let pool: Awaited<ReturnType<typeof startPool>> | undefined;
+let pool: Pool | undefined;
 try {
   const rgPort = reserveGrid.stack.address.port;
   console.log(`# ${runtime}: ReserveGrid gateway 127.0.0.1:${rgPort}, TP 127.0.0.1:${reserveGrid.tpPort}; ${CONNECTIONS} connections`);
   const rg = await measure('ReserveGrid', rgPort, bytesToHex(authority.publicKeyXOnly), 'self');
-  pool = await startPool(reserveGrid.tpPort);
+  pool = await startPool({ tpPort: reserveGrid.tpPort, tpAuthorityPublicKey: authority.publicKey, runDir, shareBatchSize: WINDOW });
   console.log(`# SRI pool_sv2 0.7.0 on 127.0.0.1:${pool.port} (pid ${pool.child.pid}), fed by our TP`);
   const sri = await measure('SRI pool_sv2', pool.port, pool.authorityXOnlyHex, pool.child.pid!);
   const p = provider.name;
@@ -304,11 +227,7 @@ try {
   report({ provider: p, name: 'sbs_load_cpu_share_handshakes_rg', value: rg.handshakeLoadCpuShare, unit: 'cores' });
   report({ provider: p, name: 'sbs_load_cpu_share_handshakes_sri', value: sri.handshakeLoadCpuShare, unit: 'cores' });
 } finally {
-  if (pool !== undefined) {
-    pool.child.kill('SIGTERM');
-    await Promise.race([new Promise((r) => pool!.child.once('exit', r)), sleep(7000)]);
-    if (pool.child.exitCode === null) pool.child.kill('SIGKILL');
-  }
+  if (pool !== undefined) await pool.stop();
   await reserveGrid.stack.stop();
 }
 process.exit(0);
