@@ -18,6 +18,7 @@
 import type { Clock } from '../core/clock.ts';
 import type { BlockSubmitOutcome, SubmitBlockCommand } from '../core/gateway/block-submitter.ts';
 import type { TemplateSource, UpstreamError } from './template-source.ts';
+import { InFlight } from './in-flight.ts';
 
 /** The part of the core Gateway the executor reports to. */
 export interface BlockResultSink {
@@ -47,7 +48,7 @@ const RPC_VERIFY_ERROR = -25;
 
 export class BlockExecutor {
   readonly #options: BlockExecutorOptions;
-  readonly #inFlight = new Set<Promise<void>>();
+  readonly #inFlight = new InFlight();
   #stopped = false;
   #started = 0;
   #definitive = 0;
@@ -74,13 +75,12 @@ export class BlockExecutor {
   execute(command: SubmitBlockCommand): void {
     if (command?.type !== 'submit_block') return;
     this.#started += 1;
-    const attempt = this.#attempt(command).finally(() => this.#inFlight.delete(attempt));
-    this.#inFlight.add(attempt);
+    this.#inFlight.track(this.#attempt(command));
   }
 
   /** Resolves when no attempt is in flight (bounded by the source's request timeout). */
   async idle(): Promise<void> {
-    while (this.#inFlight.size > 0) await Promise.all([...this.#inFlight]);
+    await this.#inFlight.idle();
   }
 
   /** Stop reporting: answers arriving later are counted and dropped (the gateway has stopped). */

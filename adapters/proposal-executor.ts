@@ -15,6 +15,7 @@ import type { Clock } from '../core/clock.ts';
 import type { ProposalAnswer, ProposeBlockCommand } from '../core/job-declaration/proposal.ts';
 import { Buffer } from 'node:buffer';
 import type { TemplateSource } from './template-source.ts';
+import { InFlight } from './in-flight.ts';
 
 /** Lower-case hex with the runtime's native encoder (node:buffer on Node, Deno and Bun): a
  * 4,000-transaction block is ~1 MB, which the pure-TS encoder takes tens of ms for. */
@@ -43,7 +44,7 @@ const RPC_VERIFY_ERROR = -25;
 
 export class ProposalExecutor {
   readonly #options: ProposalExecutorOptions;
-  readonly #inFlight = new Set<Promise<void>>();
+  readonly #inFlight = new InFlight();
   #stopped = false;
   started = 0;
   answered = 0;
@@ -57,12 +58,11 @@ export class ProposalExecutor {
   execute(command: ProposeBlockCommand): void {
     if (command?.type !== 'propose_block') return;
     this.started += 1;
-    const attempt = this.#attempt(command).finally(() => this.#inFlight.delete(attempt));
-    this.#inFlight.add(attempt);
+    this.#inFlight.track(this.#attempt(command));
   }
 
   async idle(): Promise<void> {
-    while (this.#inFlight.size > 0) await Promise.all([...this.#inFlight]);
+    await this.#inFlight.idle();
   }
 
   stop(): void {

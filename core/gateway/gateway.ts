@@ -460,19 +460,7 @@ export class Gateway {
       requestVerdict: (request, now) => (this.#verifier === undefined ? null : this.#verifier.request(request, now)),
       release: (template, now) => this.releaseTemplate(template, now),
       affectedConnections: () => this.connectionIds(),
-      disconnect: (connId, order, now) => {
-        const session = this.#sessions.get(connId);
-        if (session === undefined || session.closed) return;
-        this.#emit({
-          type: 'miner_disconnected',
-          conn_id: connId,
-          reason_code: 'stale_hold_expired',
-          order,
-          channels: session.channelCount,
-          held_template_id: this.#factory.current === null ? null : this.#factory.current.templateId.toString(),
-        });
-        this.closeConnection(connId, 'stale_hold_expired', now, 'stale hold expired: no acceptable template for the new prevhash');
-      },
+      disconnect: (connId, order, now) => this.#disconnectForExpiredHold(connId, order, now),
       emit,
     });
   }
@@ -865,19 +853,22 @@ export class Gateway {
     this.#leaderGate = { ...this.#leaderGate, refusingMiners: true };
     const ids = [...this.#sessions.entries()].filter(([, s]) => s instanceof Session && !s.closed).map(([id]) => id).sort((a, b) => a - b);
     let order = 0;
-    for (const connId of ids) {
-      const session = this.#sessions.get(connId) as Session;
-      order += 1;
-      this.#emit({
-        type: 'miner_disconnected',
-        conn_id: connId,
-        reason_code: 'stale_hold_expired',
-        order,
-        channels: session.channelCount,
-        held_template_id: this.#factory.current === null ? null : this.#factory.current.templateId.toString(),
-      });
-      this.closeConnection(connId, 'stale_hold_expired', nowMs, 'stale hold expired: no acceptable template for the new prevhash');
-    }
+    for (const connId of ids) this.#disconnectForExpiredHold(connId, ++order, nowMs);
+  }
+
+  /** SPEC fail-closed: one miner disconnected at hold expiry, in `order` (the gate's or the leader's). */
+  #disconnectForExpiredHold(connId: number, order: number, nowMs: number): void {
+    const session = this.#sessions.get(connId);
+    if (session === undefined || session.closed) return;
+    this.#emit({
+      type: 'miner_disconnected',
+      conn_id: connId,
+      reason_code: 'stale_hold_expired',
+      order,
+      channels: session.channelCount,
+      held_template_id: this.#factory.current === null ? null : this.#factory.current.templateId.toString(),
+    });
+    this.closeConnection(connId, 'stale_hold_expired', nowMs, 'stale hold expired: no acceptable template for the new prevhash');
   }
 
   // ---- blocks ----------------------------------------------------------------------------------
