@@ -367,7 +367,7 @@ export const CONFIG_TABLE: ConfigTableType = {
       'Load balancers allowed to send a PROXY header, as IP addresses or CIDR blocks (`10.0.0.0/8`, `2001:db8::/32`). A connection from one of them must start with a valid v2 header (a LOCAL header, a health check, keeps the balancer\'s address). Required non-empty with `proxy_protocol = "v2"`.',
       ['10.0.0.0/8']),
     workers: withDefault(workerCount(), 1,
-      'Socket workers of `reservegrid run` sharing the miner port (docs/scaling.md "One machine, many cores"): `1` serves miners in the one process; `N` ≥ 2 makes the process a leader (template source, verifier, prevhash decision, share journal and forwarding, block submission, HTTP API, Template Provider and Job Declaration ports) that runs N worker processes of the same runtime, each owning its miners\' connections, Noise state and channels; `"auto"` = one per CPU core. Default 1: an explicit choice, so a gateway never forks unasked and in-process stacks (tests, `reservegrid demo`) stay one process.',
+      'Socket workers of `reservegrid run` sharing the miner port (docs/scaling.md "One machine, many cores"): `1` serves miners in the one process; `N` ≥ 2 makes the process a leader (template source, verifier, prevhash decision, share journal and forwarding, block submission, HTTP API, Template Provider and Job Declaration ports) that runs N worker processes of the same runtime, each owning its miners\' connections, Noise state and channels; `"auto"` = one per CPU core. Default 1: an explicit choice, so a gateway never forks unasked and in-process stacks (tests, `reservegrid demo`) keep running without workers.',
       2),
   },
   // Issue 12 item 4: limits against hostile clients (core/gateway/admission.ts,

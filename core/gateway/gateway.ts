@@ -845,7 +845,7 @@ export class Gateway {
 
   /**
    * Worker mode: the leader's stale hold expired (SPEC §6): close every miner connection in
-   * ascending id order, exactly as the gate's own expiry does in one process.
+   * ascending id order, exactly as the gate's own expiry does without workers.
    */
   leaderHoldExpired(nowMs: number): void {
     _checkNow('leaderHoldExpired', nowMs);

@@ -34,7 +34,7 @@ export interface TemplateTrees {
   readonly template: BlockTemplate;
   /** Leaves: 32×00, then the template's wtxids in order (so leaf i + 1 is transaction i's wtxid). */
   readonly wtxids: MerkleLevels;
-  /** Leaves: 32×00 (coinbase placeholder), then the template's txids in order. */
+  /** Leaves: 32×00 (the coinbase's slot), then the template's txids in order. */
   readonly txids: MerkleLevels;
 }
 
