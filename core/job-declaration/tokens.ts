@@ -14,7 +14,9 @@
 // Validity is decided by the clock at lookup (valid while nowMs < expiresAtMs), never by a timer
 // having fired, so the 10 s boundary is exact to the millisecond. Spent and expired entries stay
 // as tombstones until `tombstoneMs` past their expiry, so a late or second use is reported as
-// what it is (`jd_token_expired`, `jd_token_reused`) rather than `jd_token_unknown`.
+// what it is (`jd_token_expired`, `jd_token_reused`) rather than `jd_token_unknown`. A tombstone
+// keeps no declared job: the job is dropped when the token is spent and, on the onTimeout due at
+// its expiry, when it expires (a job nothing can start any more is only garbage-collector work).
 // Bounded: at most `capacity` entries; the oldest is evicted first (it is the closest to expiry).
 import { bytesToHex } from '../bytes.ts';
 import type { RandomSource } from '../random.ts';
@@ -48,7 +50,13 @@ interface _Declared<J> {
   readonly issuedAtMs: number;
   readonly expiresAtMs: number;
   state: 'fresh' | 'spent';
-  readonly job: J;
+  /**
+   * The declared job while the token can still start it; dropped (undefined) once the token is
+   * spent or expired: a tombstone only answers "reused"/"expired", and a 4,000-transaction job
+   * kept for `tombstoneMs` (600 s by default) is megabytes of old-generation heap per declaration
+   * that every major garbage collection marks again.
+   */
+  job: J | undefined;
 }
 
 type _Entry<J> = _Allocated<J> | _Declared<J>;
@@ -134,26 +142,36 @@ export class MiningJobTokens<J> {
     if (entry.state !== 'fresh') return { ok: false, reason: 'jd_token_reused', detail: 'token already used' };
     if (nowMs >= entry.expiresAtMs) return { ok: false, reason: 'jd_token_expired', detail: `token expired at ${entry.expiresAtMs} ms (now ${nowMs} ms)` };
     entry.state = 'spent';
-    return entry.kind === 'declared' ? { ok: true, kind: 'declared', job: entry.job } : { ok: true, kind: 'coinbase_only' };
+    if (entry.kind === 'allocated') return { ok: true, kind: 'coinbase_only' };
+    const job = entry.job;
+    // The job is dropped only on spend or at expiry (onTimeout); a clock that went back past an
+    // onTimeout is still an expired token, never a crash.
+    if (job === undefined) return { ok: false, reason: 'jd_token_expired', detail: `token expired at ${entry.expiresAtMs} ms` };
+    entry.job = undefined;
+    return { ok: true, kind: 'declared', job };
   }
 
   /** The declared job behind a token without spending it (PushSolution, status), or undefined. */
   peekDeclared(token: Uint8Array): { readonly job: J; readonly expiresAtMs: number; readonly user: string } | undefined {
     const entry = this.#entries.get(bytesToHex(token));
-    return entry?.kind === 'declared' ? { job: entry.job, expiresAtMs: entry.expiresAtMs, user: entry.user } : undefined;
+    return entry?.kind === 'declared' && entry.job !== undefined ? { job: entry.job, expiresAtMs: entry.expiresAtMs, user: entry.user } : undefined;
   }
 
   nextDeadlineMs(): number | null {
     return this.#purgeAtMs;
   }
 
-  /** Forget tombstones past `tombstoneMs` after their expiry. Harmless early or twice. */
+  /**
+   * Drop the jobs of expired declared tokens and forget tombstones past `tombstoneMs` after their
+   * expiry. Harmless early or twice.
+   */
   onTimeout(nowMs: number): void {
     let next = Infinity;
     for (const [key, entry] of this.#entries) {
+      if (entry.kind === 'declared' && entry.job !== undefined && nowMs >= entry.expiresAtMs) entry.job = undefined;
       const forgetAt = entry.expiresAtMs + this.settings.tombstoneMs;
       if (nowMs >= forgetAt) this.#entries.delete(key);
-      else next = Math.min(next, forgetAt);
+      else next = Math.min(next, _dueAt(entry, forgetAt));
     }
     this.#purgeAtMs = next === Infinity ? null : next;
   }
@@ -171,9 +189,14 @@ export class MiningJobTokens<J> {
       this.#entries.delete(this.#entries.keys().next().value as string);
       this.evicted += 1;
     }
-    const forgetAt = entry.expiresAtMs + this.settings.tombstoneMs;
-    if (this.#purgeAtMs === null || forgetAt < this.#purgeAtMs) this.#purgeAtMs = forgetAt;
+    const dueAt = _dueAt(entry, entry.expiresAtMs + this.settings.tombstoneMs);
+    if (this.#purgeAtMs === null || dueAt < this.#purgeAtMs) this.#purgeAtMs = dueAt;
   }
+}
+
+/** When `entry` next needs onTimeout: its expiry while it still holds a job, else when it is forgotten. */
+function _dueAt<J>(entry: _Entry<J>, forgetAtMs: number): number {
+  return entry.kind === 'declared' && entry.job !== undefined ? entry.expiresAtMs : forgetAtMs;
 }
 
 /**
