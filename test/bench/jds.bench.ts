@@ -19,6 +19,10 @@
 //                       ProvideMissingTransactions.Success → Success (decode, wtxid checks, fees
 //                       from the parents' outputs, the verdict), summed; the client's own work
 //                       (building and encrypting the messages) is outside the timed region.
+// Every run's client inputs (children, DeclareMiningJob) are built before the first run, so the
+// client's garbage does not trigger collections inside the server's timed region; `_gc_runs` (how
+// many measured regions saw the heap shrink: a collection ran inside; a lower bound, blind on Bun)
+// and `_nogc_p99` (p99 of the other runs) say how much of the tail is garbage collection.
 // Also `template_index_<n>tx`: what TemplateCache.add + buildTrees cost when a template of n
 // transactions arrives (digest index and the declaration merkle trees: work done once per
 // template, on the gateway's pass after the release, before any declaration of it; p50 of 20).
