@@ -582,16 +582,7 @@ export class Gateway {
     if (ctx === undefined) throw new RangeError('acceptTdpConnection: the gateway has no templateProvider options');
     const remote = info.remoteAddress ?? null;
     const maxClients = this.#options.templateProvider!.maxClients;
-    const refusal =
-      this.#state !== 'running'
-        ? 'shutdown'
-        : this.mode === 'shadow'
-          ? 'shadow_mode'
-          : this.#gate.refusingMiners
-            ? 'stale_hold_expired'
-            : this.#tdpOpenClients >= maxClients
-              ? 'connection_limit_reached'
-              : null;
+    const refusal = this.#portRefusal(this.#tdpOpenClients, maxClients);
     if (refusal !== null) {
       this.#tdpClientsRefused += 1;
       this.#emit({ type: 'tdp_connection_refused', reason_code: refusal, remote_address: remote, open_clients: this.#tdpOpenClients, max_clients: maxClients });
@@ -605,6 +596,20 @@ export class Gateway {
     this.#emit({ type: 'tdp_connection_opened', conn_id: connId, remote_address: remote, open_clients: this.#tdpOpenClients });
     this.#after(session);
     return connId;
+  }
+
+  /**
+   * One admission rule for the miner, Template Provider and Job Declaration ports, in this order
+   * (SPEC fail-closed): shutting down; shadow mode (nothing is released, so nothing to serve); a
+   * stale hold that expired (no new work while no acceptable template exists for the tip: the
+   * leader's view in worker mode); then the port's own client limit. The miner port adds its
+   * per-IP admission after this.
+   */
+  #portRefusal(open: number, maxClients: number): 'shutdown' | 'shadow_mode' | 'stale_hold_expired' | 'connection_limit_reached' | null {
+    if (this.#state !== 'running') return 'shutdown';
+    if (this.mode === 'shadow') return 'shadow_mode';
+    if (this.#leaderGate?.refusingMiners ?? this.#gate.refusingMiners) return 'stale_hold_expired';
+    return open >= maxClients ? 'connection_limit_reached' : null;
   }
 
   /** The Job Declaration Server role is on (options.jobDeclaration, not shadow). */
@@ -633,18 +638,7 @@ export class Gateway {
     const ctx = this.#jdsCtx;
     const maxClients = this.#options.jobDeclaration.maxClients;
     const remote = info.remoteAddress ?? null;
-    // A stale hold that expired refuses JD clients as it refuses miners and TDP clients (SPEC
-    // fail-closed: no new work is handed out while no acceptable template exists for the tip).
-    const refusal =
-      this.#state !== 'running'
-        ? 'shutdown'
-        : ctx === undefined
-          ? 'shadow_mode'
-          : this.#gate.refusingMiners
-            ? 'stale_hold_expired'
-            : this.#jdsOpenClients >= maxClients
-              ? 'connection_limit_reached'
-              : null;
+    const refusal = this.#portRefusal(this.#jdsOpenClients, maxClients);
     if (refusal !== null || ctx === undefined) {
       this.#jdsClientsRefused += 1;
       this.#emit({ type: 'jd_connection_refused', reason_code: refusal ?? 'shadow_mode', remote_address: remote, open_clients: this.#jdsOpenClients, max_clients: maxClients });
@@ -672,16 +666,7 @@ export class Gateway {
     const ip = ipOf(info.remoteAddress);
     // Global refusals first; the per-IP and handshake limits (admission.ts) only count a
     // connection that would otherwise be accepted, and spend its rate token only then.
-    const refusal =
-      this.#state !== 'running'
-        ? 'shutdown'
-        : this.mode === 'shadow'
-          ? 'shadow_mode'
-          : (this.#leaderGate?.refusingMiners ?? this.#gate.refusingMiners)
-            ? 'stale_hold_expired'
-            : this.#openConnections >= this.#options.maxConnections
-              ? 'connection_limit_reached'
-              : this.#admission.admit(ip, nowMs);
+    const refusal = this.#portRefusal(this.#openConnections, this.#options.maxConnections) ?? this.#admission.admit(ip, nowMs);
     if (refusal !== null) {
       this.#connectionsRefused += 1;
       this.#emit({
