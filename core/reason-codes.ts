@@ -283,8 +283,8 @@ export const REASON_CODES = {
   },
   prevhash_stale: {
     category: 'template',
-    meaning: "The template builds on a block that is no longer the chain tip (one of the verifier's recent tips).",
-    emittedBy: 'policy engine; template_verdict event',
+    meaning: "The template builds on a block that is no longer the chain tip (one of the verifier's recent tips). For a declared job: it is on an old tip, or the node's BIP23 proposal answer says its tip moved (docs/job-declaration.md); answered stale-chain-tip.",
+    emittedBy: 'policy engine; template_verdict event; job declaration server: DeclareMiningJob.Error stale-chain-tip, jd_declaration_verdict event',
   },
   prevhash_unknown: {
     category: 'template',

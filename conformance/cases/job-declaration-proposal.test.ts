@@ -105,6 +105,40 @@ describe('job declaration: the node\'s BIP23 proposal', () => {
     assert.deepEqual([v.accepted, v.reason_code, v.reason_detail, v.answered_success, v.enforced], [false, 'jd_proposal_rejected', 'bad-cb-amount', true, false]);
   });
 
+  test('the node\'s tip moved (Core inconclusive-not-best-prevblk, btcd bad-prevblk / inconclusive-not-best-prvblk) → prevhash_stale, answered stale-chain-tip, not invalid-job', () => {
+    // stale-chain-tip is the one DeclareMiningJob.Error on which SRI's JDC keeps this pool and
+    // waits for the next tip; any other string makes it fall back to its next upstream.
+    for (const reason of ['inconclusive-not-best-prevblk', 'inconclusive-not-best-prvblk', 'bad-prevblk']) {
+      const { w, job } = world();
+      const peer = declare(w, job);
+      w.answerProposal(w.proposals[0]!, { kind: 'invalid', reason });
+      const error = peer.take('DeclareMiningJobError');
+      assert.equal(error.errorCode, 'stale-chain-tip', reason);
+      assert.equal(details(error).reason_code, 'prevhash_stale', reason);
+      const v = w.verdicts()[0]!;
+      assert.deepEqual([v.accepted, v.reason_code, v.answered_success, v.enforced, v.wire, v.policy_context['proposal_result'], v.policy_context['proposal_reason']], [false, 'prevhash_stale', false, true, 'stale-chain-tip', 'invalid', reason]);
+    }
+    const o = world({ mode: 'observe' });
+    const op = declare(o.w, o.job);
+    o.w.answerProposal(o.w.proposals[0]!, { kind: 'invalid', reason: 'bad-prevblk' });
+    op.take('DeclareMiningJobSuccess');
+    assert.deepEqual([o.w.verdicts()[0]!.reason_code, o.w.verdicts()[0]!.enforced], ['prevhash_stale', false], 'observe logs it and answers Success');
+  });
+
+  test('any other BIP22 inconclusive… string is no verdict on the block: the failure policy decides', () => {
+    const closed = world();
+    const cp = declare(closed.w, closed.job);
+    closed.w.answerProposal(closed.w.proposals[0]!, { kind: 'invalid', reason: 'inconclusive' });
+    const error = cp.take('DeclareMiningJobError');
+    assert.deepEqual([error.errorCode, details(error).reason_code], ['invalid-job', 'jd_proposal_unavailable']);
+    assert.deepEqual([closed.w.verdicts()[0]!.policy_context['proposal_result'], closed.w.verdicts()[0]!.policy_context['proposal_failure_policy']], ['invalid', 'fail_closed']);
+    const open = world({ proposal: { timeoutMs: TIMEOUT_MS, failurePolicy: 'permit_all' } });
+    const pp = declare(open.w, open.job);
+    open.w.answerProposal(open.w.proposals[0]!, { kind: 'invalid', reason: 'inconclusive-duplicate' });
+    pp.take('DeclareMiningJobSuccess');
+    assert.deepEqual([open.w.verdicts()[0]!.accepted, open.w.verdicts()[0]!.policy_context['proposal_failure_policy']], [true, 'permit_all']);
+  });
+
   test('observe proposes a policy rejection too (the log says what the node thought); inline answers it at once without the node', () => {
     const blocked = { blocklistTxids: [makeTx(3, 3000n).txid] };
     const o = world({ mode: 'observe', policy: blocked });

@@ -29,6 +29,21 @@ import type { DeclaredCoinbase } from './declared-coinbase.ts';
 /** Longest node reject string kept (BIP22 reasons are short tokens; btcd's are one sentence). */
 export const PROPOSAL_REASON_CHARS_MAX = 256;
 
+/**
+ * The node's reject strings that mean "your prev block is not my tip": the tip moved while the
+ * declaration waited for the node (a race at every new block), or the block it built on became
+ * invalid. Bitcoin Core: `inconclusive-not-best-prevblk` (rpc/mining.cpp, proposal mode). btcd
+ * v0.26.2 (rpcserver.go): `bad-prevblk` when the proposal's prev block is not the best block
+ * (handleGetBlockTemplateProposal) or is an invalid ancestor, and `inconclusive-not-best-prvblk`
+ * (its spelling) for ErrPrevBlockNotBest. This is not a fault of the declared transactions: the
+ * job is on a stale tip, so the verdict is `prevhash_stale`, answered `stale-chain-tip` like every
+ * declaration on an old tip (issue 11 item 5). That string matters to the miner's side: SRI's JD
+ * client treats every DeclareMiningJob.Error except `stale-chain-tip` as a reason to drop this
+ * pool and fall back (jd_client_sv2 0.6.0 channel_manager/jd_message_handler.rs), so answering a
+ * tip race `invalid-job` would cost the pool its miners at a new block.
+ */
+export const PROPOSAL_STALE_TIP_REASONS: ReadonlySet<string> = new Set(['inconclusive-not-best-prevblk', 'inconclusive-not-best-prvblk', 'bad-prevblk']);
+
 /** job_declaration.proposal_failure_policy: what a declaration gets when the node gives no answer. */
 export type ProposalFailurePolicy = 'fail_closed' | 'permit_all';
 
@@ -121,13 +136,22 @@ export function proposalContext(p: ProposalResult): Record<string, PolicyContext
 /**
  * Fold the node's answer into the policy verdict. First failure wins: a policy rejection (only
  * proposed in `observe`) stays the verdict and only records what the node said. An accepted
- * verdict becomes `jd_proposal_rejected` when the node says invalid, and `jd_proposal_unavailable`
- * on no usable answer under `fail_closed`; `permit_all` keeps it accepted and records why.
+ * verdict becomes `prevhash_stale` when the node's tip moved (PROPOSAL_STALE_TIP_REASONS),
+ * `jd_proposal_rejected` when the node says invalid, and `jd_proposal_unavailable` on no usable
+ * answer (an `inconclusive…` string included) under `fail_closed`; `permit_all` keeps it accepted
+ * and records why.
  */
 export function proposalVerdict(policy: Verdict, p: ProposalResult, failurePolicy: ProposalFailurePolicy, timeoutMs: number): Verdict {
   const context = { ...policy.policy_context, ...proposalContext(p) };
   if (!policy.accepted || p.result === 'valid') return { ...policy, policy_context: context };
-  if (p.result === 'invalid') return rejectedVerdict('jd_proposal_rejected', p.reason, context);
+  if (p.result === 'invalid') {
+    if (PROPOSAL_STALE_TIP_REASONS.has(p.reason)) {
+      return rejectedVerdict('prevhash_stale', `the node's tip is no longer the declared job's prev_hash (node: ${p.reason})`, context);
+    }
+    if (!p.reason.startsWith('inconclusive')) return rejectedVerdict('jd_proposal_rejected', p.reason, context);
+    // Any other BIP22 "inconclusive…": the node could not decide, which is not a verdict on the
+    // block; the failure policy decides below, as for a node error.
+  }
   if (failurePolicy === 'permit_all') return { ...policy, policy_context: { ...context, proposal_failure_policy: 'permit_all' } };
   const why = p.result === 'timeout' ? `the node gave no proposal answer within ${timeoutMs} ms` : `the node could not judge the proposal (${p.result}: ${p.reason})`;
   return rejectedVerdict('jd_proposal_unavailable', `${why}; job_declaration.proposal_failure_policy = fail_closed`, { ...context, proposal_failure_policy: 'fail_closed' });

@@ -12,7 +12,8 @@
 // Then the block of declaration 1, as core/job-declaration/proposal.ts assembles it, with a
 // nonce ground to the regtest target, is submitted to btcd and accepted: the proposal bytes are
 // a real block, byte for byte. Last, adapters/proposal-executor.ts against real answers: bytes
-// that are no block → invalid with btcd's message; a closed port → node_error. Skipped with a
+// that are no block → invalid with btcd's message; that block proposed again once the tip moved
+// past it → one of the stale-tip strings (btcd: "bad-prevblk"); a closed port → node_error. Skipped with a
 // reason when btcd is not installed.
 import { describe, seed } from '../harness.ts';
 import { assert } from '../assert.ts';
@@ -23,7 +24,7 @@ import { BitcoindRpc } from '../../adapters/bitcoind-rpc.ts';
 import { bytesToHex, fromUtf8, hexToBytes, reversed } from '../../core/bytes.ts';
 import { loadConfig } from '../../core/config/index.ts';
 import { nobleProvider } from '../../core/crypto/provider.ts';
-import { assembleProposalBlock, rebuildDeclaredCoinbase } from '../../core/job-declaration/index.ts';
+import { assembleProposalBlock, PROPOSAL_STALE_TIP_REASONS, rebuildDeclaredCoinbase } from '../../core/job-declaration/index.ts';
 import { sha256d } from '../../core/mining/hash.ts';
 import { meetsTarget } from '../../core/mining/target.ts';
 import { generateAuthorityKeyPair } from '../../core/noise/keys.ts';
@@ -140,6 +141,10 @@ describe('job declaration with btcd: BIP23 proposals in the verdict', () => {
       const sink = { blockProposalResult: (conn: number, id: string, answer: unknown) => void answers.push({ conn, id, answer }) };
       const executor = new ProposalExecutor({ source: rpc, gateway: sink, clock, timeoutMs: 5_000 });
       executor.execute({ type: 'propose_block', conn_id: 1, declaration_id: '9', block: new Uint8Array([0]) });
+      // Declaration 1's block again, now that it is the tip's parent: the tip moved under it, the
+      // race every new block brings. btcd's string must be one core/job-declaration/proposal.ts
+      // folds into prevhash_stale (answered stale-chain-tip), not a rejection of the block.
+      executor.execute({ type: 'propose_block', conn_id: 3, declaration_id: '11', block });
       const closedPort = await freeLoopbackPort();
       const nobody = new BitcoindRpc({ url: `http://127.0.0.1:${closedPort}/`, auth: { kind: 'userpass', user: 'x', password: 'y' } });
       const down = new ProposalExecutor({ source: nobody, gateway: sink, clock, timeoutMs: 5_000 });
@@ -150,6 +155,9 @@ describe('job declaration with btcd: BIP23 proposals in the verdict', () => {
       const garbage = byConn.get(1)!.answer as { kind: string; reason?: string };
       assert.equal(garbage.kind, 'invalid', JSON.stringify(garbage));
       assert.ok((garbage.reason ?? '').length > 0);
+      const moved = byConn.get(3)!.answer as { kind: string; reason?: string };
+      assert.equal(moved.kind, 'invalid', JSON.stringify(moved));
+      assert.ok(PROPOSAL_STALE_TIP_REASONS.has(moved.reason ?? ''), `btcd's answer to a proposal on the old tip: ${JSON.stringify(moved)}`);
       assert.deepEqual([byConn.get(2)!.id, (byConn.get(2)!.answer as { kind: string; code: string }).kind, (byConn.get(2)!.answer as { code: string }).code], ['10', 'node_error', 'upstream-unreachable']);
     } finally {
       jd?.abort();
