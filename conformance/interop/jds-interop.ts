@@ -5,17 +5,33 @@
 //
 // Set-up: btcd mines 110 blocks to TEST_MINING_KEY (P2WPKH), so the coinbases of blocks 1..10 are
 // mature. The test builds and signs spends of them with @scure/btc-signer:
-//   tx1  P2WPKH coinbase of block 1 → a P2PKH output + P2WPKH change   (segwit: wtxid ≠ txid)
-//   tx2  spends tx1's P2PKH output (legacy scriptSig, no witness)        (wtxid = txid; tx1's child)
-//   tx3  P2WPKH coinbase of block 2 → P2WPKH                            (segwit)
-//   bad  spends tx3's output; its txid is in both gateways' policy.blocklist_txids
+//   tx1    P2WPKH coinbase of block 1 → a P2PKH output + P2WPKH change   (segwit: wtxid ≠ txid)
+//   tx2    spends tx1's P2PKH output (legacy scriptSig, no witness)        (wtxid = txid; tx1's child)
+//   tx3    P2WPKH coinbase of block 2 → P2WPKH                            (segwit)
+//   bad    spends tx3's output; its txid is in A's and B's policy.blocklist_txids
+//   cheap  spends tx1's change into 200 P2WPKH outputs: about 25,000 WU for 10,000 sats
+//   cheap2 the same shape from the coinbase of block 3
 // tx1..tx3 go to btcd (sendrawtransaction) before any gateway starts and must be in btcd's
-// getblocktemplate. `bad` is sent later ((h2)).
+// getblocktemplate. `bad` and `cheap` are sent later ((h2)/(h3)), `cheap2` later still ((h3)).
 //
-// Two gateways (adapters/gateway-stack.ts, in process), each with [template_provider],
-// [job_declaration] (the docs/job-declaration.md snippet), `mining.allow_work_selection`, the
-// blocklist, and share forwarding to the real share sink (runtimes/commands/share-sink.ts, HMAC):
-//   A  gateway.mode = "inline"     B  gateway.mode = "observe"
+// Three gateways (adapters/gateway-stack.ts, in process), each with [template_provider],
+// [job_declaration] (the docs/job-declaration.md snippet), `mining.allow_work_selection` and
+// share forwarding to the real share sink (runtimes/commands/share-sink.ts, HMAC):
+//   A  gateway.mode = "inline"    the blocklist
+//   B  gateway.mode = "observe"   the blocklist and the fee tier
+//   C  gateway.mode = "inline"    the fee tier, no blocklist
+// The fee tier: fee_tier_rule = "by_template_weight", one tier `bulk` from 20,000 WU with
+// min_avg_fee_sats 20,000 (docs/policy.md: a template lighter than every tier has no fee policy).
+// So an empty template and h1's tx1..tx3 have no tier, and only cheap or cheap2 make a template
+// heavy enough; {bad, cheap} averages 17,500 and {cheap2} 10,000 sats: both fail the tier. Why
+// this shape: a gateway whose own templates all fail its tier releases none on the tip (inline
+// keeps the old one: stale hold, and its JDS, which judges declarations on the released
+// template's tip, refuses one on the new tip for that, not for its fee); an empty template
+// averages 0 and fails any fixed tier with a positive minimum. So C refuses on T1 (below), where
+// it released a template before `cheap` came. C has no blocklist because the blocklist is checked
+// before the fee tier (core/policy/engine.ts steps 8 and 9): with it, C's refusal would be
+// blocklisted_txid.
+// The test checks these premises (weights and averages) before anything starts.
 //
 // (h1) JDC #1 (docs/job-declaration.md snippet `sri-jdc-fulltemplate`): TP, pool and JDS = A.
 //      Our miner connects first (JDC opens its pool channel, and so declares, only for its first
@@ -27,27 +43,43 @@
 //      on the declared job lands in btcd holding exactly the declared transactions = the ones we
 //      broadcast (txids), its witness commitment is the one of our wtxids, its coinbase pays A's
 //      payout; JDC sends it three ways (share, SubmitSolution, PushSolution): one block_found.
-// (h2) `bad` is broadcast once both gateways released a template on the new tip, in a new
-//      second; btcd puts it in its template only when it regenerates one on an unchanged tip,
-//      60 s later (btcd v0.26.2 rpcserver.go gbtRegenerateSeconds): the bounded wait below. A
-//      (inline) refuses that template (template_verdict blocklisted_txid) and keeps its released
-//      one; B (observe) releases it. JDC #2 takes its templates from B and has two upstreams,
-//      [A, B]. It declares the template with `bad` to A: A asks for `bad`
-//      (ProvideMissingTransactions: A never released it), computes its fee from tx3's output (a
-//      transaction of a template A released) and refuses: DeclareMiningJob.Error `invalid-job`
-//      with {"reason_code":"blocklisted_txid"} in error_details, verdict accepted:false
-//      enforced:true. JDC's source (channel_manager/jd_message_handler.rs
-//      handle_declare_mining_job_error): any code but stale-chain-tip is a fallback; jdc_runtime.rs
-//      then drops pool, JDS and miners and tries the next configured upstream (a used one is
-//      flagged), solo mining only when none is left; its new channel manager waits for the next
-//      tip. Our miner makes that tip on A's own job; btcd's template for it carries `bad`; JDC
-//      declares it to B (observe): .Success with a logged rejection (accepted:false,
-//      enforced:false, answered_success:true), SetCustomMiningJob accepted on B, shares there,
-//      and the block (with `bad`: observe does not enforce) lands in btcd.
+// (h2) `bad` and `cheap` are broadcast once all three gateways released a template on the new
+//      tip T1, in a new second; btcd puts them in its template only when it regenerates one on an
+//      unchanged tip, 60 s later (btcd v0.26.2 rpcserver.go gbtRegenerateSeconds): the one bounded
+//      wait, shared by (h2) and (h3). A (inline) refuses that template (template_verdict
+//      blocklisted_txid) and keeps its released one; B (observe) releases it, its verdict
+//      blocklisted_txid although its tier fails too (the order); C (inline) refuses it with
+//      avg_fee_below_minimum and keeps its released one. JDC #2 takes its templates from B and has
+//      two upstreams, [A, B]. It declares the template with `bad` and `cheap` to A: A asks for
+//      both (ProvideMissingTransactions: A never released them), computes their fees from tx3's
+//      and tx1's outputs (transactions of a template A released) and refuses:
+//      DeclareMiningJob.Error `invalid-job` with {"reason_code":"blocklisted_txid"} in
+//      error_details, verdict accepted:false enforced:true. JDC's source
+//      (channel_manager/jd_message_handler.rs handle_declare_mining_job_error): any code but
+//      stale-chain-tip is a fallback; jdc_runtime.rs then drops pool, JDS and miners and tries the
+//      next configured upstream (a used one is flagged), solo mining only when none is left; its
+//      new channel manager waits for the next tip. Our miner makes that tip T2 on A's own job
+//      (empty); btcd's template for it carries `bad` and `cheap`; JDC declares it to B (observe):
+//      .Success with a logged rejection (accepted:false, enforced:false, answered_success:true,
+//      blocklisted_txid), SetCustomMiningJob accepted on B, shares there, and the block T3 (with
+//      `bad` and `cheap`: observe does not enforce) lands in btcd.
+// (h3) JDC #3 runs beside JDC #2: templates from B, upstreams [C, B]. On T1 it declares the same
+//      template to C, which asks for both transactions, prices them from the outputs they spend
+//      and refuses: DeclareMiningJob.Error `invalid-job`, error_details {"reason_code":
+//      "avg_fee_below_minimum","reason_detail":"avg_fee=17500 < min_avg_fee_used=20000"}, verdict
+//      accepted:false enforced:true, total_fees_sats 35000, policy_context {fee_tier: "bulk",
+//      min_avg_fee_used: 20000}. JDC #3 falls back to B and waits for the next tip like JDC #2;
+//      it gets no miner until T3. `cheap2` is broadcast after btcd built T2's template and before
+//      T3 is mined, so btcd's template for T3 holds cheap2 alone. JDC #2 is stopped; our miner
+//      connects to JDC #3, which declares that template to B (observe): .Success with a logged
+//      rejection (accepted:false, enforced:false, answered_success:true, avg_fee_below_minimum
+//      "avg_fee=10000 < min_avg_fee_used=20000", the same policy_context, btcd's proposal valid);
+//      its SetCustomMiningJob is accepted on B, shares arrive there, and the block with cheap2 (and
+//      nothing else) lands in btcd.
 //
 // Bounds: each SRI app is killed after 120 s (tp-interop.ts), every wait is bounded and names
 // what did not arrive; everything binds or connects to 127.0.0.1.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sha256 } from '@noble/hashes/sha2.js';
 import * as btc from '@scure/btc-signer';
@@ -661,6 +693,16 @@ export async function jobDeclarationInterop(report: Report, provider: CryptoProv
     ...snippetKeyProblems('reservegrid-jds', docSnippet('reservegrid-jds', undefined, JOB_DECLARATION_DOC).table, RESERVEGRID_JDS_KEYS),
   ];
   report('docs/job-declaration.md: the JDC FULLTEMPLATE and ReserveGrid snippets parse and have exactly the documented keys', snippetProblems);
+  // The doc's section on this check quotes (h3)'s tier and answers: they are this file's constants.
+  const docText = readFileSync(JOB_DECLARATION_DOC, 'utf8');
+  const section = docText.slice(docText.indexOf("## Tested against SRI's JD client"));
+  const quoted = [
+    `a tier \`${BULK_TIER}\` from ${BULK_MIN_WEIGHT.toLocaleString('en-US')} WU with \`min_avg_fee_sats = ${BULK_MIN_AVG_FEE}\``,
+    `paying ${FEE_CHEAP.toLocaleString('en-US')} sats`,
+    JSON.stringify({ reason_code: 'avg_fee_below_minimum', reason_detail: `avg_fee=${(FEE_BAD + FEE_CHEAP) / 2n} < min_avg_fee_used=${BULK_MIN_AVG_FEE}` }),
+    JSON.stringify({ fee_tier: BULK_TIER, min_avg_fee_used: BULK_MIN_AVG_FEE }),
+  ];
+  report(`docs/job-declaration.md "Tested against SRI's JD client": its (h3) tier and answers are the check's`, quoted.filter((q) => !section.replace(/\s+/g, ' ').includes(q)).map((q) => `the section does not say ${q}`));
   if (!installBundle(report, SRI_APPS_BUNDLE)) return;
   if (findBtcd() === null) {
     report('(h) btcd for the Job Declaration interop', ['btcd not found: run scripts/install-btcd.sh (or set BTCD_BIN); CI installs it before this step']);
