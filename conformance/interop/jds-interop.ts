@@ -5,17 +5,33 @@
 //
 // Set-up: btcd mines 110 blocks to TEST_MINING_KEY (P2WPKH), so the coinbases of blocks 1..10 are
 // mature. The test builds and signs spends of them with @scure/btc-signer:
-//   tx1  P2WPKH coinbase of block 1 → a P2PKH output + P2WPKH change   (segwit: wtxid ≠ txid)
-//   tx2  spends tx1's P2PKH output (legacy scriptSig, no witness)        (wtxid = txid; tx1's child)
-//   tx3  P2WPKH coinbase of block 2 → P2WPKH                            (segwit)
-//   bad  spends tx3's output; its txid is in both gateways' policy.blocklist_txids
+//   tx1    P2WPKH coinbase of block 1 → a P2PKH output + P2WPKH change   (segwit: wtxid ≠ txid)
+//   tx2    spends tx1's P2PKH output (legacy scriptSig, no witness)        (wtxid = txid; tx1's child)
+//   tx3    P2WPKH coinbase of block 2 → P2WPKH                            (segwit)
+//   bad    spends tx3's output; its txid is in A's and B's policy.blocklist_txids
+//   cheap  spends tx1's change into 200 P2WPKH outputs: about 25,000 WU for 10,000 sats
+//   cheap2 the same shape from the coinbase of block 3
 // tx1..tx3 go to btcd (sendrawtransaction) before any gateway starts and must be in btcd's
-// getblocktemplate. `bad` is sent later ((h2)).
+// getblocktemplate. `bad` and `cheap` are sent later ((h2)/(h3)), `cheap2` later still ((h3)).
 //
-// Two gateways (adapters/gateway-stack.ts, in process), each with [template_provider],
-// [job_declaration] (the docs/job-declaration.md snippet), `mining.allow_work_selection`, the
-// blocklist, and share forwarding to the real share sink (runtimes/commands/share-sink.ts, HMAC):
-//   A  gateway.mode = "inline"     B  gateway.mode = "observe"
+// Three gateways (adapters/gateway-stack.ts, in process), each with [template_provider],
+// [job_declaration] (the docs/job-declaration.md snippet), `mining.allow_work_selection` and
+// share forwarding to the real share sink (runtimes/commands/share-sink.ts, HMAC):
+//   A  gateway.mode = "inline"    the blocklist
+//   B  gateway.mode = "observe"   the blocklist and the fee tier
+//   C  gateway.mode = "inline"    the fee tier, no blocklist
+// The fee tier: fee_tier_rule = "by_template_weight", one tier `bulk` from 20,000 WU with
+// min_avg_fee_sats 20,000 (docs/policy.md: a template lighter than every tier has no fee policy).
+// So an empty template and h1's tx1..tx3 have no tier, and only cheap or cheap2 make a template
+// heavy enough; {bad, cheap} averages 17,500 and {cheap2} 10,000 sats: both fail the tier. Why
+// this shape: a gateway whose own templates all fail its tier releases none on the tip (inline
+// keeps the old one: stale hold, and its JDS, which judges declarations on the released
+// template's tip, refuses one on the new tip for that, not for its fee); an empty template
+// averages 0 and fails any fixed tier with a positive minimum. So C refuses on T1 (below), where
+// it released a template before `cheap` came. C has no blocklist because the blocklist is checked
+// before the fee tier (core/policy/engine.ts steps 8 and 9): with it, C's refusal would be
+// blocklisted_txid.
+// The test checks these premises (weights and averages) before anything starts.
 //
 // (h1) JDC #1 (docs/job-declaration.md snippet `sri-jdc-fulltemplate`): TP, pool and JDS = A.
 //      Our miner connects first (JDC opens its pool channel, and so declares, only for its first
@@ -27,27 +43,43 @@
 //      on the declared job lands in btcd holding exactly the declared transactions = the ones we
 //      broadcast (txids), its witness commitment is the one of our wtxids, its coinbase pays A's
 //      payout; JDC sends it three ways (share, SubmitSolution, PushSolution): one block_found.
-// (h2) `bad` is broadcast once both gateways released a template on the new tip, in a new
-//      second; btcd puts it in its template only when it regenerates one on an unchanged tip,
-//      60 s later (btcd v0.26.2 rpcserver.go gbtRegenerateSeconds): the bounded wait below. A
-//      (inline) refuses that template (template_verdict blocklisted_txid) and keeps its released
-//      one; B (observe) releases it. JDC #2 takes its templates from B and has two upstreams,
-//      [A, B]. It declares the template with `bad` to A: A asks for `bad`
-//      (ProvideMissingTransactions: A never released it), computes its fee from tx3's output (a
-//      transaction of a template A released) and refuses: DeclareMiningJob.Error `invalid-job`
-//      with {"reason_code":"blocklisted_txid"} in error_details, verdict accepted:false
-//      enforced:true. JDC's source (channel_manager/jd_message_handler.rs
-//      handle_declare_mining_job_error): any code but stale-chain-tip is a fallback; jdc_runtime.rs
-//      then drops pool, JDS and miners and tries the next configured upstream (a used one is
-//      flagged), solo mining only when none is left; its new channel manager waits for the next
-//      tip. Our miner makes that tip on A's own job; btcd's template for it carries `bad`; JDC
-//      declares it to B (observe): .Success with a logged rejection (accepted:false,
-//      enforced:false, answered_success:true), SetCustomMiningJob accepted on B, shares there,
-//      and the block (with `bad`: observe does not enforce) lands in btcd.
+// (h2) `bad` and `cheap` are broadcast once all three gateways released a template on the new
+//      tip T1, in a new second; btcd puts them in its template only when it regenerates one on an
+//      unchanged tip, 60 s later (btcd v0.26.2 rpcserver.go gbtRegenerateSeconds): the one bounded
+//      wait, shared by (h2) and (h3). A (inline) refuses that template (template_verdict
+//      blocklisted_txid) and keeps its released one; B (observe) releases it, its verdict
+//      blocklisted_txid although its tier fails too (the order); C (inline) refuses it with
+//      avg_fee_below_minimum and keeps its released one. JDC #2 takes its templates from B and has
+//      two upstreams, [A, B]. It declares the template with `bad` and `cheap` to A: A asks for
+//      both (ProvideMissingTransactions: A never released them), computes their fees from tx3's
+//      and tx1's outputs (transactions of a template A released) and refuses:
+//      DeclareMiningJob.Error `invalid-job` with {"reason_code":"blocklisted_txid"} in
+//      error_details, verdict accepted:false enforced:true. JDC's source
+//      (channel_manager/jd_message_handler.rs handle_declare_mining_job_error): any code but
+//      stale-chain-tip is a fallback; jdc_runtime.rs then drops pool, JDS and miners and tries the
+//      next configured upstream (a used one is flagged), solo mining only when none is left; its
+//      new channel manager waits for the next tip. Our miner makes that tip T2 on A's own job
+//      (empty); btcd's template for it carries `bad` and `cheap`; JDC declares it to B (observe):
+//      .Success with a logged rejection (accepted:false, enforced:false, answered_success:true,
+//      blocklisted_txid), SetCustomMiningJob accepted on B, shares there, and the block T3 (with
+//      `bad` and `cheap`: observe does not enforce) lands in btcd.
+// (h3) JDC #3 runs beside JDC #2: templates from B, upstreams [C, B]. On T1 it declares the same
+//      template to C, which asks for both transactions, prices them from the outputs they spend
+//      and refuses: DeclareMiningJob.Error `invalid-job`, error_details {"reason_code":
+//      "avg_fee_below_minimum","reason_detail":"avg_fee=17500 < min_avg_fee_used=20000"}, verdict
+//      accepted:false enforced:true, total_fees_sats 35000, policy_context {fee_tier: "bulk",
+//      min_avg_fee_used: 20000}. JDC #3 falls back to B and waits for the next tip like JDC #2;
+//      it gets no miner until T3. `cheap2` is broadcast after btcd built T2's template and before
+//      T3 is mined, so btcd's template for T3 holds cheap2 alone. JDC #2 is stopped; our miner
+//      connects to JDC #3, which declares that template to B (observe): .Success with a logged
+//      rejection (accepted:false, enforced:false, answered_success:true, avg_fee_below_minimum
+//      "avg_fee=10000 < min_avg_fee_used=20000", the same policy_context, btcd's proposal valid);
+//      its SetCustomMiningJob is accepted on B, shares arrive there, and the block with cheap2 (and
+//      nothing else) lands in btcd.
 //
 // Bounds: each SRI app is killed after 120 s (tp-interop.ts), every wait is bounded and names
 // what did not arrive; everything binds or connects to 127.0.0.1.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sha256 } from '@noble/hashes/sha2.js';
 import * as btc from '@scure/btc-signer';
@@ -83,8 +115,23 @@ const FEE_1 = 20_000n;
 const FEE_2 = 15_000n;
 const FEE_3 = 30_000n;
 const FEE_BAD = 25_000n;
+const FEE_CHEAP = 10_000n;
+const FEE_CHEAP2 = 10_000n;
 const COINBASE_SATS = 5_000_000_000n;
 const P2PKH_SATS = 1_000_000_000n;
+
+/**
+ * The fee tier of gateways B and C ((h3)), `policy.fee_tier_rule = "by_template_weight"`: templates
+ * of at least BULK_MIN_WEIGHT weight units must average BULK_MIN_AVG_FEE sats per transaction;
+ * lighter ones have no tier (docs/policy.md: no tier at or below the weight = no fee policy), so
+ * the empty templates of a fresh tip and h1's tx1..tx3 pass. Only `cheap` and `cheap2` (BULK_OUTPUTS
+ * P2WPKH outputs each, about 25,000 WU) make a template that heavy.
+ */
+const BULK_TIER = 'bulk';
+const BULK_MIN_WEIGHT = 20_000;
+const BULK_MIN_AVG_FEE = 20_000;
+const BULK_OUTPUTS = 200;
+const BULK_OUTPUT_SATS = 1_000_000n;
 
 // ---- transactions ----------------------------------------------------------------------------
 
@@ -96,6 +143,8 @@ interface BuiltTx {
   readonly wtxid: string;
   readonly feeSats: bigint;
   readonly segwit: boolean;
+  /** BIP141 weight units. */
+  readonly weight: number;
 }
 
 const P2WPKH = btc.p2wpkh(TEST_MINING_KEY.publicKey);
@@ -105,7 +154,7 @@ function built(name: string, tx: btc.Transaction, feeSats: bigint): BuiltTx {
   tx.sign(TEST_MINING_KEY.privateKey);
   tx.finalize();
   const wtxid = hashToDisplayHex(sha256(sha256(tx.toBytes(true, tx.hasWitnesses))));
-  return { name, hex: tx.hex, txid: tx.id, wtxid, feeSats, segwit: tx.hasWitnesses };
+  return { name, hex: tx.hex, txid: tx.id, wtxid, feeSats, segwit: tx.hasWitnesses, weight: tx.weight };
 }
 
 /** The coinbase txid (display) of block `height`, paying TEST_MINING_KEY COINBASE_SATS at vout 0. */
@@ -118,7 +167,23 @@ async function coinbaseOf(node: BtcdNode, height: number): Promise<string> {
   return hashToDisplayHex(cb.txid);
 }
 
-async function buildTransactions(node: BtcdNode): Promise<{ good: BuiltTx[]; bad: BuiltTx }> {
+/** The policy transactions of (h2) and (h3). */
+interface PolicyTxs {
+  readonly bad: BuiltTx;
+  readonly cheap: BuiltTx;
+  readonly cheap2: BuiltTx;
+}
+
+/** A P2WPKH spend into BULK_OUTPUTS P2WPKH outputs (the last one the change), paying `feeSats`. */
+function bulky(name: string, input: { txid: string; index: number; amountSats: bigint }, feeSats: bigint): BuiltTx {
+  const tx = new btc.Transaction({ version: 2 });
+  tx.addInput({ txid: input.txid, index: input.index, witnessUtxo: { script: P2WPKH.script, amount: input.amountSats } });
+  for (let i = 0; i < BULK_OUTPUTS - 1; i++) tx.addOutput({ script: P2WPKH.script, amount: BULK_OUTPUT_SATS });
+  tx.addOutput({ script: P2WPKH.script, amount: input.amountSats - BigInt(BULK_OUTPUTS - 1) * BULK_OUTPUT_SATS - feeSats });
+  return built(name, tx, feeSats);
+}
+
+async function buildTransactions(node: BtcdNode): Promise<{ good: BuiltTx[] } & PolicyTxs> {
   const spendCoinbase = (txid: string, outputs: { script: Uint8Array; amount: bigint }[]): btc.Transaction => {
     const tx = new btc.Transaction({ version: 2 });
     tx.addInput({ txid, index: 0, witnessUtxo: { script: P2WPKH.script, amount: COINBASE_SATS } });
@@ -139,7 +204,12 @@ async function buildTransactions(node: BtcdNode): Promise<{ good: BuiltTx[]; bad
   badRaw.addInput({ txid: tx3.txid, index: 0, witnessUtxo: { script: P2WPKH.script, amount: COINBASE_SATS - FEE_3 } });
   badRaw.addOutput({ script: P2WPKH.script, amount: COINBASE_SATS - FEE_3 - FEE_BAD });
   const bad = built('bad (spends tx3; txid blocklisted)', badRaw, FEE_BAD);
-  return { good: [tx1, tx2, tx3], bad };
+  // cheap spends tx1's change (vout 1): C never releases a template with cheap, so C prices it
+  // from that output, which is in the template C released at the start (tx1..tx3).
+  const cheap = bulky('cheap (spends tx1\'s change; heavy, low fee)', { txid: tx1.txid, index: 1, amountSats: COINBASE_SATS - P2PKH_SATS - FEE_1 }, FEE_CHEAP);
+  // cheap2 spends the coinbase of block 3; B prices it from its own released template.
+  const cheap2 = bulky('cheap2 (P2WPKH coinbase of block 3; heavy, low fee)', { txid: await coinbaseOf(node, 3), index: 0, amountSats: COINBASE_SATS }, FEE_CHEAP2);
+  return { good: [tx1, tx2, tx3], bad, cheap, cheap2 };
 }
 
 async function broadcast(node: BtcdNode, tx: BuiltTx): Promise<void> {
@@ -149,8 +219,10 @@ async function broadcast(node: BtcdNode, tx: BuiltTx): Promise<void> {
 
 // ---- gateways --------------------------------------------------------------------------------
 
+type GwName = 'A' | 'B' | 'C';
+
 interface Gw {
-  readonly name: 'A' | 'B';
+  readonly name: GwName;
   readonly mode: 'inline' | 'observe';
   readonly stack: GatewayStack;
   readonly events: StampedEvent[];
@@ -163,18 +235,30 @@ interface Gw {
 const typeCounts = (events: readonly StampedEvent[]): string => JSON.stringify(events.reduce<Record<string, number>>((acc, e) => ((acc[e.type] = (acc[e.type] ?? 0) + 1), acc), {}));
 const ev = (gw: Gw, type: string, from = 0): Record<string, unknown>[] => gw.events.slice(from).map(anyEvent).filter((e) => e['type'] === type);
 
-async function startGateway(name: 'A' | 'B', mode: 'inline' | 'observe', node: BtcdNode, sink: ShareSinkServer, blockedTxid: string, provider: CryptoProvider): Promise<Gw> {
+/** [policy] of a gateway: the blocklist ((h2)) and/or the `bulk` fee tier ((h3)). */
+interface GwPolicy {
+  readonly blocklistTxids: readonly string[];
+  readonly bulkTier: boolean;
+}
+
+const GATEWAY_IDS: Record<GwName, number> = { A: 21, B: 22, C: 23 };
+
+async function startGateway(name: GwName, mode: 'inline' | 'observe', node: BtcdNode, sink: ShareSinkServer, policy: GwPolicy, provider: CryptoProvider): Promise<Gw> {
   const keys = generateAuthorityKeyPair(systemRandom);
   // The ReserveGrid side is the doc's snippet ([mining] allow_work_selection, [job_declaration]),
   // with the port replaced by 0 (kernel-chosen).
   const doc = docSnippet('reservegrid-jds', undefined, JOB_DECLARATION_DOC).table;
   const toml = btcdGatewayToml(node, keys, {
-    gateway: { mode, id: name === 'A' ? 21 : 22, upstream_failure_policy: 'fail_closed', http_api_key: 'interop-api-key-not-used' },
+    gateway: { mode, id: GATEWAY_IDS[name], upstream_failure_policy: 'fail_closed', http_api_key: 'interop-api-key-not-used' },
     timing: { job_broadcast_interval_ms: 50, prevhash_stale_hold_ms: 30_000 },
     share: { share_upstream_url: sink.url, share_upstream_secret: SHARE_SECRET },
     // Every hash a share on JDC's extended channel (regtest: about every other hash a block).
     mining: { ...(doc['mining'] as TomlTable), min_difficulty: 1e-12, shares_per_minute: 600, vardiff_enabled: false, share_ack_batch_size: 1 },
-    policy: { subsidy_halving_interval: 150, blocklist_txids: [blockedTxid] },
+    policy: {
+      subsidy_halving_interval: 150,
+      blocklist_txids: [...policy.blocklistTxids],
+      ...(policy.bulkTier ? { fee_tier_rule: 'by_template_weight', fee_tiers: [{ name: BULK_TIER, min_template_weight: BULK_MIN_WEIGHT, min_avg_fee_sats: BULK_MIN_AVG_FEE }] } : {}),
+    },
     template_provider: { listen_addr: '127.0.0.1:0' },
     job_declaration: { ...(doc['job_declaration'] as TomlTable), listen_addr: '127.0.0.1:0' },
   });
@@ -362,15 +446,46 @@ async function declaredBlock(report: Report, a: Gw, node: BtcdNode, sink: ShareS
   }
 }
 
-// ---- (h2) ------------------------------------------------------------------------------------
+// ---- (h2) and (h3) ---------------------------------------------------------------------------
 
-async function refusedAndFallback(report: Report, a: Gw, b: Gw, node: BtcdNode, bad: BuiltTx, provider: CryptoProvider): Promise<void> {
+/** The gateway released a template on `tip` (its work switched to that prev hash). */
+const releasedOn = (gw: Gw, tip: string): boolean =>
+  ev(gw, 'prevhash_switch').some((e) => e['prev_hash'] === tip) || ev(gw, 'tdp_template_sent').some((e) => e['prev_hash'] === tip);
+
+/** The first template_verdict since `from` whose verdict has `reasonCode`. */
+const verdictWith = (gw: Gw, from: number, reasonCode: string): Record<string, unknown> | undefined =>
+  ev(gw, 'template_verdict', from).find((e) => (e['verdict'] as { reason_code?: string } | undefined)?.reason_code === reasonCode);
+
+/** Problems of `got` against every key of `want` (exact values). */
+function mismatches(what: string, got: Record<string, unknown>, want: Record<string, unknown>): string[] {
+  return Object.entries(want)
+    .filter(([k, v]) => JSON.stringify(got[k]) !== JSON.stringify(v))
+    .map(([k, v]) => `${what} ${k} = ${JSON.stringify(got[k])}, expected ${JSON.stringify(v)}: ${JSON.stringify(got).slice(0, 600)}`);
+}
+
+/** The `bulk` tier's refusal of these transactions, exactly (core/policy/engine.ts step 9). */
+function bulkRefusal(txs: readonly BuiltTx[]): { reason_code: string; reason_detail: string; policy_context: Record<string, unknown> } {
+  const avg = txs.reduce((s, t) => s + t.feeSats, 0n) / BigInt(txs.length);
+  return {
+    reason_code: 'avg_fee_below_minimum',
+    reason_detail: `avg_fee=${avg} < min_avg_fee_used=${BULK_MIN_AVG_FEE}`,
+    policy_context: { fee_tier: BULK_TIER, min_avg_fee_used: BULK_MIN_AVG_FEE },
+  };
+}
+
+const sameSet = (a: readonly string[], b: readonly string[]): boolean => [...a].sort().join() === [...b].sort().join();
+
+async function refusedAndFallback(report: Report, gws: { a: Gw; b: Gw; c: Gw }, node: BtcdNode, t: PolicyTxs, provider: CryptoProvider): Promise<void> {
+  const { a, b, c } = gws;
   const label = '(h2) a declaration with a blocklisted transaction';
-  // Both gateways released a template on the current tip before `bad` exists anywhere.
+  const feeLabel = '(h3) a declaration below its fee tier';
+  const declared1 = [t.bad, t.cheap];
+  const feeWant1 = bulkRefusal(declared1);
+  const feeWant3 = bulkRefusal([t.cheap2]);
+  // Every gateway released a template on the current tip before `bad` and `cheap` exist anywhere:
+  // the tip the inline JDSes A and C judge the declarations on (a refused template leaves it).
   const tip = (await node.rpc('getbestblockhash')) as string;
-  for (const gw of [a, b]) {
-    await waitFor(`gateway ${gw.name} to release a template on btcd's tip ${tip}`, 20_000, () => (ev(gw, 'tdp_template_sent').some((e) => e['prev_hash'] === tip) || ev(gw, 'template_verdict').some((e) => (e['verdict'] as { accepted?: boolean } | undefined)?.accepted === true && e['new_prevhash'] === true && gw.events.length > 0) ? true : undefined), 100);
-  }
+  for (const gw of [a, b, c]) await waitFor(`gateway ${gw.name} to release a template on btcd's tip ${tip}`, 20_000, () => (releasedOn(gw, tip) ? true : undefined), 100);
   // btcd compares the mempool's last-update time in whole SECONDS (mempool.go stores
   // time.Now().Unix()): a transaction accepted in the same second as the block's removal of
   // tx1..tx3 leaves that time unchanged and btcd never regenerates its template on this tip
@@ -378,55 +493,90 @@ async function refusedAndFallback(report: Report, a: Gw, b: Gw, node: BtcdNode, 
   await new Promise((r) => setTimeout(r, 1_100));
   const aFrom = a.events.length;
   const bFrom = b.events.length;
-  await broadcast(node, bad);
+  const cFrom = c.events.length;
+  for (const tx of declared1) await broadcast(node, tx);
   const broadcastAt = Date.now();
-  console.log(`#   broadcast ${bad.name} ${bad.txid}; waiting for btcd's next template on the same tip (≤ ${REGENERATE_MS / 1000} s)`);
+  console.log(`#   broadcast ${t.bad.name} ${t.bad.txid} and ${t.cheap.name} ${t.cheap.txid} (${t.cheap.weight} WU); waiting for btcd's next template on the same tip (≤ ${REGENERATE_MS / 1000} s)`);
+  // One wait (btcd's 60 s) for both checks: A and B judge `bad` first (the blocklist is step 8,
+  // the fee tier step 9: B's verdict names the blocklist although the tier fails too); C, with no
+  // blocklist, refuses the same template for its fee tier.
   const tp: string[] = [];
-  const blockedVerdict = (gw: Gw, from: number): Record<string, unknown> | undefined =>
-    ev(gw, 'template_verdict', from).find((e) => (e['verdict'] as { reason_code?: string } | undefined)?.reason_code === 'blocklisted_txid');
-  await waitFor(`template_verdicts blocklisted_txid on A and B (btcd's template with ${bad.txid})`, REGENERATE_MS, () => (blockedVerdict(a, aFrom) !== undefined && blockedVerdict(b, bFrom) !== undefined ? true : undefined), 200)
-    .catch((e: Error) => tp.push(e.message, `A: ${summarize(ev(a, 'template_verdict', aFrom))}`, `B: ${summarize(ev(b, 'template_verdict', bFrom))}`, `A's events since: ${typeCounts(a.events.slice(aFrom))}`));
-  if (tp.length > 0) {
+  const tpWaited = await waitFor(`template_verdicts blocklisted_txid on A and B and avg_fee_below_minimum on C (btcd's template with ${t.bad.txid} and ${t.cheap.txid})`, REGENERATE_MS, () =>
+    verdictWith(a, aFrom, 'blocklisted_txid') !== undefined && verdictWith(b, bFrom, 'blocklisted_txid') !== undefined && verdictWith(c, cFrom, 'avg_fee_below_minimum') !== undefined ? true : undefined, 200)
+    .catch((e: Error) => (tp.push(e.message, ...[a, b, c].map((gw) => `${gw.name}: ${summarize(ev(gw, 'template_verdict', gw === a ? aFrom : gw === b ? bFrom : cFrom))}`), `A's events since: ${typeCounts(a.events.slice(aFrom))}`), false));
+  if (!tpWaited) {
     const gbt = (await node.rpc('getblocktemplate', [{ rules: ['segwit'] }])) as { transactions: { txid?: string; hash: string }[]; previousblockhash: string };
-    tp.push(`btcd now: mempool ${JSON.stringify(await node.rpc('getrawmempool'))}, getblocktemplate on ${gbt.previousblockhash} has ${gbt.transactions.map((t) => t.txid ?? t.hash).join(', ') || 'no transactions'}; A's poller ${JSON.stringify(a.stack.poller.stats)}`);
+    tp.push(`btcd now: mempool ${JSON.stringify(await node.rpc('getrawmempool'))}, getblocktemplate on ${gbt.previousblockhash} has ${gbt.transactions.map((x) => x.txid ?? x.hash).join(', ') || 'no transactions'}; A's poller ${JSON.stringify(a.stack.poller.stats)}`);
+  } else {
+    console.log(`#   btcd's template with ${t.bad.name.split(' ')[0]} and ${t.cheap.name.split(' ')[0]} judged by A, B and C ${((Date.now() - broadcastAt) / 1000).toFixed(1)} s after the broadcast`);
   }
-  if (tp.length === 0) console.log(`#   btcd's template with ${bad.name.split(' ')[0]} judged by both gateways ${((Date.now() - broadcastAt) / 1000).toFixed(1)} s after the broadcast`);
+  const cVerdict = verdictWith(c, cFrom, 'avg_fee_below_minimum');
+  const tfp: string[] = [];
+  if (cVerdict !== undefined) {
+    tfp.push(...mismatches('C template_verdict', cVerdict, { enforced: true, mode: 'inline' }), ...mismatches('C template_verdict.verdict', cVerdict['verdict'] as Record<string, unknown>, { accepted: false, ...feeWant1 }));
+  }
   report(`${label}: btcd's template with it (txid in policy.blocklist_txids) is refused by A (inline) and released with a logged rejection by B (observe): template_verdict blocklisted_txid on both`, tp);
-  if (tp.length > 0) return;
+  report(`${feeLabel}: the same template (${t.cheap.name.split(' ')[0]}: ${t.cheap.weight} WU, ${FEE_CHEAP} sats) is refused by C (inline, tier "${BULK_TIER}" from ${BULK_MIN_WEIGHT} WU, no blocklist): template_verdict ${feeWant1.reason_code} "${feeWant1.reason_detail}", policy_context ${JSON.stringify(feeWant1.policy_context)}`, [...(tpWaited ? [] : tp), ...tfp]);
+  if (!tpWaited) return;
 
+  // JDC #2 (h2): templates from B, upstreams [A, B]. JDC #3 (h3): templates from B, upstreams
+  // [C, B]. Both declare btcd's template with `bad` and `cheap`, on the same tip.
   const jdc = startJdc('jdc-fallback', b, [a, b], await freeLoopbackPort());
+  const feeJdc = startJdc('jdc-fee', b, [c, b], await freeLoopbackPort());
   let miner: Miner | undefined;
+  let feeMiner: Miner | undefined;
+  let jdcKilled = false;
   try {
-    miner = await connectMinerToJdc(jdc, provider, APP_READY_MS);
-    // Inline (A): DeclareMiningJob.Error with SRI's string and our reason_code.
+    const [m2, m3] = await Promise.allSettled([connectMinerToJdc(jdc, provider, APP_READY_MS), connectMinerToJdc(feeJdc, provider, APP_READY_MS)]);
+    if (m2.status === 'fulfilled') miner = m2.value;
+    if (m3.status === 'fulfilled') feeMiner = m3.value;
+    if (m2.status === 'rejected') throw m2.reason;
+    if (m3.status === 'rejected') throw m3.reason;
+    const refusal = async (gw: Gw, from: number, app: App, want: Record<string, unknown>, context: Record<string, unknown>, problems: string[]): Promise<Record<string, unknown> | undefined> => {
+      const refused = await waitFor(`a refusing jd_declaration_verdict on ${gw.name}`, DECLARE_MS, () => {
+        if (app.exitCode() !== undefined) throw new Error(`${app.name} exited (${app.exitCode()}):\n${app.output().slice(-3000)}`);
+        return ev(gw, 'jd_declaration_verdict', from).find((e) => e['accepted'] === false);
+      }, 100).catch((e: Error) => {
+        problems.push(e.message, `${gw.name} verdicts: ${summarize(ev(gw, 'jd_declaration_verdict', from))}`, `JDC (tail): ${app.output().slice(-2500)}`);
+        return undefined;
+      });
+      if (refused === undefined) return undefined;
+      problems.push(...mismatches('verdict', refused, { answered_success: false, enforced: true, mode: 'inline', wire: 'invalid-job', ...want }));
+      problems.push(...mismatches('verdict policy_context', refused['policy_context'] as Record<string, unknown>, context));
+      if (!ev(gw, 'jd_missing_transactions', from).some((e) => e['conn_id'] === refused['conn_id'])) problems.push(`${gw.name} did not ask JDC for the transactions it never released (no jd_missing_transactions)`);
+      // JDC's log: SRI's code string and our reason code in error_details.
+      const code = String(want['reason_code']);
+      await waitFor(`${app.name} to log the DeclareMiningJob.Error with reason_code ${code}`, 5_000, () => (loggedDeclareErrors(app).some((l) => /error_code: invalid-job\b/.test(l) && errorDetails(l)?.['reason_code'] === code && (want['reason_detail'] === undefined || errorDetails(l)?.['reason_detail'] === want['reason_detail'])) ? true : undefined))
+        .catch((e: Error) => problems.push(e.message, `JDC logged: ${loggedDeclareErrors(app).join(' | ') || 'nothing'}`));
+      return refused;
+    };
+    // (h2) Inline (A): DeclareMiningJob.Error with SRI's string and our reason_code.
     const ip: string[] = [];
-    const refused = await waitFor('a refusing jd_declaration_verdict on A', DECLARE_MS, () => {
-      if (jdc.app.exitCode() !== undefined) throw new Error(`${jdc.app.name} exited (${jdc.app.exitCode()}):\n${jdc.app.output().slice(-3000)}`);
-      return ev(a, 'jd_declaration_verdict', aFrom).find((e) => e['accepted'] === false);
-    }, 100).catch((e: Error) => {
-      ip.push(e.message, `A verdicts: ${summarize(ev(a, 'jd_declaration_verdict', aFrom))}`, `JDC (tail): ${jdc.app.output().slice(-2500)}`);
-      return undefined;
-    });
-    if (refused !== undefined) {
-      const want = { reason_code: 'blocklisted_txid', answered_success: false, enforced: true, mode: 'inline', wire: 'invalid-job' };
-      for (const [k, v] of Object.entries(want)) if (refused[k] !== v) ip.push(`verdict ${k} = ${JSON.stringify(refused[k])}, expected ${JSON.stringify(v)}: ${JSON.stringify(refused).slice(0, 600)}`);
-      if (!ev(a, 'jd_missing_transactions', aFrom).some((e) => e['conn_id'] === refused['conn_id'])) ip.push('A did not ask JDC for the transaction it never released (no jd_missing_transactions)');
-      await waitFor('JDC to log the DeclareMiningJob.Error with our reason_code', 5_000, () => (loggedDeclareErrors(jdc.app).some((l) => /error_code: invalid-job\b/.test(l) && errorDetails(l)?.['reason_code'] === 'blocklisted_txid') ? true : undefined))
-        .catch((e: Error) => ip.push(e.message, `JDC logged: ${loggedDeclareErrors(jdc.app).join(' | ') || 'nothing'}`));
-    }
+    await refusal(a, aFrom, jdc.app, { reason_code: 'blocklisted_txid', tx_count: declared1.length }, {}, ip);
     report(`${label}: inline (A): DeclareMiningJob.Error "invalid-job", error_details carrying reason_code blocklisted_txid (JDC's log), verdict accepted:false enforced:true, after ProvideMissingTransactions`, ip);
+    // (h3) Inline (C): the same, for the fee tier, with the exact detail and context.
+    const fp: string[] = [];
+    const total1 = String(declared1.reduce((s, x) => s + x.feeSats, 0n));
+    await refusal(c, cFrom, feeJdc.app, { reason_code: feeWant1.reason_code, reason_detail: feeWant1.reason_detail, tx_count: declared1.length, total_fees_sats: total1 }, feeWant1.policy_context, fp);
+    report(`${feeLabel}: inline (C): DeclareMiningJob.Error "invalid-job", error_details carrying reason_code ${feeWant1.reason_code} and "${feeWant1.reason_detail}" (JDC's log); verdict accepted:false enforced:true, total_fees_sats ${total1} (C priced both transactions from the outputs they spend), policy_context ${JSON.stringify(feeWant1.policy_context)}`, fp);
 
-    // JDC falls back: it drops pool, JDS and its miners, connects to its next upstream, B, and
-    // (a new channel manager, jdc_runtime.rs cleanup_for_fallback) serves miners again only
-    // after a future NewTemplate + SetNewPrevHash from its TP: the next chain tip. Our miner
-    // makes that tip on A's own job (A's released template, without `bad`); btcd's template for
-    // the new tip carries `bad` (still in its mempool): A refuses it, B (observe) releases it as
-    // the tip JDC waits for, and JDC declares it to B. Observe: .Success with a logged rejection.
+    // Both JDCs fall back: drop pool, JDS and miners, connect to their next upstream, B, and
+    // (a new channel manager, jdc_runtime.rs cleanup_for_fallback) serve miners again only after
+    // a future NewTemplate + SetNewPrevHash from their TP: the next chain tip. Our miner makes
+    // that tip on A's own job (A's released template, without `bad` or `cheap`); btcd's template
+    // for the new tip carries both (still in its mempool): A and C refuse it, B (observe)
+    // releases it as the tip JDC #2 waits for, and JDC #2 declares it to B. Observe: .Success
+    // with a logged rejection; B's blocklist comes first, so the reason is blocklisted_txid.
     const op: string[] = [];
-    const countLines = (re: RegExp): number => jdc.app.lines().filter((l) => re.test(l)).length;
-    await waitFor("JDC's fallback to its upstream 2 of 2 (pool and JDS connected)", DECLARE_MS, () => (countLines(/Trying upstream 2 of 2/) > 0 && countLines(/Connection established with JD Server/) >= 2 ? true : undefined), 100)
-      .catch((e: Error) => op.push(e.message, `JDC (tail): ${jdc.app.output().slice(-2500)}`));
-    miner.conn.close();
+    const lf: string[] = [];
+    const countLines = (app: App, re: RegExp): number => app.lines().filter((l) => re.test(l)).length;
+    const fellBack = (app: App, problems: string[]): Promise<unknown> =>
+      waitFor(`${app.name}'s fallback to its upstream 2 of 2 (pool and JDS connected)`, DECLARE_MS, () => (countLines(app, /Trying upstream 2 of 2/) > 0 && countLines(app, /Connection established with JD Server/) >= 2 ? true : undefined), 100)
+        .catch((e: Error) => problems.push(e.message, `JDC (tail): ${app.output().slice(-2500)}`));
+    await Promise.all([fellBack(jdc.app, op), fellBack(feeJdc.app, lf)]);
+    miner?.conn.close();
+    feeMiner?.conn.close();
+    feeMiner = undefined;
     const direct = await connectMiner(a.miningPort, a.keys.publicKeyXOnly, 'interop-direct-miner', provider);
     let tipBlock: string | undefined;
     try {
@@ -434,54 +584,107 @@ async function refusedAndFallback(report: Report, a: Gw, b: Gw, node: BtcdNode, 
     } finally {
       direct.conn.close();
     }
-    const tipTxs = (await blockAt(node, tipBlock)).transactions.map((t) => hashToDisplayHex(t.txid));
-    if (tipTxs.includes(bad.txid)) op.push(`the new tip ${tipBlock} mined on A's job contains ${bad.txid}`);
+    const tipTxs = (await blockAt(node, tipBlock)).transactions.map((x) => hashToDisplayHex(x.txid));
+    for (const tx of declared1) if (tipTxs.includes(tx.txid)) op.push(`the new tip ${tipBlock} mined on A's job contains ${tx.txid}`);
     miner = await connectMinerToJdc(jdc, provider, APP_READY_MS);
     const observed = await waitFor('a jd_declaration_verdict on B after JDC fell back', DECLARE_MS, () => ev(b, 'jd_declaration_verdict', bFrom).find((e) => e['prev_hash'] === tipBlock), 100).catch((e: Error) => {
       op.push(e.message, `B verdicts: ${summarize(ev(b, 'jd_declaration_verdict', bFrom))}`, `JDC (tail): ${jdc.app.output().slice(-2500)}`);
       return undefined;
     });
     if (observed !== undefined) {
-      const want = { accepted: false, enforced: false, answered_success: true, mode: 'observe', reason_code: 'blocklisted_txid', tx_count: 1 };
-      for (const [k, v] of Object.entries(want)) if (observed[k] !== v) op.push(`verdict ${k} = ${JSON.stringify(observed[k])}, expected ${JSON.stringify(v)}: ${JSON.stringify(observed).slice(0, 600)}`);
+      op.push(...mismatches('verdict', observed, { accepted: false, enforced: false, answered_success: true, mode: 'observe', reason_code: 'blocklisted_txid', tx_count: declared1.length }));
       // observe proposes policy rejections too, so the log says what the node thought: the
       // blocklisted transaction is consensus-valid, so btcd says valid.
       const context = observed['policy_context'] as Record<string, unknown> | undefined;
       if (context?.['proposal_result'] !== 'valid') op.push(`verdict policy_context.proposal_result ${JSON.stringify(context?.['proposal_result'])}, expected "valid" (btcd's BIP23 proposal of a consensus-valid block)`);
-      await waitFor('JDC to log DeclareMiningJob.Success from B', 5_000, () => (countLines(/Received: DeclareMiningJobSuccess/) >= 1 ? true : undefined)).catch((e: Error) => op.push(e.message));
+      await waitFor('JDC to log DeclareMiningJob.Success from B', 5_000, () => (countLines(jdc.app, /Received: DeclareMiningJobSuccess/) >= 1 ? true : undefined)).catch((e: Error) => op.push(e.message));
     }
     if (!logHas(jdc.app, /requested fallback|fallback triggered/i)) op.push('JDC logged no fallback');
-    report(`${label}: JDC falls back as its source says (any DeclareMiningJob.Error but stale-chain-tip): drops A, connects to its next upstream B and waits for the next tip; observe (B): its declaration with the blocklisted transaction gets DeclareMiningJob.Success with a logged rejection (accepted:false, enforced:false, answered_success:true, blocklisted_txid)`, op);
+    if (!logHas(feeJdc.app, /requested fallback|fallback triggered/i)) lf.push('JDC #3 logged no fallback');
+    report(`${label}: JDC falls back as its source says (any DeclareMiningJob.Error but stale-chain-tip): drops A, connects to its next upstream B and waits for the next tip; observe (B): its declaration with the blocklisted transaction gets DeclareMiningJob.Success with a logged rejection (accepted:false, enforced:false, answered_success:true, blocklisted_txid: the blocklist is judged before the fee tier)`, op);
+    report(`${feeLabel}: JDC #3 falls back the same way: drops C, connects to its next upstream B (pool and JDS)`, lf);
 
-    // After the fallback: JDC's job on B and shares there.
-    const fp: string[] = [];
+    // After the fallback: JDC #2's job on B and shares there.
+    const hp: string[] = [];
     const custom = await waitFor('custom_job_accepted on B', DECLARE_MS, () => ev(b, 'custom_job_accepted', bFrom).find((e) => observed !== undefined && e['declaration_id'] === observed['declaration_id']), 100).catch((e: Error) => {
-      fp.push(e.message, `B custom jobs: ${summarize([...ev(b, 'custom_job_accepted', bFrom), ...ev(b, 'custom_job_rejected', bFrom)])}`);
+      hp.push(e.message, `B custom jobs: ${summarize([...ev(b, 'custom_job_accepted', bFrom), ...ev(b, 'custom_job_rejected', bFrom)])}`);
       return undefined;
     });
+    // (h3) needs a heavy low-fee transaction in btcd's template on the tip after JDC #2's block:
+    // cheap2, broadcast now, after btcd built this tip's template (so not in JDC #2's job; btcd
+    // would add it only after its 60 s) and before the block (so in the next tip's template).
+    await broadcast(node, t.cheap2);
     // Our miner's shares on the fallback job reach B. On regtest they are blocks too: observe
     // does not enforce, so the block with the blocklisted transaction is B's to submit.
     let mined: { bestHash: string } | undefined;
-    if (custom !== undefined) mined = await mineUntilBlock(miner, node, BLOCK_MS).catch((e: Error) => (fp.push(e.message), undefined));
+    if (custom !== undefined) mined = await mineUntilBlock(miner, node, BLOCK_MS).catch((e: Error) => (hp.push(e.message), undefined));
     const shares = ev(b, 'share_accepted', bFrom).filter((e) => custom !== undefined && e['conn_id'] === custom['conn_id']);
-    if (custom !== undefined && shares.length === 0) fp.push(`no share_accepted on B from JDC's connection: ${summarize(ev(b, 'share_accepted', bFrom))}`);
+    if (custom !== undefined && shares.length === 0) hp.push(`no share_accepted on B from JDC's connection: ${summarize(ev(b, 'share_accepted', bFrom))}`);
     if (mined !== undefined) {
-      const block = await blockAt(node, mined.bestHash);
-      if (!block.transactions.some((t) => hashToDisplayHex(t.txid) === bad.txid)) fp.push(`B's block ${mined.bestHash} lacks ${bad.txid}`);
+      const inBlock = (await blockAt(node, mined.bestHash)).transactions.slice(1).map((x) => hashToDisplayHex(x.txid));
+      if (!sameSet(inBlock, declared1.map((x) => x.txid))) hp.push(`B's block ${mined.bestHash} has ${inBlock.join(', ') || 'no transactions'}; declared ${declared1.map((x) => x.txid).join(', ')}`);
     }
-    report(`${label}: after the fallback JDC's SetCustomMiningJob is accepted on B, its shares arrive there (share_accepted) and the block found lands in btcd with the blocklisted transaction (observe logs, does not enforce)`, fp);
+    report(`${label}: after the fallback JDC's SetCustomMiningJob is accepted on B, its shares arrive there (share_accepted) and the block found lands in btcd with the declared transactions, the blocklisted one too (observe logs, does not enforce)`, hp);
+    if (mined === undefined) {
+      report(`${feeLabel}: observe (B) on the tip after (h2)'s block`, ["not run: (h2)'s block on B did not land, and cheap2 is offered only on the tip after it"]);
+      return;
+    }
+
+    // (h3) observe (B): JDC #3 declares btcd's template on the new tip, which holds cheap2 alone.
+    // JDC #2 goes first, so that every declaration on B from here on is JDC #3's.
+    miner.conn.close();
+    miner = undefined;
+    await jdc.app.kill();
+    jdcKilled = true;
+    const tip3 = mined.bestHash;
+    const bFrom3 = b.events.length;
+    const ob: string[] = [];
+    feeMiner = await connectMinerToJdc(feeJdc, provider, APP_READY_MS);
+    const feeObserved = await waitFor(`a jd_declaration_verdict on B from JDC #3 on the tip ${tip3}`, DECLARE_MS, () => ev(b, 'jd_declaration_verdict', bFrom3).find((e) => e['prev_hash'] === tip3), 100).catch((e: Error) => {
+      ob.push(e.message, `B verdicts: ${summarize(ev(b, 'jd_declaration_verdict', bFrom3))}`, `JDC #3 (tail): ${feeJdc.app.output().slice(-2500)}`);
+      return undefined;
+    });
+    if (feeObserved !== undefined) {
+      ob.push(...mismatches('verdict', feeObserved, {
+        accepted: false, enforced: false, answered_success: true, mode: 'observe', wire: null,
+        reason_code: feeWant3.reason_code, reason_detail: feeWant3.reason_detail, tx_count: 1, missing_count: 0, total_fees_sats: String(FEE_CHEAP2),
+      }));
+      const context = (feeObserved['policy_context'] ?? {}) as Record<string, unknown>;
+      ob.push(...mismatches('verdict policy_context', context, { ...feeWant3.policy_context, proposal_result: 'valid' }));
+      await waitFor('JDC #3 to log DeclareMiningJob.Success from B', 5_000, () => (countLines(feeJdc.app, /Received: DeclareMiningJobSuccess/) >= 1 ? true : undefined)).catch((e: Error) => ob.push(e.message));
+    }
+    report(`${feeLabel}: observe (B): JDC #3's declaration of btcd's next template (${t.cheap2.name.split(' ')[0]} alone: ${t.cheap2.weight} WU, ${FEE_CHEAP2} sats) gets DeclareMiningJob.Success with a logged rejection: accepted:false enforced:false answered_success:true, ${feeWant3.reason_code} "${feeWant3.reason_detail}", policy_context ${JSON.stringify(feeWant3.policy_context)} and btcd's proposal valid`, ob);
+
+    const fb: string[] = [];
+    const feeCustom = await waitFor('custom_job_accepted on B for JDC #3', DECLARE_MS, () => ev(b, 'custom_job_accepted', bFrom3).find((e) => feeObserved !== undefined && e['declaration_id'] === feeObserved['declaration_id']), 100).catch((e: Error) => {
+      fb.push(e.message, `B custom jobs: ${summarize([...ev(b, 'custom_job_accepted', bFrom3), ...ev(b, 'custom_job_rejected', bFrom3)])}`);
+      return undefined;
+    });
+    let feeMined: { bestHash: string } | undefined;
+    if (feeCustom !== undefined) feeMined = await mineUntilBlock(feeMiner, node, BLOCK_MS).catch((e: Error) => (fb.push(e.message), undefined));
+    if (feeCustom !== undefined && !ev(b, 'share_accepted', bFrom3).some((e) => e['conn_id'] === feeCustom['conn_id'])) fb.push(`no share_accepted on B from JDC #3's connection: ${summarize(ev(b, 'share_accepted', bFrom3))}`);
+    if (feeMined !== undefined) {
+      const hash = feeMined.bestHash;
+      await waitFor(`block_submit_result accepted for ${hash} on B`, 5_000, () => (ev(b, 'block_submit_result', bFrom3).some((e) => e['block_hash'] === hash && e['result'] === 'accepted') ? true : undefined)).catch((e: Error) => fb.push(e.message));
+      const inBlock = (await blockAt(node, hash)).transactions.slice(1).map((x) => hashToDisplayHex(x.txid));
+      if (!sameSet(inBlock, [t.cheap2.txid])) fb.push(`B's block ${hash} has ${inBlock.join(', ') || 'no transactions'}; JDC #3 declared ${t.cheap2.txid}`);
+    }
+    report(`${feeLabel}: JDC #3's SetCustomMiningJob is accepted on B, its shares arrive there, and the block found lands in btcd with the declared transaction (observe logs the fee tier, does not enforce)`, fb);
   } catch (error) {
-    report(`${label}: ran to the end`, [(error as Error).message, `${jdc.app.name} output (tail): ${jdc.app.output().slice(-3000)}`]);
+    report(`${label} and ${feeLabel}: ran to the end`, [(error as Error).message, `${jdc.app.name} output (tail): ${jdc.app.output().slice(-2000)}`, `${feeJdc.app.name} output (tail): ${feeJdc.app.output().slice(-2000)}`]);
   } finally {
     miner?.conn.close();
-    await jdc.app.kill();
+    feeMiner?.conn.close();
+    if (!jdcKilled) await jdc.app.kill();
+    await feeJdc.app.kill();
     writeFileSync(join(RUN_DIR, 'jdc-fallback.log'), jdc.app.output());
+    writeFileSync(join(RUN_DIR, 'jdc-fee.log'), feeJdc.app.output());
   }
 }
 
 // ---- entry -------------------------------------------------------------------------------------
 
-/** Runs (h1)–(h2). */
+/** Runs (h1)–(h3). */
 export async function jobDeclarationInterop(report: Report, provider: CryptoProvider): Promise<void> {
   const jdcDoc = docSnippet('sri-jdc-fulltemplate', undefined, JOB_DECLARATION_DOC).table;
   const snippetProblems = [
@@ -490,6 +693,16 @@ export async function jobDeclarationInterop(report: Report, provider: CryptoProv
     ...snippetKeyProblems('reservegrid-jds', docSnippet('reservegrid-jds', undefined, JOB_DECLARATION_DOC).table, RESERVEGRID_JDS_KEYS),
   ];
   report('docs/job-declaration.md: the JDC FULLTEMPLATE and ReserveGrid snippets parse and have exactly the documented keys', snippetProblems);
+  // The doc's section on this check quotes (h3)'s tier and answers: they are this file's constants.
+  const docText = readFileSync(JOB_DECLARATION_DOC, 'utf8');
+  const section = docText.slice(docText.indexOf("## Tested against SRI's JD client"));
+  const quoted = [
+    `a tier \`${BULK_TIER}\` from ${BULK_MIN_WEIGHT.toLocaleString('en-US')} WU with \`min_avg_fee_sats = ${BULK_MIN_AVG_FEE}\``,
+    `paying ${FEE_CHEAP.toLocaleString('en-US')} sats`,
+    JSON.stringify({ reason_code: 'avg_fee_below_minimum', reason_detail: `avg_fee=${(FEE_BAD + FEE_CHEAP) / 2n} < min_avg_fee_used=${BULK_MIN_AVG_FEE}` }),
+    JSON.stringify({ fee_tier: BULK_TIER, min_avg_fee_used: BULK_MIN_AVG_FEE }),
+  ];
+  report(`docs/job-declaration.md "Tested against SRI's JD client": its (h3) tier and answers are the check's`, quoted.filter((q) => !section.replace(/\s+/g, ' ').includes(q)).map((q) => `the section does not say ${q}`));
   if (!installBundle(report, SRI_APPS_BUNDLE)) return;
   if (findBtcd() === null) {
     report('(h) btcd for the Job Declaration interop', ['btcd not found: run scripts/install-btcd.sh (or set BTCD_BIN); CI installs it before this step']);
@@ -499,21 +712,37 @@ export async function jobDeclarationInterop(report: Report, provider: CryptoProv
   const sink = await startShareSink({ host: '127.0.0.1', port: 0, secret: SHARE_SECRET, provider });
   const gateways: Gw[] = [];
   try {
-    const { good, bad } = await buildTransactions(node);
+    const { good, bad, cheap, cheap2 } = await buildTransactions(node);
     const mp: string[] = [];
     for (const t of good) await broadcast(node, t);
     const gbt = (await node.rpc('getblocktemplate', [{ rules: ['segwit'] }])) as { transactions: { txid?: string; hash: string }[] };
     const inGbt = gbt.transactions.map((t) => t.txid ?? t.hash);
     for (const t of good) if (!inGbt.includes(t.txid)) mp.push(`${t.name} ${t.txid} not in btcd's getblocktemplate (${inGbt.join(', ')})`);
     report(`(h) btcd regtest mempool: ${good.length} transactions built and signed with @scure/btc-signer from matured coinbases (${good.map((t) => `${t.name} ${t.segwit ? 'wtxid≠txid' : 'wtxid=txid'}`).join('; ')}) are in btcd's getblocktemplate`, mp);
-    if (mp.length > 0) return;
-    gateways.push(await startGateway('A', 'inline', node, sink, bad.txid, provider));
-    gateways.push(await startGateway('B', 'observe', node, sink, bad.txid, provider));
-    const [a, b] = gateways as [Gw, Gw];
-    console.log(`# btcd ${node.rpcUrl}; gateway A (inline) TP ${a.tpPort} pool ${a.miningPort} JDS ${a.jdPort}; gateway B (observe) TP ${b.tpPort} pool ${b.miningPort} JDS ${b.jdPort}`);
+    // The premises of (h3), checked rather than assumed: only cheap and cheap2 are heavy enough
+    // for the `bulk` tier (the gateway's coinbase adds well under 4,000 WU), and the tier fails
+    // for {bad, cheap} and for {cheap2}.
+    const tier: string[] = [];
+    const light = [...good, bad];
+    const lightWeight = light.reduce((w, x) => w + x.weight, 0);
+    if (lightWeight + 4_000 >= BULK_MIN_WEIGHT) tier.push(`tx1..tx3 and bad weigh ${lightWeight} WU: too close to the bulk tier's ${BULK_MIN_WEIGHT} WU`);
+    for (const x of [cheap, cheap2]) if (x.weight < BULK_MIN_WEIGHT) tier.push(`${x.name} weighs ${x.weight} WU < ${BULK_MIN_WEIGHT} WU`);
+    if ((FEE_BAD + FEE_CHEAP) / 2n >= BigInt(BULK_MIN_AVG_FEE) || FEE_CHEAP2 >= BigInt(BULK_MIN_AVG_FEE)) tier.push('the test fees do not fall below the bulk tier');
+    report(`(h3) premises: ${cheap.name.split(' ')[0]} (${cheap.weight} WU) and ${cheap2.name.split(' ')[0]} (${cheap2.weight} WU) alone reach the "${BULK_TIER}" tier (${BULK_MIN_WEIGHT} WU; tx1..tx3 and bad weigh ${lightWeight} WU), and average below its ${BULK_MIN_AVG_FEE} sats`, tier);
+    if (tier.length > 0) return;
+    // A: inline, blocklist. B: observe, blocklist and the bulk tier (blocklist judged first).
+    // C: inline, the bulk tier and no blocklist (else the blocklist would decide (h3) too).
+    gateways.push(await startGateway('A', 'inline', node, sink, { blocklistTxids: [bad.txid], bulkTier: false }, provider));
+    gateways.push(await startGateway('B', 'observe', node, sink, { blocklistTxids: [bad.txid], bulkTier: true }, provider));
+    gateways.push(await startGateway('C', 'inline', node, sink, { blocklistTxids: [], bulkTier: true }, provider));
+    const [a, b, c] = gateways as [Gw, Gw, Gw];
+    console.log(`# btcd ${node.rpcUrl}; ${gateways.map((gw) => `gateway ${gw.name} (${gw.mode}) TP ${gw.tpPort} pool ${gw.miningPort} JDS ${gw.jdPort}`).join('; ')}`);
     for (const gw of gateways) await waitFor(`gateway ${gw.name} to take a template from btcd`, 20_000, () => (gw.events.some((e) => e.type === 'template_received') ? true : undefined));
+    // C must have RELEASED btcd's first template (tx1..tx3, light: no tier), or it could not
+    // price `cheap` (it spends tx1's change) in (h3).
+    await waitFor("gateway C to release btcd's template with tx1..tx3", 20_000, () => (ev(c, 'prevhash_switch').length > 0 ? true : undefined), 100);
     const block = await declaredBlock(report, a, node, sink, good, provider);
-    if (block !== undefined) await refusedAndFallback(report, a, b, node, bad, provider);
+    if (block !== undefined) await refusedAndFallback(report, { a, b, c }, node, { bad, cheap, cheap2 }, provider);
   } finally {
     for (const gw of gateways) await gw.stack.stop();
     await sink.close();
