@@ -15,6 +15,8 @@
 //    then does the worker send SubmitShares.Success (worker.ts header).
 //  - SUBMIT_BLOCK: submitted to the node through this stack's template source; the answer goes
 //    back as BLOCK_RESULT (the worker's core keeps the retry schedule).
+//  - TOKEN_CHECK: a SetCustomMiningJob's mining_job_token, checked against (and spent in) this
+//    stack's Job Declaration tokens; TOKEN_ANSWER goes back at once (work-selection.ts).
 //
 // Aggregation: connection ids are unique across workers and respawns (spawn number × 2^32,
 // worker.ts), so the stack's metrics and /status count every worker's connections and channels
@@ -32,6 +34,7 @@
 // exits), waits up to timing.shutdown_drain_timeout_ms + 2 s, then SIGKILLs what is left.
 import type { Clock, TimerId } from '../../core/clock.ts';
 import type { Config } from '../../core/config/schema.ts';
+import { answerCustomJobTokenCheck } from '../../core/gateway/work-selection.ts';
 import type { GatewayEvent } from '../../core/gateway/events.ts';
 import type { SubmitBlockCommand } from '../../core/gateway/block-submitter.ts';
 import { encodeWorkerControl, WorkerControlDecoder, type WorkerControlMessage } from '../../core/gateway/worker-control.ts';
@@ -243,6 +246,11 @@ export async function startWorkerPool(options: WorkerPoolOptions): Promise<Worke
       }
       case 'submit_block':
         slot.executor?.execute(m.command as SubmitBlockCommand);
+        return;
+      case 'token_check':
+        // The one token table (docs/scaling.md "Job Declaration with workers"): consumed here, on
+        // this clock, in arrival order over all workers — so single use and expiry are exact.
+        send(slot, { type: 'token_answer', id: m.check.id, answer: answerCustomJobTokenCheck(stack.gateway.jobDeclarationTokens, m.check, clock.monotonicMs()) });
         return;
       default:
         down(slot, 'worker_control_invalid', `unexpected ${m.type} from worker ${slot.index}`);

@@ -7,6 +7,7 @@
 //   receive(connId, bytes, nowMs) / connectionClosed(connId, nowMs) / closeConnection(...)
 //   templateUpdated(template, nowMs) / upstreamFailed(error, nowMs)
 //   blockSubmitResult(blockId, outcome, nowMs)
+//   customJobTokenAnswer(ticket, answer, nowMs)   (socket worker: the leader's token check)
 //   shutdown(nowMs)
 //   pollCommand()   → {type:'submit_block', block_id, hex, attempt}   ← poll this FIRST
 //   pollProposal()  → {type:'propose_block', conn_id, declaration_id, hex}   (after the commands)
@@ -63,6 +64,7 @@ import { DeadlineHeap } from './deadline-heap.ts';
 import { Admission, ADMISSION_UNLIMITED, IP_ENTRIES_MAX_DEFAULT, ipOf, type AdmissionLimits } from './admission.ts';
 import type { GatewayEvent } from './events.ts';
 import { Session, type SessionContext, type WorkSelectionHandler } from './session.ts';
+import type { CustomJobTokenAnswer } from './work-selection.ts';
 import { ShareIdAllocator } from './share-id.ts';
 import { VerdictGate, type VerdictGateSettings } from './verdict-gate.ts';
 import type { TemplateVerifier } from '../policy/types.ts';
@@ -891,6 +893,28 @@ export class Gateway {
     }
     session.proposalAnswered(String(declarationId), answer, nowMs);
     this.#after(session);
+  }
+
+  /**
+   * Socket worker (gateway.workers ≥ 2): the leader's answer to a SetCustomMiningJob token check
+   * (work-selection.ts, docs/scaling.md "Job Declaration with workers"). The waiting session
+   * finishes the job and handles its held input; an answer nobody waits for (timed out, closed)
+   * is counted late and changes nothing.
+   */
+  customJobTokenAnswer(ticket: number, answer: CustomJobTokenAnswer, nowMs: number): void {
+    _checkNow('customJobTokenAnswer', nowMs);
+    const connId = this.#options.workSelection?.claimAnswer?.(ticket);
+    const session = connId === undefined ? undefined : this.#sessions.get(connId);
+    if (!(session instanceof Session) || !session.answerCustomJob(ticket, answer, nowMs)) {
+      this.#options.workSelection?.abandonSetCustomMiningJob?.(ticket);
+      return;
+    }
+    this.#after(session);
+  }
+
+  /** The Job Declaration tokens ([job_declaration]), for a leader answering its workers' checks. */
+  get jobDeclarationTokens(): MiningJobTokens<DeclaredJob> | undefined {
+    return this.#options.jobDeclaration?.tokens;
   }
 
   #queueProposal(command: ProposeBlockCommand): void {
