@@ -88,7 +88,7 @@ export interface WorkSelectionHandler {
 /**
  * SetCustomMiningJob is being checked elsewhere (gateway.workers ≥ 2: the leader's token table,
  * work-selection.ts): the session holds every later frame of this connection, in order, until
- * the answer or `deadlineMs` (then the handler refuses it, `jd_token_check_timeout`).
+ * the answer or `deadlineMs` (then the handler refuses it, `custom_job_token_check_timeout`).
  */
 export interface PendingCustomJob {
   readonly pending: number;

@@ -45,7 +45,7 @@
 //   use and the 10 s expiry are exactly the single-process ones, judged on the leader's clock
 //   when the request arrives. The worker's session holds that connection's later input, in
 //   order, until the answer (session.ts), or until `remoteTokens.timeoutMs` has passed:
-//   `jd_token_check_timeout`, fail closed. The answer carries only what the worker needs to
+//   `custom_job_token_check_timeout`, fail closed. The answer carries only what the worker needs to
 //   finish: the declaration id and the declared transactions (so a block is complete). Then the
 //   policy checks and the install run in the worker as in one process.
 import { bytesToHex, equalBytes, reversed } from '../bytes.ts';
@@ -164,7 +164,7 @@ export class PolicyWorkSelection implements WorkSelectionHandler {
   #nextTicket = 0;
   /**
    * Counters for tests and /status. `late`: leader answers for a ticket nobody waits for any more
-   * (timed out, or its connection closed); `timedOut`: checks refused as jd_token_check_timeout.
+   * (timed out, or its connection closed); `timedOut`: checks refused as custom_job_token_check_timeout.
    */
   readonly counters = { accepted: 0, rejected: 0, late: 0, timedOut: 0 };
 
@@ -246,7 +246,7 @@ export class PolicyWorkSelection implements WorkSelectionHandler {
     if (p === undefined) return [];
     this.#pending.delete(ticket);
     this.counters.timedOut += 1;
-    return this.#refuse(p.connId, p.m, emit, 'jd_token_check_timeout', wireString('jd_token_check_timeout'), `the leader did not answer the token check within ${this.#remote?.timeoutMs ?? 0} ms`);
+    return this.#refuse(p.connId, p.m, emit, 'custom_job_token_check_timeout', wireString('custom_job_token_check_timeout'), `the leader did not answer the token check within ${this.#remote?.timeoutMs ?? 0} ms`);
   }
 
   /** The connection closed while its check was out. */

@@ -660,7 +660,7 @@ describe('work selection on a socket worker: the token check goes to the leader'
     assert.equal(world.eventsOf('custom_job_rejected').at(-1)!.reason_code, 'jd_token_reused');
   });
 
-  test('no answer within 2,000 ms → jd_token_check_timeout (fail closed), the held input resumes; a late answer changes nothing', () => {
+  test('no answer within 2,000 ms → custom_job_token_check_timeout (fail closed), the held input resumes; a late answer changes nothing', () => {
     const { world, t, miner, ext } = customWorld('1e00ffff', { remote: true });
     const full = ext.extranoncePrefix.length + ext.extranonceSize;
     const token = declare(world, goodJob(t, ext.channelId), full, t.transactions);
@@ -677,8 +677,8 @@ describe('work selection on a socket worker: the token check goes to the leader'
     assert.deepEqual(miner.inbox.map((m) => m.type), ['SetCustomMiningJobError', 'RequestExtensionsSuccess']);
     assert.equal(miner.inbox[0]!.type === 'SetCustomMiningJobError' && miner.inbox[0]!.errorCode, 'invalid-mining-job-token');
     const rejected = world.eventsOf('custom_job_rejected').at(-1)!;
-    assert.deepEqual([rejected.reason_code, rejected.request_id], ['jd_token_check_timeout', 30]);
-    assert.ok(isReasonCode('jd_token_check_timeout') && wireString('jd_token_check_timeout') === 'invalid-mining-job-token');
+    assert.deepEqual([rejected.reason_code, rejected.request_id], ['custom_job_token_check_timeout', 30]);
+    assert.ok(isReasonCode('custom_job_token_check_timeout') && wireString('custom_job_token_check_timeout') === 'invalid-mining-job-token');
     // The leader answers after all (it spent the token): counted, nothing sent, nothing installed.
     const accepted = world.eventsOf('custom_job_accepted').length;
     world.answerLeader();
