@@ -209,7 +209,7 @@ describe(`gateway.workers = 2 with [job_declaration] (${runtime})`, () => {
       for (const sibling of merklePath) root = dsha(concatBytes(root, sibling));
       const networkTarget = BigInt('0x' + (nbits & 0xffffff).toString(16)) << (8n * BigInt((nbits >>> 24) - 3));
       let nonce = 0;
-      let blockHash = new Uint8Array(0);
+      let blockHash: Uint8Array = new Uint8Array(0);
       for (; nonce < 1_000_000; nonce++) {
         blockHash = dsha(concatBytes(le32(gbt.version), prevHash, root, le32(gbt.curtime), le32(nbits), le32(nonce)));
         if (BigInt('0x' + bytesToHex(reversed(blockHash))) <= networkTarget) break;
