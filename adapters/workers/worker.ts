@@ -14,7 +14,8 @@
 //                 in the counter's top bits, core/channels/extranonce.ts)
 //   GATE          the leader's stale hold (shares marked stale_hold; new miners refused)
 //   HOLD_EXPIRED  disconnect every miner (SPEC §6), as the gate does in one process
-//   BLOCK_RESULT  the node's answer to a block this worker found (the leader submits it)
+//   BLOCK_RESULT  the node's definitive answer to a block this worker found (the leader
+//                 submits it and retries transport errors itself)
 //   TOKEN_ANSWER  the leader's check of a SetCustomMiningJob's token ([job_declaration]: the
 //                 tokens are the leader's; this worker sent TOKEN_CHECK and its session holds
 //                 that connection's input until the answer, core/gateway/work-selection.ts)
@@ -160,8 +161,9 @@ export async function startSocketWorker(options: SocketWorkerOptions): Promise<S
           queueMicrotask(flushEvents);
         }
       },
-      // Found blocks go to the leader's node connection; this gateway's submitter keeps the
-      // retry schedule and the answer comes back as BLOCK_RESULT.
+      // Found blocks go to the leader, whose gateway submits them and keeps the retry schedule
+      // (Gateway.adoptWorkerBlock: a kill of this worker does not end it); the node's definitive
+      // answer comes back as BLOCK_RESULT and settles this gateway's record of the block.
       onCommand: (command: SubmitBlockCommand) => {
         flushEvents();
         send({ type: 'submit_block', command });

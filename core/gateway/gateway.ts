@@ -8,6 +8,7 @@
 //   templateUpdated(template, nowMs) / upstreamFailed(error, nowMs)
 //   blockSubmitResult(blockId, outcome, nowMs)
 //   customJobTokenAnswer(ticket, answer, nowMs)   (socket worker: the leader's token check)
+//   adoptWorkerBlock(blockId, hex, nowMs)          (leader: a worker's block, retried here)
 //   shutdown(nowMs)
 //   pollCommand()   → {type:'submit_block', block_id, hex, attempt}   ← poll this FIRST
 //   pollProposal()  → {type:'propose_block', conn_id, declaration_id, hex}   (after the commands)
@@ -41,7 +42,7 @@
 // CloseChannel('shutdown') every channel, close every connection, and wait for found blocks to be
 // settled until `shutdown_drain_timeout_ms`; what is still pending then is settled `failed`
 // with its hex. `gateway_shutdown {phase:'completed'}` marks the end; `stopped` turns true.
-import { bytesToHex, equalBytes } from '../bytes.ts';
+import { bytesToHex, equalBytes, hexToBytes, reversed } from '../bytes.ts';
 import type { CryptoProvider } from '../crypto/provider.ts';
 import type { EllswiftKeyPair } from '../noise/handshake.ts';
 import type { RandomSource } from '../random.ts';
@@ -910,6 +911,24 @@ export class Gateway {
       return;
     }
     this.#after(session);
+  }
+
+  /**
+   * Leader (gateway.workers ≥ 2, docs/scaling.md "A worker's block"): a block one of its socket
+   * workers found (its SUBMIT_BLOCK), submitted and RETRIED by this gateway's submitter, so the
+   * schedule survives the worker. The worker logged `block_found` with the hex first; this
+   * gateway emits `block_submit_retry` / `block_submit_result` for it. Its hash is recorded so a
+   * later SubmitSolution or PushSolution of the same block here is not submitted again. False
+   * (nothing queued) for an id already pending here or hex that is no block (a header and more).
+   */
+  adoptWorkerBlock(blockId: string, hex: string, nowMs: number): boolean {
+    _checkNow('adoptWorkerBlock', nowMs);
+    if (typeof blockId !== 'string' || blockId.length === 0 || blockId.length > 128 || this.#submitter.has(blockId)) return false;
+    if (typeof hex !== 'string' || hex.length < 2 * 81 || hex.length % 2 !== 0 || !/^[0-9a-f]+$/.test(hex)) return false;
+    const hash = bytesToHex(reversed(doubleHashOf(this.#options.provider)(hexToBytes(hex.slice(0, 160)))));
+    this.#firstSubmission(hash);
+    this.#submitter.add(blockId, hex, hash);
+    return true;
   }
 
   /** The Job Declaration tokens ([job_declaration]), for a leader answering its workers' checks. */

@@ -704,3 +704,27 @@ describe('work selection on a socket worker: the token check goes to the leader'
     assert.equal(world.handler.counters.late, 1);
   });
 });
+
+describe('leader: a socket worker\'s block is adopted by this gateway (docs/scaling.md "A worker\'s block")', () => {
+  test('adoptWorkerBlock: submitted and retried by this gateway\'s submitter, one result; a pending id or no block refused', () => {
+    const world = new World();
+    const header = new Uint8Array(80).map((_, i) => i);
+    const hex = bytesToHex(concatBytes(header, Uint8Array.of(0)));
+    assert.equal(world.gateway.adoptWorkerBlock('7-1-9', hex, world.now), true);
+    assert.equal(world.gateway.adoptWorkerBlock('7-1-9', hex, world.now), false, 'already pending');
+    for (const bad of ['zz', hex.slice(0, 160), hex.toUpperCase(), hex.slice(1)]) assert.equal(world.gateway.adoptWorkerBlock('7-1-10', bad, world.now), false, `no block: ${bad.slice(0, 12)}…`);
+    world.pump();
+    assert.deepEqual(world.commands, [{ type: 'submit_block', block_id: '7-1-9', hex, attempt: 1 }]);
+    world.gateway.blockSubmitResult('7-1-9', { kind: 'transport_error', code: 'upstream-timeout', message: 'no answer' }, world.now);
+    world.pump();
+    const retry = world.eventsOf('block_submit_retry')[0]!;
+    assert.deepEqual([retry.block_id, retry.block_hash, retry.retry_in_ms], ['7-1-9', bytesToHex(reversed(sha256d(header))), 500]);
+    world.clock.advanceTo(world.now + 500);
+    world.gateway.onTimeout(world.now);
+    world.pump();
+    assert.deepEqual(world.commands.map((c) => c.attempt), [1, 2], 'retried here, after the backoff');
+    world.gateway.blockSubmitResult('7-1-9', { kind: 'accepted' }, world.now);
+    world.pump();
+    assert.deepEqual(world.eventsOf('block_submit_result').map((e) => [e.block_id, e.result, e.attempts]), [['7-1-9', 'accepted', 2]]);
+  });
+});
