@@ -620,6 +620,17 @@ export const REASON_CODES = {
     meaning: 'A socket worker process exited or its control channel closed (crash, kill -9, out of memory). Its miners lose their connections and reconnect to the surviving workers through the shared port; the leader respawns it after a bounded backoff.',
     emittedBy: 'leader; worker_exited event, connection_closed events of the worker\'s connections, reservegrid_worker_restarts_total',
   },
+  custom_job_token_check_timeout: {
+    category: 'availability',
+    meaning: 'gateway.workers ≥ 2 with [job_declaration]: a socket worker asked the leader, which holds the Job Declaration tokens, to check a SetCustomMiningJob\'s mining_job_token, and no answer came within 2,000 ms; the job is refused (fail closed). The leader may have spent the token by then: the JD client declares again (docs/scaling.md "Job Declaration with workers").',
+    emittedBy: 'socket worker; SetCustomMiningJob.Error, custom_job_rejected event',
+    wire: 'invalid-mining-job-token',
+  },
+  custom_job_held_input_exceeded: {
+    category: 'connection',
+    meaning: 'gateway.workers ≥ 2: while a SetCustomMiningJob waited for the leader\'s token check, the connection sent more than 1 MiB of further messages (they are held, in order, until the answer); it is closed.',
+    emittedBy: 'socket worker session; connection_closed event',
+  },
 } as const satisfies Record<string, ReasonCodeInfo>;
 
 export type ReasonCode = keyof typeof REASON_CODES;

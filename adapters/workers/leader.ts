@@ -13,8 +13,13 @@
 //  - EVENTS: the worker's gateway events, ingested into the stack (stamped, journaled, logged,
 //    counted) in arrival order; a batch with shares is ACKed after the journal write, and only
 //    then does the worker send SubmitShares.Success (worker.ts header).
-//  - SUBMIT_BLOCK: submitted to the node through this stack's template source; the answer goes
-//    back as BLOCK_RESULT (the worker's core keeps the retry schedule).
+//  - SUBMIT_BLOCK: the block is adopted by this stack's gateway (Gateway.adoptWorkerBlock): its
+//    submitter submits it through this stack's template source and keeps the retry schedule, so
+//    a worker that dies mid-retry does not end the retries (docs/scaling.md "A worker's block").
+//    The definitive answer goes back as BLOCK_RESULT (blockSettled), which settles the worker's
+//    own record of the block; the worker never sees a transport error, so it never retries.
+//  - TOKEN_CHECK: a SetCustomMiningJob's mining_job_token, checked against (and spent in) this
+//    stack's Job Declaration tokens; TOKEN_ANSWER goes back at once (work-selection.ts).
 //
 // Aggregation: connection ids are unique across workers and respawns (spawn number × 2^32,
 // worker.ts), so the stack's metrics and /status count every worker's connections and channels
@@ -32,11 +37,11 @@
 // exits), waits up to timing.shutdown_drain_timeout_ms + 2 s, then SIGKILLs what is left.
 import type { Clock, TimerId } from '../../core/clock.ts';
 import type { Config } from '../../core/config/schema.ts';
+import { answerCustomJobTokenCheck } from '../../core/gateway/work-selection.ts';
 import type { GatewayEvent } from '../../core/gateway/events.ts';
-import type { SubmitBlockCommand } from '../../core/gateway/block-submitter.ts';
+import type { BlockSubmitOutcome, SubmitBlockCommand } from '../../core/gateway/block-submitter.ts';
 import { encodeWorkerControl, WorkerControlDecoder, type WorkerControlMessage } from '../../core/gateway/worker-control.ts';
 import type { BlockTemplate } from '../../core/template/template.ts';
-import { BlockExecutor } from '../block-executor.ts';
 import { WORKER_CONN_ID_STRIDE } from './worker.ts';
 import type { GatewayStack } from '../gateway-stack.ts';
 import { listenTcp as defaultListenTcp, type ListenTcp, type TcpListener, type TcpSocket } from '../net/index.ts';
@@ -62,7 +67,7 @@ export interface WorkerPoolOptions {
   readonly configPath: string;
   readonly count: number;
   readonly clock: Clock;
-  readonly stack: Pick<GatewayStack, 'ingest' | 'flushJournal' | 'gateway' | 'templateSource'> & { readonly telemetry: Pick<GatewayStack['telemetry'], 'workerMetrics' | 'setWorkersStatus'> };
+  readonly stack: Pick<GatewayStack, 'ingest' | 'flushJournal' | 'gateway'> & { readonly server: Pick<GatewayStack['server'], 'service'>; readonly telemetry: Pick<GatewayStack['telemetry'], 'workerMetrics' | 'setWorkersStatus'> };
   readonly spawnWorker?: SpawnWorker;
   readonly listenTcp?: ListenTcp;
   /** Diagnostics (respawns, control errors) for stderr. Must not throw. */
@@ -81,7 +86,6 @@ interface _Slot {
   pid: number;
   helloTimer: TimerId | undefined;
   respawnTimer: TimerId | undefined;
-  executor: BlockExecutor | null;
   /** Open connection ids of this worker's current process (aggregated view). */
   readonly open: Set<number>;
 }
@@ -104,6 +108,11 @@ export interface WorkerPool {
   templateReleased(template: BlockTemplate): void;
   /** Re-read the leader's gate after its events (the stack's onEvent). */
   gateChanged(): void;
+  /**
+   * A block_submit_result of this stack (the stack's onEvent): for a block a worker sent, its
+   * definitive answer goes back to that worker process if it still runs (BLOCK_RESULT).
+   */
+  blockSettled(event: Extract<GatewayEvent, { type: 'block_submit_result' }>): void;
   /** Kill one worker's process with SIGKILL (tests; operators use kill). */
   kill(index: number): void;
   stop(): Promise<void>;
@@ -137,7 +146,6 @@ export async function startWorkerPool(options: WorkerPoolOptions): Promise<Worke
     pid: 0,
     helloTimer: undefined,
     respawnTimer: undefined,
-    executor: null,
     open: new Set<number>(),
   }));
 
@@ -164,6 +172,10 @@ export async function startWorkerPool(options: WorkerPoolOptions): Promise<Worke
 
   // ---- the leader's gate, mirrored --------------------------------------------------------------
   let sentGate = { holding: false, refusingMiners: false };
+
+  // ---- workers' blocks: submitted and retried here --------------------------------------------
+  /** Which worker process sent each adopted block still unsettled (its answer goes back there). */
+  const blockOwners = new Map<string, { readonly slot: _Slot; readonly spawn: number }>();
   const gateState = (): { holding: boolean; refusingMiners: boolean } => ({ holding: stack.gateway.gate.holding, refusingMiners: stack.gateway.gate.refusingMiners });
 
   // ---- control connections ------------------------------------------------------------------
@@ -208,11 +220,6 @@ export async function startWorkerPool(options: WorkerPoolOptions): Promise<Worke
     slot.conn = socket;
     slot.state = 'running';
     slot.startedAtMs = clock.monotonicMs();
-    slot.executor = new BlockExecutor({
-      source: stack.templateSource,
-      clock,
-      gateway: { blockSubmitResult: (blockId, outcome) => send(slot, { type: 'block_result', blockId, outcome }) },
-    });
     if (sharedPort === 0) sharedPort = port;
     stack.ingest({ type: 'worker_started', worker: slot.index, pid: slot.pid, port, conn_id_base: slot.spawn * WORKER_CONN_ID_STRIDE, restarts: slot.restarts });
     // The gate's state, then the current work: a respawned worker serves the same job at once.
@@ -228,6 +235,9 @@ export async function startWorkerPool(options: WorkerPoolOptions): Promise<Worke
         for (const raw of m.events) {
           if (raw === null || typeof raw !== 'object' || typeof (raw as { type?: unknown }).type !== 'string') continue;
           const event = raw as GatewayEvent & { open_connections?: number; conn_id?: number };
+          // A worker's blocks are submitted and retried by this stack (SUBMIT_BLOCK below), which
+          // reports them; the worker's own record of a block would report it a second time.
+          if (event.type === 'block_submit_result' || event.type === 'block_submit_retry') continue;
           if (event.type === 'connection_opened' && typeof event.conn_id === 'number') slot.open.add(event.conn_id);
           if (event.type === 'connection_closed' && typeof event.conn_id === 'number') slot.open.delete(event.conn_id);
           // One gateway's view: open connections over all workers.
@@ -241,8 +251,18 @@ export async function startWorkerPool(options: WorkerPoolOptions): Promise<Worke
         }
         return;
       }
-      case 'submit_block':
-        slot.executor?.execute(m.command as SubmitBlockCommand);
+      case 'submit_block': {
+        const command = m.command as SubmitBlockCommand;
+        if (stack.gateway.adoptWorkerBlock(command.block_id, command.hex, clock.monotonicMs())) {
+          blockOwners.set(command.block_id, { slot, spawn: slot.spawn });
+          stack.server.service();
+        } else log(`worker ${slot.index}: SUBMIT_BLOCK ${command.block_id.slice(0, 64)} not adopted (already pending, or no block)`);
+        return;
+      }
+      case 'token_check':
+        // The one token table (docs/scaling.md "Job Declaration with workers"): consumed here, on
+        // this clock, in arrival order over all workers — so single use and expiry are exact.
+        send(slot, { type: 'token_answer', id: m.check.id, answer: answerCustomJobTokenCheck(stack.gateway.jobDeclarationTokens, m.check, clock.monotonicMs()) });
         return;
       default:
         down(slot, 'worker_control_invalid', `unexpected ${m.type} from worker ${slot.index}`);
@@ -291,8 +311,6 @@ export async function startWorkerPool(options: WorkerPoolOptions): Promise<Worke
     const conn = slot.conn;
     slot.conn = null;
     conn?.abort();
-    slot.executor?.stop();
-    slot.executor = null;
     slot.process?.kill('SIGKILL');
     // Its miners' connections are gone with it: close them in the aggregated view.
     const lost = [...slot.open].sort((a, b) => a - b);
@@ -347,6 +365,15 @@ export async function startWorkerPool(options: WorkerPoolOptions): Promise<Worke
         send(slot, { type: 'gate', ...now });
         if (expired) send(slot, { type: 'hold_expired' });
       }
+    },
+    blockSettled: (event) => {
+      const owner = blockOwners.get(event.block_id);
+      if (owner === undefined) return;
+      blockOwners.delete(event.block_id);
+      // `failed` (shutdown drain, overflow) is no node answer: the worker's record ends with its own drain.
+      if (event.result === 'failed' || owner.slot.spawn !== owner.spawn || owner.slot.state !== 'running') return;
+      const outcome: BlockSubmitOutcome = event.result === 'accepted' ? { kind: 'accepted' } : { kind: event.result, reason: event.reason ?? '' };
+      send(owner.slot, { type: 'block_result', blockId: event.block_id, outcome });
     },
     kill: (index) => slots[index]?.process?.kill('SIGKILL'),
     stop: async () => {

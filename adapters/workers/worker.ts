@@ -14,7 +14,11 @@
 //                 in the counter's top bits, core/channels/extranonce.ts)
 //   GATE          the leader's stale hold (shares marked stale_hold; new miners refused)
 //   HOLD_EXPIRED  disconnect every miner (SPEC §6), as the gate does in one process
-//   BLOCK_RESULT  the node's answer to a block this worker found (the leader submits it)
+//   BLOCK_RESULT  the node's definitive answer to a block this worker found (the leader
+//                 submits it and retries transport errors itself)
+//   TOKEN_ANSWER  the leader's check of a SetCustomMiningJob's token ([job_declaration]: the
+//                 tokens are the leader's; this worker sent TOKEN_CHECK and its session holds
+//                 that connection's input until the answer, core/gateway/work-selection.ts)
 //   SHUTDOWN      graceful stop: CloseChannel 'shutdown' to every channel, as `run` does
 //
 // Journal first, then acknowledge, across processes (docs/share-forwarding.md "Durability"):
@@ -34,6 +38,7 @@ import type { Gateway } from '../../core/gateway/gateway.ts';
 import type { BlockSubmitOutcome, SubmitBlockCommand } from '../../core/gateway/block-submitter.ts';
 import { parseCidr } from '../../core/gateway/proxy-protocol.ts';
 import { encodeWorkerControl, WorkerControlDecoder, type WorkerControlMessage } from '../../core/gateway/worker-control.ts';
+import { CUSTOM_JOB_TOKEN_CHECK_TIMEOUT_MS, type CustomJobTokenCheck } from '../../core/gateway/work-selection.ts';
 import type { BlockTemplate } from '../../core/template/template.ts';
 import { EmbeddedVerifier } from '../../core/policy/embedded-verifier.ts';
 import { PolicyEngine, policySettingsFromConfig } from '../../core/policy/engine.ts';
@@ -108,6 +113,10 @@ export async function startSocketWorker(options: SocketWorkerOptions): Promise<S
     // Inline mode needs one to be constructed.
     verifier: new EmbeddedVerifier(new PolicyEngine(policySettingsFromConfig(config))),
     worker: { index, count, connIdBase: spawn * WORKER_CONN_ID_STRIDE },
+    // [job_declaration]: the JD port and its tokens are the leader's; SetCustomMiningJob asks it.
+    ...(config.job_declaration.listen_addr !== undefined && config.mining.allow_work_selection
+      ? { remoteCustomJobTokens: { timeoutMs: CUSTOM_JOB_TOKEN_CHECK_TIMEOUT_MS, request: (check: CustomJobTokenCheck) => send({ type: 'token_check', check }) } }
+      : {}),
   });
 
   // ---- events to the leader, acks back ------------------------------------------------------
@@ -152,8 +161,9 @@ export async function startSocketWorker(options: SocketWorkerOptions): Promise<S
           queueMicrotask(flushEvents);
         }
       },
-      // Found blocks go to the leader's node connection; this gateway's submitter keeps the
-      // retry schedule and the answer comes back as BLOCK_RESULT.
+      // Found blocks go to the leader, whose gateway submits them and keeps the retry schedule
+      // (Gateway.adoptWorkerBlock: a kill of this worker does not end it); the node's definitive
+      // answer comes back as BLOCK_RESULT and settles this gateway's record of the block.
       onCommand: (command: SubmitBlockCommand) => {
         flushEvents();
         send({ type: 'submit_block', command });
@@ -221,11 +231,15 @@ export async function startSocketWorker(options: SocketWorkerOptions): Promise<S
         gateway.blockSubmitResult(message.blockId, message.outcome as BlockSubmitOutcome, now);
         service();
         return;
+      case 'token_answer':
+        gateway.customJobTokenAnswer(message.id, message.answer, now);
+        service();
+        return;
       case 'shutdown':
         void stop(0);
         return;
       default:
-        // hello / events / submit_block travel the other way: the leader is broken.
+        // hello / events / submit_block / token_check travel the other way: the leader is broken.
         leaderGone(`unexpected ${message.type} from the leader`);
     }
   };

@@ -817,15 +817,6 @@ export const CROSS_RULES: readonly CrossRule[] = [
         : undefined,
   },
   {
-    target: ['gateway', 'workers'],
-    doc: 'must be `1` when `[job_declaration]` is present: the Job Declaration Server\'s token table, which every SetCustomMiningJob is checked against, lives in one process (docs/scaling.md "What workers do not do yet").',
-    reads: [['gateway', 'workers'], ['job_declaration', 'listen_addr']],
-    check: (c) =>
-      c.gateway.workers !== 1 && c.job_declaration.listen_addr !== undefined
-        ? '[job_declaration] needs gateway.workers = 1: declared tokens live in one process, and a worker could not check a SetCustomMiningJob against them'
-        : undefined,
-  },
-  {
     target: ['mining', 'max_difficulty'],
     doc: 'must be at least `mining.min_difficulty`.',
     reads: [['mining', 'min_difficulty'], ['mining', 'max_difficulty']],

@@ -81,6 +81,11 @@ export class BlockSubmitter {
     return this.#blocks.size;
   }
 
+  /** Whether `blockId` is pending (not yet settled). */
+  has(blockId: string): boolean {
+    return this.#blocks.has(blockId);
+  }
+
   /** Queue a found block for submission at once. `hash` is the display hash for events. */
   add(blockId: string, hex: string, hash: string): void {
     if (this.#blocks.has(blockId)) throw new RangeError(`BlockSubmitter.add: block ${blockId} is already pending`);

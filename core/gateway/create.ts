@@ -8,7 +8,7 @@ import { policySettingsFromConfig, PolicyEngine } from '../policy/engine.ts';
 import { MiningJobTokens } from '../job-declaration/tokens.ts';
 import type { DeclaredJob } from '../job-declaration/jds-session.ts';
 import { Gateway, type GatewayOptions } from './gateway.ts';
-import { PolicyWorkSelection } from './work-selection.ts';
+import { PolicyWorkSelection, type RemoteCustomJobTokens } from './work-selection.ts';
 
 export interface GatewayDeps {
   readonly provider: CryptoProvider;
@@ -26,6 +26,11 @@ export interface GatewayDeps {
   readonly verifier?: GatewayOptions['verifier'];
   /** Issue 11: the JD token table ([job_declaration]); createGateway builds it from config. */
   readonly jobDeclarationTokens?: MiningJobTokens<DeclaredJob>;
+  /**
+   * Issue 13 item 1: a socket worker of a gateway with [job_declaration]: SetCustomMiningJob
+   * tokens are checked by the leader (work-selection.ts). Needs mining.allow_work_selection.
+   */
+  readonly remoteCustomJobTokens?: RemoteCustomJobTokens;
   /** Issue 13 item 1: this gateway is a socket worker (GatewayOptions.worker). */
   readonly worker?: GatewayOptions['worker'];
   /** Issue 13 item 1: every released template (the leader forwards it to its workers). */
@@ -142,6 +147,7 @@ export function createGateway(config: Config, deps: GatewayDeps): Gateway {
           engine: new PolicyEngine(policySettingsFromConfig(config)),
           currentJob: () => gateway?.currentJob ?? null,
           ...(tokens === undefined ? {} : { tokens, templates: () => gateway?.templateCache.templates() ?? [] }),
+          ...(deps.remoteCustomJobTokens === undefined ? {} : { remoteTokens: deps.remoteCustomJobTokens, templates: () => gateway?.templateCache.templates() ?? [] }),
         })
       : undefined);
   const withDeps = { ...deps, ...(workSelection === undefined ? {} : { workSelection }), ...(tokens === undefined ? {} : { jobDeclarationTokens: tokens }) };

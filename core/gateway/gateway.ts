@@ -7,6 +7,8 @@
 //   receive(connId, bytes, nowMs) / connectionClosed(connId, nowMs) / closeConnection(...)
 //   templateUpdated(template, nowMs) / upstreamFailed(error, nowMs)
 //   blockSubmitResult(blockId, outcome, nowMs)
+//   customJobTokenAnswer(ticket, answer, nowMs)   (socket worker: the leader's token check)
+//   adoptWorkerBlock(blockId, hex, nowMs)          (leader: a worker's block, retried here)
 //   shutdown(nowMs)
 //   pollCommand()   → {type:'submit_block', block_id, hex, attempt}   ← poll this FIRST
 //   pollProposal()  → {type:'propose_block', conn_id, declaration_id, hex}   (after the commands)
@@ -40,7 +42,7 @@
 // CloseChannel('shutdown') every channel, close every connection, and wait for found blocks to be
 // settled until `shutdown_drain_timeout_ms`; what is still pending then is settled `failed`
 // with its hex. `gateway_shutdown {phase:'completed'}` marks the end; `stopped` turns true.
-import { bytesToHex, equalBytes } from '../bytes.ts';
+import { bytesToHex, equalBytes, hexToBytes, reversed } from '../bytes.ts';
 import type { CryptoProvider } from '../crypto/provider.ts';
 import type { EllswiftKeyPair } from '../noise/handshake.ts';
 import type { RandomSource } from '../random.ts';
@@ -63,6 +65,7 @@ import { DeadlineHeap } from './deadline-heap.ts';
 import { Admission, ADMISSION_UNLIMITED, IP_ENTRIES_MAX_DEFAULT, ipOf, type AdmissionLimits } from './admission.ts';
 import type { GatewayEvent } from './events.ts';
 import { Session, type SessionContext, type WorkSelectionHandler } from './session.ts';
+import type { CustomJobTokenAnswer } from './work-selection.ts';
 import { ShareIdAllocator } from './share-id.ts';
 import { VerdictGate, type VerdictGateSettings } from './verdict-gate.ts';
 import type { TemplateVerifier } from '../policy/types.ts';
@@ -891,6 +894,46 @@ export class Gateway {
     }
     session.proposalAnswered(String(declarationId), answer, nowMs);
     this.#after(session);
+  }
+
+  /**
+   * Socket worker (gateway.workers ≥ 2): the leader's answer to a SetCustomMiningJob token check
+   * (work-selection.ts, docs/scaling.md "Job Declaration with workers"). The waiting session
+   * finishes the job and handles its held input; an answer nobody waits for (timed out, closed)
+   * is counted late and changes nothing.
+   */
+  customJobTokenAnswer(ticket: number, answer: CustomJobTokenAnswer, nowMs: number): void {
+    _checkNow('customJobTokenAnswer', nowMs);
+    const connId = this.#options.workSelection?.claimAnswer?.(ticket);
+    const session = connId === undefined ? undefined : this.#sessions.get(connId);
+    if (!(session instanceof Session) || !session.answerCustomJob(ticket, answer, nowMs)) {
+      this.#options.workSelection?.abandonSetCustomMiningJob?.(ticket);
+      return;
+    }
+    this.#after(session);
+  }
+
+  /**
+   * Leader (gateway.workers ≥ 2, docs/scaling.md "A worker's block"): a block one of its socket
+   * workers found (its SUBMIT_BLOCK), submitted and RETRIED by this gateway's submitter, so the
+   * schedule survives the worker. The worker logged `block_found` with the hex first; this
+   * gateway emits `block_submit_retry` / `block_submit_result` for it. Its hash is recorded so a
+   * later SubmitSolution or PushSolution of the same block here is not submitted again. False
+   * (nothing queued) for an id already pending here or hex that is no block (a header and more).
+   */
+  adoptWorkerBlock(blockId: string, hex: string, nowMs: number): boolean {
+    _checkNow('adoptWorkerBlock', nowMs);
+    if (typeof blockId !== 'string' || blockId.length === 0 || blockId.length > 128 || this.#submitter.has(blockId)) return false;
+    if (typeof hex !== 'string' || hex.length < 2 * 81 || hex.length % 2 !== 0 || !/^[0-9a-f]+$/.test(hex)) return false;
+    const hash = bytesToHex(reversed(doubleHashOf(this.#options.provider)(hexToBytes(hex.slice(0, 160)))));
+    this.#firstSubmission(hash);
+    this.#submitter.add(blockId, hex, hash);
+    return true;
+  }
+
+  /** The Job Declaration tokens ([job_declaration]), for a leader answering its workers' checks. */
+  get jobDeclarationTokens(): MiningJobTokens<DeclaredJob> | undefined {
+    return this.#options.jobDeclaration?.tokens;
   }
 
   #queueProposal(command: ProposeBlockCommand): void {

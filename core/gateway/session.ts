@@ -30,7 +30,7 @@
 // channel_idle_timeout_ms. Channel timers (ack batches, vardiff) live in MiningChannels.
 import { bytesToHex, utf8 } from '../bytes.ts';
 import { Deadlines } from '../clock.ts';
-import { decodeMessage, encodeMessage, type DecodeOptions, type Frame, type Sv2Message } from '../codec/index.ts';
+import { decodeMessage, encodeMessage, FRAME_HEADER_BYTES, type DecodeOptions, type Frame, type Sv2Message } from '../codec/index.ts';
 import { MiningSetupFlags } from '../codec/messages/common.ts';
 import type { BroadcastEncoder } from './broadcast-encoder.ts';
 import type {
@@ -58,6 +58,7 @@ import {
 import { ChannelWorkers, type Authenticator } from './auth.ts';
 import type { ChannelKind, GatewayEventSink } from './events.ts';
 import type { ShareIdAllocator } from './share-id.ts';
+import type { CustomJobTokenAnswer } from './work-selection.ts';
 import { decodeFailureRefusal, describeSetupConnection, noiseCloseReason, openNoiseResponder, setupConnectionRefusal, SV2_VERSION, type ResponderContext } from './sv2-responder.ts';
 
 export { SV2_VERSION };
@@ -72,8 +73,30 @@ export const SUPPORTED_EXTENSIONS: readonly number[] = [WORKER_HASHRATE_TRACKING
  * is refused at SetupConnection, so a compliant client never sends the message.
  */
 export interface WorkSelectionHandler {
-  handleSetCustomMiningJob(connId: number, channels: MiningChannels, message: SetCustomMiningJob, nowMs: number, emit: GatewayEventSink): Sv2Message[];
+  /** The answer now, or a pending check (a socket worker asks the leader's tokens). */
+  handleSetCustomMiningJob(connId: number, channels: MiningChannels, message: SetCustomMiningJob, nowMs: number, emit: GatewayEventSink): Sv2Message[] | PendingCustomJob;
+  /** A pending check's answer arrived: the messages to send (Gateway.customJobTokenAnswer). */
+  completeSetCustomMiningJob?(ticket: number, answer: CustomJobTokenAnswer, channels: MiningChannels, nowMs: number, emit: GatewayEventSink): Sv2Message[];
+  /** A pending check's deadline passed without an answer: the refusal to send. */
+  expireSetCustomMiningJob?(ticket: number, nowMs: number, emit: GatewayEventSink): Sv2Message[];
+  /** The connection closed while its check was pending. */
+  abandonSetCustomMiningJob?(ticket: number): void;
+  /** The connection waiting for `ticket`, or undefined (a late answer: counted). */
+  claimAnswer?(ticket: number): number | undefined;
 }
+
+/**
+ * SetCustomMiningJob is being checked elsewhere (gateway.workers ≥ 2: the leader's token table,
+ * work-selection.ts): the session holds every later frame of this connection, in order, until
+ * the answer or `deadlineMs` (then the handler refuses it, `custom_job_token_check_timeout`).
+ */
+export interface PendingCustomJob {
+  readonly pending: number;
+  readonly deadlineMs: number;
+}
+
+/** Frame bytes a session holds while a SetCustomMiningJob waits (past it: closed). */
+export const HELD_INPUT_BYTES_MAX = 1024 * 1024;
 
 /** What every session shares; built once by the Gateway. */
 export interface SessionContext extends ResponderContext {
@@ -114,7 +137,7 @@ interface _ChannelInfo {
   workers: ChannelWorkers | null;
 }
 
-type _DeadlineName = 'setup' | 'idle';
+type _DeadlineName = 'setup' | 'idle' | 'custom_job';
 
 const NO_EXTENSIONS: DecodeOptions = {};
 const WORKER_EXTENSION: DecodeOptions = { negotiatedExtensions: [WORKER_HASHRATE_TRACKING] };
@@ -146,6 +169,11 @@ export class Session {
   /** SetupConnection set REQUIRES_WORK_SELECTION and it was accepted (issue 4 item 6). */
   #workSelection = false;
   #closeReason: ReasonCode | undefined;
+  /** The ticket of a SetCustomMiningJob whose check is out (PendingCustomJob), else null. */
+  #awaiting: number | null = null;
+  /** Frames received while #awaiting, in order, handled once the answer is in. */
+  #held: Frame[] = [];
+  #heldBytes = 0;
   /** Latest time seen, for closes triggered while sending (no nowMs at hand). */
   #nowMs: number;
   /**
@@ -233,6 +261,11 @@ export class Session {
         this.#close('idle_timeout', `nothing received for ${this.#ctx.idleTimeoutMs} ms`, nowMs);
         return;
       }
+      if (name === 'custom_job' && this.#awaiting !== null) {
+        const ticket = this.#awaiting;
+        this.#resume(this.#ctx.workSelection?.expireSetCustomMiningJob?.(ticket, nowMs, this.#ctx.emit) ?? [], nowMs);
+        if (this.closed) return;
+      }
     }
     if (this.#channels !== undefined) this.#sendAll(this.#channels.onTimeout(nowMs));
   }
@@ -278,14 +311,60 @@ export class Session {
     this.#close('shutdown', 'gateway shutting down', nowMs);
   }
 
+  /**
+   * The answer to this connection's pending SetCustomMiningJob check (Gateway.customJobTokenAnswer).
+   * False when nothing waits for `ticket` here (closed, timed out): the caller counts it late.
+   */
+  answerCustomJob(ticket: number, answer: CustomJobTokenAnswer, nowMs: number): boolean {
+    if (this.#state === 'closed' || this.#awaiting !== ticket || this.#channels === undefined) return false;
+    this.#nowMs = nowMs;
+    this.#resume(this.#ctx.workSelection?.completeSetCustomMiningJob?.(ticket, answer, this.#channels, nowMs, this.#ctx.emit) ?? [], nowMs);
+    return true;
+  }
+
+  /** Whether a SetCustomMiningJob check is out (input held). */
+  get awaitingCustomJob(): boolean {
+    return this.#awaiting !== null;
+  }
+
   // ---- input ---------------------------------------------------------------------------------
+
+  /** Send the pending job's answer, then handle the held frames in order until the next wait. */
+  #resume(messages: Sv2Message[], nowMs: number): void {
+    this.#awaiting = null;
+    this.#deadlines.clear('custom_job');
+    this.#sendAll(messages);
+    const held = this.#held;
+    this.#held = [];
+    this.#heldBytes = 0;
+    for (let i = 0; i < held.length; i++) {
+      if (this.#state === 'closed') return;
+      if (this.#awaiting !== null) {
+        // A held SetCustomMiningJob went out in turn: the rest waits for its answer.
+        for (let j = i; j < held.length; j++) this.#hold(held[j]!, nowMs);
+        return;
+      }
+      this.#handleFrame(held[i]!, nowMs);
+    }
+  }
+
+  #hold(frame: Frame, nowMs: number): void {
+    this.#heldBytes += FRAME_HEADER_BYTES + frame.payload.length;
+    if (this.#heldBytes > HELD_INPUT_BYTES_MAX) {
+      this.#close('custom_job_held_input_exceeded', `more than ${HELD_INPUT_BYTES_MAX} bytes sent while a SetCustomMiningJob waited for its token check`, nowMs);
+      return;
+    }
+    this.#held.push(frame);
+  }
 
   #drainNoise(nowMs: number): void {
     for (let event = this.noise.pollEvent(); event !== undefined; event = this.noise.pollEvent()) {
       if (this.#state === 'closed') continue; // drain and drop after a close
       if (event.type === 'frame') {
         this.#deadlines.set('idle', nowMs + this.#ctx.idleTimeoutMs);
-        this.#handleFrame(event.frame, nowMs);
+        // Per-connection order: nothing overtakes a SetCustomMiningJob being checked.
+        if (this.#awaiting !== null) this.#hold(event.frame, nowMs);
+        else this.#handleFrame(event.frame, nowMs);
       } else if (event.type === 'handshake-complete') {
         this.#state = 'expect_setup';
       } else {
@@ -344,7 +423,12 @@ export class Session {
         if (this.#ctx.workSelection === undefined || !this.#workSelection) {
           this.#close('unexpected_message', 'SetCustomMiningJob without REQUIRES_WORK_SELECTION', nowMs);
         } else {
-          this.#sendAll(this.#ctx.workSelection.handleSetCustomMiningJob(this.connId, this.#channels!, message, nowMs, this.#ctx.emit));
+          const outcome = this.#ctx.workSelection.handleSetCustomMiningJob(this.connId, this.#channels!, message, nowMs, this.#ctx.emit);
+          if (Array.isArray(outcome)) this.#sendAll(outcome);
+          else {
+            this.#awaiting = outcome.pending;
+            this.#deadlines.set('custom_job', outcome.deadlineMs);
+          }
         }
         return;
       case 'SetupConnection':
@@ -595,6 +679,11 @@ export class Session {
     this.#closeReason = reason;
     this.#deadlines.clear('setup');
     this.#deadlines.clear('idle');
+    this.#deadlines.clear('custom_job');
+    if (this.#awaiting !== null) this.#ctx.workSelection?.abandonSetCustomMiningJob?.(this.#awaiting);
+    this.#awaiting = null;
+    this.#held = [];
+    this.#heldBytes = 0;
     // Local close; already-queued bytes (an .Error, CloseChannels) stay pollable.
     this.noise.close(protocolError(reason, 'local', detail));
     while (this.noise.pollEvent() !== undefined) {

@@ -38,6 +38,16 @@
 //   transactions; an empty path is a coinbase-only block; otherwise (coinbase-only JD mode with
 //   the miner's own transactions) a found block is recorded with an empty hex and not submitted
 //   (custom-job.ts): the miner's own template provider propagates it.
+// - Socket workers (gateway.workers ≥ 2, docs/scaling.md "Job Declaration with workers"): the
+//   token table lives in the leader, so a worker's handler has `remoteTokens` instead of `tokens`.
+//   The token stage (checkCustomJobToken: consume + the field-by-field comparison above) runs in
+//   the leader on the worker's request (answerCustomJobTokenCheck) — the one table, so single
+//   use and the 10 s expiry are exactly the single-process ones, judged on the leader's clock
+//   when the request arrives. The worker's session holds that connection's later input, in
+//   order, until the answer (session.ts), or until `remoteTokens.timeoutMs` has passed:
+//   `custom_job_token_check_timeout`, fail closed. The answer carries only what the worker needs to
+//   finish: the declaration id and the declared transactions (so a block is complete). Then the
+//   policy checks and the install run in the worker as in one process.
 import { bytesToHex, equalBytes, reversed } from '../bytes.ts';
 import type { Sv2Message } from '../codec/index.ts';
 import type { SetCustomMiningJob } from '../codec/messages/mining.ts';
@@ -51,7 +61,79 @@ import type { TemplateTransaction } from '../template/template.ts';
 import type { DeclaredJob } from '../job-declaration/jds-session.ts';
 import type { MiningJobTokens } from '../job-declaration/tokens.ts';
 import type { GatewayEventSink } from './events.ts';
-import type { WorkSelectionHandler } from './session.ts';
+import type { PendingCustomJob, WorkSelectionHandler } from './session.ts';
+
+/** How long a worker waits for the leader's token check (docs/scaling.md: the leader answers
+ * from memory over loopback, well under a millisecond; 2 s covers a leader busy with a
+ * 4,000-transaction template pass or a declaration verdict many times over). */
+export const CUSTOM_JOB_TOKEN_CHECK_TIMEOUT_MS = 2_000;
+
+/** A worker's request to the leader: check this SetCustomMiningJob's token (worker-control.ts). */
+export interface CustomJobTokenCheck {
+  /** The worker's ticket (U32), echoed in the answer. */
+  readonly id: number;
+  /** The channel's authenticated identity (the token is bound to its account). */
+  readonly user: string;
+  /** The channel's full extranonce size (prefix + miner part), compared with the declared coinbase. */
+  readonly fullExtranonceBytes: number;
+  readonly job: SetCustomMiningJob;
+}
+
+/** The leader's answer: the token stage passed (with the declared job's id and transactions, or
+ * null in coinbase-only mode), or the refusal with its code. */
+export type CustomJobTokenAnswer =
+  | { readonly ok: true; readonly declared: { readonly declarationId: bigint; readonly transactions: readonly Uint8Array[] } | null }
+  | { readonly ok: false; readonly reasonCode: CustomJobTokenRefusal; readonly detail: string };
+
+/** Every code the token stage refuses with (the token, then the declaration's fields). */
+export const CUSTOM_JOB_TOKEN_REFUSALS = [
+  'jd_token_unknown', 'jd_token_expired', 'jd_token_foreign', 'jd_token_reused',
+  'custom_job_stale_chain_tip', 'custom_job_invalid_nbits', 'custom_job_invalid_version', 'custom_job_invalid_coinbase_tx_version',
+  'custom_job_invalid_coinbase_prefix', 'custom_job_invalid_input_sequence', 'custom_job_invalid_coinbase_outputs',
+  'custom_job_invalid_locktime', 'custom_job_invalid_merkle_path',
+] as const satisfies readonly ReasonCode[];
+export type CustomJobTokenRefusal = (typeof CUSTOM_JOB_TOKEN_REFUSALS)[number];
+
+/** A worker's way to the leader's tokens (adapters/workers/worker.ts sends the request). */
+export interface RemoteCustomJobTokens {
+  /** How long the session holds the connection's input for an answer. */
+  readonly timeoutMs: number;
+  /** Send the request to the leader. Must not throw. */
+  request(check: CustomJobTokenCheck): void;
+}
+
+/**
+ * The token stage of SetCustomMiningJob, where the tokens are: in one process, and in the
+ * leader for its workers. Consumes the token (a refusal after the consume — a field that differs
+ * from the declaration — leaves it spent, as SRI's pool does), then compares the fields.
+ */
+export function checkCustomJobToken(
+  tokens: MiningJobTokens<DeclaredJob>,
+  m: SetCustomMiningJob,
+  user: string,
+  fullExtranonceBytes: number,
+  nowMs: number,
+): { readonly ok: true; readonly declared: DeclaredJob | null } | { readonly ok: false; readonly code: CustomJobTokenRefusal; readonly detail: string } {
+  const token = tokens.consumeForCustomJob(m.miningJobToken, user, nowMs);
+  if (!token.ok) return { ok: false, code: token.reason, detail: token.detail };
+  if (token.kind === 'coinbase_only') return { ok: true, declared: null };
+  const mismatch = _declarationMismatch(m, token.job, fullExtranonceBytes);
+  if (mismatch !== null) return { ok: false, code: mismatch.code, detail: mismatch.detail };
+  return { ok: true, declared: token.job };
+}
+
+/** The leader's side of a worker's check (adapters/workers/leader.ts). */
+export function answerCustomJobTokenCheck(tokens: MiningJobTokens<DeclaredJob> | undefined, check: CustomJobTokenCheck, nowMs: number): CustomJobTokenAnswer {
+  if (tokens === undefined) return { ok: false, reasonCode: 'jd_token_unknown', detail: 'the leader runs no Job Declaration Server' };
+  const r = checkCustomJobToken(tokens, check.job, check.user, check.fullExtranonceBytes, nowMs);
+  if (!r.ok) return { ok: false, reasonCode: r.code, detail: r.detail };
+  return { ok: true, declared: r.declared === null ? null : { declarationId: r.declared.declarationId, transactions: r.declared.transactions.map((t) => t.data) } };
+}
+
+interface _Pending {
+  readonly connId: number;
+  readonly m: SetCustomMiningJob;
+}
 
 export interface PolicyWorkSelectionOptions {
   readonly engine: PolicyEngine;
@@ -59,6 +141,8 @@ export interface PolicyWorkSelectionOptions {
   readonly currentJob: () => JobTemplate | null;
   /** The Job Declaration Server's tokens; present = SetCustomMiningJob requires one (issue 11). */
   readonly tokens?: MiningJobTokens<DeclaredJob>;
+  /** Socket worker: the leader's tokens, asked over the control channel (instead of `tokens`). */
+  readonly remoteTokens?: RemoteCustomJobTokens;
   /** Other cached templates whose merkle path a coinbase-only custom job may reuse (TemplateCache.templates). */
   readonly templates?: () => readonly { readonly merklePath: readonly Uint8Array[]; readonly transactions: readonly TemplateTransaction[] }[];
 }
@@ -73,9 +157,16 @@ export class PolicyWorkSelection implements WorkSelectionHandler {
   readonly #engine: PolicyEngine;
   readonly #currentJob: () => JobTemplate | null;
   readonly #tokens: MiningJobTokens<DeclaredJob> | undefined;
+  readonly #remote: RemoteCustomJobTokens | undefined;
   readonly #templates: PolicyWorkSelectionOptions['templates'];
-  /** Counters for tests and /status. */
-  readonly counters = { accepted: 0, rejected: 0 };
+  /** Worker: checks sent to the leader and not yet answered, by ticket. */
+  readonly #pending = new Map<number, _Pending>();
+  #nextTicket = 0;
+  /**
+   * Counters for tests and /status. `late`: leader answers for a ticket nobody waits for any more
+   * (timed out, or its connection closed); `timedOut`: checks refused as custom_job_token_check_timeout.
+   */
+  readonly counters = { accepted: 0, rejected: 0, late: 0, timedOut: 0 };
 
   constructor(options: PolicyWorkSelectionOptions) {
     if (options === null || typeof options !== 'object') throw new TypeError(`PolicyWorkSelection: options must be an object, got ${String(options)}`);
@@ -83,10 +174,20 @@ export class PolicyWorkSelection implements WorkSelectionHandler {
       throw new TypeError('PolicyWorkSelection: options.engine must be a PolicyEngine');
     }
     if (typeof options.currentJob !== 'function') throw new TypeError('PolicyWorkSelection: options.currentJob must be a function');
+    if (options.tokens !== undefined && options.remoteTokens !== undefined) throw new TypeError('PolicyWorkSelection: tokens and remoteTokens exclude each other');
+    if (options.remoteTokens !== undefined && !(Number.isSafeInteger(options.remoteTokens.timeoutMs) && options.remoteTokens.timeoutMs >= 1)) {
+      throw new RangeError(`PolicyWorkSelection: remoteTokens.timeoutMs must be a positive integer, got ${options.remoteTokens.timeoutMs}`);
+    }
     this.#engine = options.engine;
     this.#currentJob = options.currentJob;
     this.#tokens = options.tokens;
+    this.#remote = options.remoteTokens;
     this.#templates = options.templates;
+  }
+
+  /** Checks waiting for the leader (worker). */
+  get pendingChecks(): number {
+    return this.#pending.size;
   }
 
   /** The chain view and min_ntime bounds from the released template. */
@@ -99,30 +200,79 @@ export class PolicyWorkSelection implements WorkSelectionHandler {
     };
   }
 
-  handleSetCustomMiningJob(connId: number, channels: MiningChannels, m: SetCustomMiningJob, nowMs: number, emit: GatewayEventSink): Sv2Message[] {
-    const refuse = (reasonCode: ReasonCode, wire: string, detail: string): Sv2Message[] => {
-      this.counters.rejected += 1;
-      emit({ type: 'custom_job_rejected', conn_id: connId, channel_id: m.channelId, request_id: m.requestId, reason_code: reasonCode, wire, detail });
-      return [{ type: 'SetCustomMiningJobError', channelId: m.channelId, requestId: m.requestId, errorCode: wire }];
-    };
+  handleSetCustomMiningJob(connId: number, channels: MiningChannels, m: SetCustomMiningJob, nowMs: number, emit: GatewayEventSink): Sv2Message[] | PendingCustomJob {
     const info = channels.channelInfo(m.channelId);
     if (info === undefined || info.kind !== 'extended') {
-      return refuse('invalid_channel_id', wireString('invalid_channel_id'), `channel ${m.channelId} is not an open extended channel of this connection`);
+      return this.#refuse(connId, m, emit, 'invalid_channel_id', wireString('invalid_channel_id'), `channel ${m.channelId} is not an open extended channel of this connection`);
     }
-    let declared: DeclaredJob | null = null;
+    const fullExtranonceBytes = info.extranoncePrefix.length + info.extranonceSize;
+    if (this.#remote !== undefined) {
+      // The leader holds the tokens: ask, and let the session hold this connection's input.
+      this.#nextTicket = this.#nextTicket >= 0xffffffff ? 1 : this.#nextTicket + 1;
+      const id = this.#nextTicket;
+      this.#pending.set(id, { connId, m });
+      this.#remote.request({ id, user: info.userIdentity, fullExtranonceBytes, job: m });
+      return { pending: id, deadlineMs: nowMs + this.#remote.timeoutMs };
+    }
+    let declared: { readonly declarationId: bigint; readonly transactions: readonly Pick<TemplateTransaction, 'data'>[] } | null = null;
     if (this.#tokens !== undefined) {
-      const token = this.#tokens.consumeForCustomJob(m.miningJobToken, info.userIdentity, nowMs);
-      if (!token.ok) return refuse(token.reason, wireString(token.reason), token.detail);
-      if (token.kind === 'declared') {
-        declared = token.job;
-        const mismatch = _declarationMismatch(m, declared, info.extranoncePrefix.length + info.extranonceSize);
-        if (mismatch !== null) return refuse(mismatch.code, wireString(mismatch.code), mismatch.detail);
-      }
+      const token = checkCustomJobToken(this.#tokens, m, info.userIdentity, fullExtranonceBytes, nowMs);
+      if (!token.ok) return this.#refuse(connId, m, emit, token.code, wireString(token.code), token.detail);
+      declared = token.declared;
     }
+    return this.#finish(connId, channels, m, declared, nowMs, emit);
+  }
+
+  /** The connection waiting for `ticket`, or undefined — then the answer is late (counted). */
+  claimAnswer(ticket: number): number | undefined {
+    const p = this.#pending.get(ticket);
+    if (p === undefined) this.counters.late += 1;
+    return p?.connId;
+  }
+
+  /** The leader answered `ticket`: refuse with its code, or finish as in one process. */
+  completeSetCustomMiningJob(ticket: number, answer: CustomJobTokenAnswer, channels: MiningChannels, nowMs: number, emit: GatewayEventSink): Sv2Message[] {
+    const p = this.#pending.get(ticket);
+    if (p === undefined) return [];
+    this.#pending.delete(ticket);
+    if (!answer.ok) return this.#refuse(p.connId, p.m, emit, answer.reasonCode, wireString(answer.reasonCode), answer.detail);
+    const declared = answer.declared === null ? null : { declarationId: answer.declared.declarationId, transactions: answer.declared.transactions.map((data) => ({ data })) };
+    return this.#finish(p.connId, channels, p.m, declared, nowMs, emit);
+  }
+
+  /** No answer by the deadline: refused, fail closed (a late answer is only counted). */
+  expireSetCustomMiningJob(ticket: number, _nowMs: number, emit: GatewayEventSink): Sv2Message[] {
+    const p = this.#pending.get(ticket);
+    if (p === undefined) return [];
+    this.#pending.delete(ticket);
+    this.counters.timedOut += 1;
+    return this.#refuse(p.connId, p.m, emit, 'custom_job_token_check_timeout', wireString('custom_job_token_check_timeout'), `the leader did not answer the token check within ${this.#remote?.timeoutMs ?? 0} ms`);
+  }
+
+  /** The connection closed while its check was out. */
+  abandonSetCustomMiningJob(ticket: number): void {
+    this.#pending.delete(ticket);
+  }
+
+  #refuse(connId: number, m: SetCustomMiningJob, emit: GatewayEventSink, reasonCode: ReasonCode, wire: string, detail: string): Sv2Message[] {
+    this.counters.rejected += 1;
+    emit({ type: 'custom_job_rejected', conn_id: connId, channel_id: m.channelId, request_id: m.requestId, reason_code: reasonCode, wire, detail });
+    return [{ type: 'SetCustomMiningJobError', channelId: m.channelId, requestId: m.requestId, errorCode: wire }];
+  }
+
+  /** After the token stage: the policy's chain checks, then the job is installed. */
+  #finish(
+    connId: number,
+    channels: MiningChannels,
+    m: SetCustomMiningJob,
+    declared: { readonly declarationId: bigint; readonly transactions: readonly Pick<TemplateTransaction, 'data'>[] } | null,
+    nowMs: number,
+    emit: GatewayEventSink,
+  ): Sv2Message[] {
     const current = this.#currentJob();
     const { chain, minNtime, maxNtime } = PolicyWorkSelection.chainOf(current);
     const verdict = this.#engine.verifyCustomJob(m, { chain, minNtime, maxNtime });
-    if (!verdict.ok) return refuse(verdict.reasonCode, verdict.wire, verdict.detail);
+    if (!verdict.ok) return this.#refuse(connId, m, emit, verdict.reasonCode, verdict.wire, verdict.detail);
     // verifyCustomJob checked that these parse and that the tip (hence `current`) is known.
     const outputs = parseTxOutVec(m.coinbaseTxOutputs)!;
     const networkTarget = targetFromNbits(m.nbits >>> 0)!;
@@ -134,7 +284,7 @@ export class PolicyWorkSelection implements WorkSelectionHandler {
     const height = chain.tipHeight! + 1;
     const source = new CustomJobSource({ fields: m, outputs, height, networkTarget, transactions });
     const jobId = channels.addCustomJob(m.channelId, source, m.minNtime, nowMs);
-    if (jobId === null) return refuse('invalid_channel_id', wireString('invalid_channel_id'), `channel ${m.channelId} is not an open extended channel of this connection`);
+    if (jobId === null) return this.#refuse(connId, m, emit, 'invalid_channel_id', wireString('invalid_channel_id'), `channel ${m.channelId} is not an open extended channel of this connection`);
     this.counters.accepted += 1;
     emit({
       type: 'custom_job_accepted',
@@ -153,7 +303,7 @@ export class PolicyWorkSelection implements WorkSelectionHandler {
 }
 
 /** The first field of SetCustomMiningJob that differs from its declaration (SRI's order), or null. */
-function _declarationMismatch(m: SetCustomMiningJob, job: DeclaredJob, fullExtranonceBytes: number): { code: ReasonCode; detail: string } | null {
+function _declarationMismatch(m: SetCustomMiningJob, job: DeclaredJob, fullExtranonceBytes: number): { code: CustomJobTokenRefusal; detail: string } | null {
   const cb = job.coinbase;
   const hex = (b: Uint8Array): string => bytesToHex(b);
   if (!equalBytes(m.prevHash, job.prevHash)) return { code: 'custom_job_stale_chain_tip', detail: `prev_hash=${hex(reversed(m.prevHash))} is not the declared job's ${hex(reversed(job.prevHash))}` };

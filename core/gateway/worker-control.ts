@@ -17,6 +17,14 @@
 // | 7    | SUBMIT_BLOCK  | w → l     | JSON: a submit_block command (core/gateway/block-submitter.ts) |
 // | 8    | BLOCK_RESULT  | l → w     | JSON: { block_id, outcome } |
 // | 9    | SHUTDOWN      | l → w     | (empty) stop gracefully (CloseChannel 'shutdown') |
+// | 10   | TOKEN_CHECK   | w → l     | ticket U32 ‖ full extranonce bytes U8 ‖ user length U8 ‖ user UTF-8 ‖ the SetCustomMiningJob as an SV2 frame (header ‖ payload, SV2.md §4) |
+// | 11   | TOKEN_ANSWER  | l → w     | ticket U32 ‖ JSON: {ok:true, declared: null \| {declaration_id, transactions:[bytes…]}} or {ok:false, reason_code, detail} |
+//
+// TOKEN_CHECK / TOKEN_ANSWER: the Job Declaration tokens live in the leader; a worker asks it to
+// check (consume) the token of a SetCustomMiningJob (core/gateway/work-selection.ts,
+// docs/scaling.md "Job Declaration with workers"). The job crosses in its own SV2 encoding, so
+// the leader decodes it with the same codec (and bounds) as the miner port. A refusal's
+// reason_code must be one the token stage can give (CUSTOM_JOB_TOKEN_REFUSALS).
 //
 // Fixed-width fields are binary; the structured records (templates, events, block commands) are
 // UTF-8 JSON with two tagged forms, `{"$n":"<decimal>"}` for a bigint and `{"$x":"<hex>"}` for
@@ -30,6 +38,8 @@
 // `worker_control_invalid` (core/reason-codes.ts); it never throws on input.
 import { bytesToHex, hexToBytes } from '../bytes.ts';
 import { protocolError, type ProtocolError } from '../errors.ts';
+import { decodeHeader, decodeMessage, encodeMessage, FRAME_HEADER_BYTES } from '../codec/index.ts';
+import { CUSTOM_JOB_TOKEN_REFUSALS, type CustomJobTokenAnswer, type CustomJobTokenCheck, type CustomJobTokenRefusal } from './work-selection.ts';
 
 export const WORKER_CONTROL_TYPES = {
   HELLO: 1,
@@ -41,6 +51,8 @@ export const WORKER_CONTROL_TYPES = {
   SUBMIT_BLOCK: 7,
   BLOCK_RESULT: 8,
   SHUTDOWN: 9,
+  TOKEN_CHECK: 10,
+  TOKEN_ANSWER: 11,
 } as const;
 
 /** One frame may carry a whole template (a full block's transactions as JSON): 64 MiB. */
@@ -55,7 +67,9 @@ export type WorkerControlMessage =
   | { readonly type: 'ack'; readonly batch: number }
   | { readonly type: 'submit_block'; readonly command: unknown }
   | { readonly type: 'block_result'; readonly blockId: string; readonly outcome: unknown }
-  | { readonly type: 'shutdown' };
+  | { readonly type: 'shutdown' }
+  | { readonly type: 'token_check'; readonly check: CustomJobTokenCheck }
+  | { readonly type: 'token_answer'; readonly id: number; readonly answer: CustomJobTokenAnswer };
 
 const _encoder = new TextEncoder();
 const _decoder = new TextDecoder('utf-8', { fatal: true });
@@ -144,6 +158,33 @@ export function encodeWorkerControl(message: WorkerControlMessage): Uint8Array {
       return _frame(T.BLOCK_RESULT, _encoder.encode(encodeControlJson({ block_id: message.blockId, outcome: message.outcome })));
     case 'shutdown':
       return _frame(T.SHUTDOWN, new Uint8Array(0));
+    case 'token_check': {
+      const c = message.check;
+      _u32(c.id, 'token_check.id');
+      if (!(Number.isInteger(c.fullExtranonceBytes) && c.fullExtranonceBytes >= 0 && c.fullExtranonceBytes <= 0xff)) throw new RangeError(`token_check.fullExtranonceBytes must be a U8, got ${c.fullExtranonceBytes}`);
+      const user = _encoder.encode(c.user);
+      if (user.length > 0xff) throw new RangeError(`token_check.user must be at most 255 UTF-8 bytes (SV2 STR0_255), got ${user.length}`);
+      const job = encodeMessage(c.job);
+      const body = new Uint8Array(6 + user.length + job.length);
+      new DataView(body.buffer).setUint32(0, c.id, true);
+      body[4] = c.fullExtranonceBytes;
+      body[5] = user.length;
+      body.set(user, 6);
+      body.set(job, 6 + user.length);
+      return _frame(T.TOKEN_CHECK, body);
+    }
+    case 'token_answer': {
+      _u32(message.id, 'token_answer.id');
+      const a = message.answer;
+      const record = a.ok
+        ? { ok: true, declared: a.declared === null ? null : { declaration_id: a.declared.declarationId, transactions: a.declared.transactions } }
+        : { ok: false, reason_code: a.reasonCode, detail: a.detail };
+      const json = _encoder.encode(encodeControlJson(record));
+      const body = new Uint8Array(4 + json.length);
+      new DataView(body.buffer).setUint32(0, message.id, true);
+      body.set(json, 4);
+      return _frame(T.TOKEN_ANSWER, body);
+    }
     default: {
       const exhaustive: never = message;
       throw new TypeError(`encodeWorkerControl: unknown message ${JSON.stringify(exhaustive)}`);
@@ -299,7 +340,55 @@ function _decodeBody(type: number, body: Uint8Array): WorkerControlMessage | str
     }
     case T.SHUTDOWN:
       return exact(0, 'SHUTDOWN') ?? { type: 'shutdown' };
+    case T.TOKEN_CHECK:
+      return _decodeTokenCheck(body, view);
+    case T.TOKEN_ANSWER:
+      return _decodeTokenAnswer(body, view);
     default:
       return `unknown control message type ${type}`;
   }
+}
+
+function _decodeTokenCheck(body: Uint8Array, view: DataView): WorkerControlMessage | string {
+  if (body.length < 6 + FRAME_HEADER_BYTES) return `TOKEN_CHECK body must be at least ${6 + FRAME_HEADER_BYTES} bytes, got ${body.length}`;
+  const id = view.getUint32(0, true);
+  const fullExtranonceBytes = body[4]!;
+  const userLength = body[5]!;
+  if (body.length < 6 + userLength + FRAME_HEADER_BYTES) return `TOKEN_CHECK: user of ${userLength} bytes and an SV2 frame do not fit in ${body.length} bytes`;
+  let user: string;
+  try {
+    user = _decoder.decode(body.subarray(6, 6 + userLength));
+  } catch {
+    return 'TOKEN_CHECK: user is not UTF-8';
+  }
+  const at = 6 + userLength;
+  const header = decodeHeader(body, at);
+  const payload = body.subarray(at + FRAME_HEADER_BYTES);
+  if (header.msgLength !== payload.length) return `TOKEN_CHECK: the SV2 frame announces ${header.msgLength} payload bytes, ${payload.length} follow`;
+  const decoded = decodeMessage({ header, payload });
+  if (!decoded.ok) return `TOKEN_CHECK: ${decoded.error.message}`;
+  if (decoded.value.type !== 'SetCustomMiningJob') return `TOKEN_CHECK: carries ${decoded.value.type}, not SetCustomMiningJob`;
+  return { type: 'token_check', check: { id, user, fullExtranonceBytes, job: decoded.value } };
+}
+
+const _REFUSALS: ReadonlySet<string> = new Set(CUSTOM_JOB_TOKEN_REFUSALS);
+
+function _decodeTokenAnswer(body: Uint8Array, view: DataView): WorkerControlMessage | string {
+  if (body.length < 4) return `TOKEN_ANSWER body must be at least 4 bytes, got ${body.length}`;
+  const id = view.getUint32(0, true);
+  const j = _json(body.subarray(4));
+  if (!j.ok) return `TOKEN_ANSWER: ${j.why}`;
+  const r = j.value as { ok?: unknown; declared?: unknown; reason_code?: unknown; detail?: unknown } | null;
+  if (r === null || typeof r !== 'object' || Array.isArray(r)) return 'TOKEN_ANSWER: not a JSON object';
+  if (r.ok === false) {
+    if (typeof r.reason_code !== 'string' || !_REFUSALS.has(r.reason_code)) return `TOKEN_ANSWER: reason_code ${JSON.stringify(r.reason_code)} is not a token-stage refusal`;
+    if (typeof r.detail !== 'string' || r.detail.length > 1024) return 'TOKEN_ANSWER: detail must be a string of at most 1024 characters';
+    return { type: 'token_answer', id, answer: { ok: false, reasonCode: r.reason_code as CustomJobTokenRefusal, detail: r.detail } };
+  }
+  if (r.ok !== true) return 'TOKEN_ANSWER: ok must be true or false';
+  if (r.declared === null) return { type: 'token_answer', id, answer: { ok: true, declared: null } };
+  const d = r.declared as { declaration_id?: unknown; transactions?: unknown } | undefined;
+  if (d === undefined || typeof d !== 'object' || typeof d.declaration_id !== 'bigint' || d.declaration_id < 0n) return 'TOKEN_ANSWER: declared needs a declaration_id';
+  if (!Array.isArray(d.transactions) || !d.transactions.every((t) => t instanceof Uint8Array && t.length > 0)) return 'TOKEN_ANSWER: declared.transactions must be a list of non-empty byte strings';
+  return { type: 'token_answer', id, answer: { ok: true, declared: { declarationId: d.declaration_id, transactions: d.transactions as Uint8Array[] } } };
 }

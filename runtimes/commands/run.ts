@@ -75,7 +75,11 @@ export const runCommand: Command = {
           ? {
               minerListener: false,
               gatewayDeps: { onRelease: (template) => pool?.templateReleased(template) },
-              onEvent: () => pool?.gateChanged(),
+              onEvent: (event) => {
+                pool?.gateChanged();
+                // The workers' blocks are submitted and retried here: answers go back to them.
+                if (event.type === 'block_submit_result') pool?.blockSettled(event);
+              },
             }
           : {}),
         config,

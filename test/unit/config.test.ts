@@ -68,17 +68,14 @@ function exampleWith(...patch: [string, string, unknown][]): string {
   return stringifyToml(tree);
 }
 
-/** A config made of every key's `example` value from the table. */
 /**
- * Every key at its table example. One pair of examples excludes each other by a cross rule:
- * `gateway.workers` (example ≠ 1) and `[job_declaration]` (docs/scaling.md "What workers do not do
- * yet"), so the tree keeps the section and `workers = 1`; the env walk sets `workers` to its
- * example without the section.
+ * Every key at its table example. `gateway.workers` (example ≠ 1) and `[job_declaration]` load
+ * together: the JD tokens stay in the leader and its workers ask it (docs/scaling.md "Job
+ * Declaration with workers").
  */
 function examplesTree(): Tree {
   const tree: Tree = {};
   for (const k of CONFIG_KEYS) (tree[k.section] ??= {})[k.key] = k.example;
-  tree['gateway']!['workers'] = 1;
   return tree;
 }
 
@@ -116,12 +113,9 @@ describe('config: the product seed', () => {
     const r = ok(load(exampleText));
     assert.equal(r.config.gateway.mode, 'observe');
     assert.equal(r.config.noise.authority_public_key, SRI_DEV_PUBLIC);
-    ok(load(stringifyToml(examplesTree())));
-    // The one exclusion examplesTree() works around is real: the workers example with the section is refused.
-    const both = examplesTree();
-    both['gateway']!['workers'] = CONFIG_KEYS.find((k) => k.path === 'gateway.workers')!.example;
-    const refused = load(stringifyToml(both));
-    assert.ok(!refused.ok && refused.problems.some((p) => p.key === 'gateway.workers'), 'workers example + [job_declaration] refused');
+    const examples = ok(load(stringifyToml(examplesTree())));
+    // Workers and the Job Declaration Server together (the refusal of both was lifted).
+    assert.ok(examples.config.gateway.workers !== 1 && examples.config.job_declaration.listen_addr !== undefined, 'workers example + [job_declaration] load');
   });
 
   test('example.toml lists every key (cookie auth aside: it uses user/password; NATS auth aside: its sink is http)', () => {
@@ -163,7 +157,6 @@ describe('config: every key through its environment variable', () => {
     for (const k of CONFIG_KEYS) {
       const tree = structuredClone(base);
       delete tree[k.section]![k.key];
-      if (k.path === 'gateway.workers') delete tree['job_declaration'];
       const name = envNameOf([k.section, k.key]);
       const r = load(stringifyToml(tree), { [name]: formatEnvValue(k.example) });
       if (!r.ok) assert.fail(`${k.path} via ${name}:\n${r.problems.map(formatProblem).join('\n')}`);

@@ -11,6 +11,9 @@ import { hexToBytes } from '../../core/bytes.ts';
 import { parseProxyHeaderV2 } from '../../core/gateway/proxy-protocol.ts';
 import { MetricsRegistry } from '../../core/metrics/registry.ts';
 import { registerJetStreamMetrics } from '../../adapters/share-jetstream.ts';
+import { isReasonCode } from '../../core/reason-codes.ts';
+import { CUSTOM_JOB_TOKEN_CHECK_TIMEOUT_MS } from '../../core/gateway/work-selection.ts';
+import { HELD_INPUT_BYTES_MAX } from '../../core/gateway/session.ts';
 import { registerWorkerMetrics } from '../../adapters/workers/metrics.ts';
 import { parsePrometheusText } from '../support/prometheus-text.ts';
 
@@ -21,8 +24,7 @@ const dashboard = JSON.parse(readFileSync(new URL('deploy/grafana/dashboards/res
 
 const tomlBlocks = [...doc.matchAll(/```toml\n([\s\S]*?)```/g)].map((m) => m[1]!);
 
-/** The example config with `snippet` laid over it, section by section. */
-/** The example config (without its [job_declaration], which needs workers = 1) with `snippet` and `extra` over it. */
+/** The example config (without its [job_declaration] unless asked) with `snippet` and `extra` laid over it, section by section. */
 function withSnippet(snippet: string, extra: Record<string, Record<string, unknown>> = {}, keepJobDeclaration = false): ReturnType<typeof loadConfig> {
   const tree: Record<string, Record<string, unknown>> = structuredClone(example);
   if (!keepJobDeclaration) delete tree['job_declaration'];
@@ -42,10 +44,21 @@ describe('docs/scaling.md', () => {
     const r = withSnippet(tomlBlocks[0]!);
     assert.ok(r.ok, r.ok ? '' : JSON.stringify(r.problems));
     assert.equal(r.config.gateway.workers, 2);
-    // "What workers do not do yet": the same snippet beside [job_declaration] is refused.
+    // "Job Declaration with workers": the same snippet beside [job_declaration] loads.
     const jd = withSnippet(tomlBlocks[0]!, {}, true);
-    assert.ok(!jd.ok && jd.problems.some((p) => p.key === 'gateway.workers'), 'workers = 2 with [job_declaration] refused');
-    assert.ok(doc.includes('### What workers do not do yet') && doc.includes('refuses `[job_declaration]`'));
+    assert.ok(jd.ok && jd.config.gateway.workers === 2 && jd.config.job_declaration.listen_addr !== undefined, jd.ok ? '' : JSON.stringify(jd.problems));
+    assert.ok(doc.includes('### Job Declaration with workers') && !doc.includes('refuses `[job_declaration]`'));
+    // The "Job Declaration with workers" snippet loads as it stands (with the example's own
+    // [job_declaration] dropped, so the snippet's section is the one in effect).
+    const jdSnippet = withSnippet(tomlBlocks[1]!);
+    assert.ok(jdSnippet.ok, jdSnippet.ok ? '' : JSON.stringify(jdSnippet.problems));
+    assert.deepEqual([jdSnippet.config.gateway.workers, jdSnippet.config.mining.allow_work_selection, jdSnippet.config.job_declaration.listen_addr], [2, true, '127.0.0.1:8443']);
+    // Its comment holds: without allow_work_selection the same snippet is refused.
+    const noWs = withSnippet(tomlBlocks[1]!, { mining: { allow_work_selection: false } });
+    assert.ok(!noWs.ok && noWs.problems.some((p) => p.key === 'mining.allow_work_selection'));
+    // The reason codes and the bounds the section names are the code's.
+    for (const code of ['custom_job_token_check_timeout', 'custom_job_held_input_exceeded']) assert.ok(doc.includes(`\`${code}\``) && isReasonCode(code), code);
+    assert.ok(doc.includes(`within ${CUSTOM_JOB_TOKEN_CHECK_TIMEOUT_MS.toLocaleString('en-US')} ms`) && HELD_INPUT_BYTES_MAX === 1024 * 1024 && doc.includes('more than 1 MiB'));
     const defaults = withSnippet('');
     assert.ok(defaults.ok && defaults.config.gateway.workers === 1, 'default 1, as the doc says');
     assert.ok(doc.includes('The default is `1`'));
@@ -67,21 +80,21 @@ describe('docs/scaling.md', () => {
   });
 
   test('the gateway (PROXY v2) snippet loads as documented; without trusted sources it is refused', () => {
-    assert.equal(tomlBlocks.length, 3, 'three toml snippets');
-    const r = withSnippet(tomlBlocks[1]!);
+    assert.equal(tomlBlocks.length, 4, 'four toml snippets');
+    const r = withSnippet(tomlBlocks[2]!);
     assert.ok(r.ok, r.ok ? '' : JSON.stringify(r.problems));
     assert.equal(r.config.gateway.id, 7);
     assert.equal(r.config.gateway.proxy_protocol, 'v2');
     assert.deepEqual(r.config.gateway.proxy_trusted_sources, ['10.0.0.0/24']);
-    const bad = withSnippet(tomlBlocks[1]!, { gateway: { proxy_trusted_sources: [] } });
+    const bad = withSnippet(tomlBlocks[2]!, { gateway: { proxy_trusted_sources: [] } });
     assert.ok(!bad.ok);
     assert.ok(bad.problems.some((p) => p.key === 'gateway.proxy_trusted_sources'), bad.problems.map((p) => p.message).join('; '));
-    const garbage = withSnippet(tomlBlocks[1]!, { gateway: { proxy_trusted_sources: ['10.0.0.0/33'] } });
+    const garbage = withSnippet(tomlBlocks[2]!, { gateway: { proxy_trusted_sources: ['10.0.0.0/33'] } });
     assert.ok(!garbage.ok && garbage.problems.some((p) => p.key.startsWith('gateway.proxy_trusted_sources')));
   });
 
   test('the JetStream snippet loads as documented; jetstream without servers, or a user without a password, is refused', () => {
-    const r = withSnippet(tomlBlocks[2]!);
+    const r = withSnippet(tomlBlocks[3]!);
     assert.ok(r.ok, r.ok ? '' : JSON.stringify(r.problems));
     assert.equal(r.config.share.sink, 'jetstream');
     assert.deepEqual(r.config.nats.servers, ['10.0.2.1:4222', '10.0.2.2:4222']);
@@ -90,11 +103,11 @@ describe('docs/scaling.md', () => {
     assert.equal(r.config.nats.duplicate_window_ms, 24 * 3_600_000);
     assert.equal(r.config.nats.create_stream, false);
     assert.equal(r.config.nats.credentials_file, '/etc/reservegrid/nats.creds');
-    const noServers = withSnippet(tomlBlocks[2]!, { nats: { servers: [] } });
+    const noServers = withSnippet(tomlBlocks[3]!, { nats: { servers: [] } });
     assert.ok(!noServers.ok && noServers.problems.some((p) => p.key === 'nats.servers'));
-    const halfAuth = withSnippet(tomlBlocks[2]!, { nats: { user: 'gw7' } });
+    const halfAuth = withSnippet(tomlBlocks[3]!, { nats: { user: 'gw7' } });
     assert.ok(!halfAuth.ok && halfAuth.problems.some((p) => p.key === 'nats.password'));
-    const badSubject = withSnippet(tomlBlocks[2]!, { nats: { subject: 'pool.>' } });
+    const badSubject = withSnippet(tomlBlocks[3]!, { nats: { subject: 'pool.>' } });
     assert.ok(!badSubject.ok && badSubject.problems.some((p) => p.key === 'nats.subject'));
     // The default duplicate window (2 h) is above the ≈ 72 s retry schedule the doc computes.
     const defaults = withSnippet('');

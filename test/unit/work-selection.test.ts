@@ -26,8 +26,21 @@ import { isReasonCode, wireString } from '../../core/reason-codes.ts';
 import { MiningJobTokens, rebuildDeclaredCoinbase, type DeclaredJob } from '../../core/job-declaration/index.ts';
 import { acceptedVerdict } from '../../core/policy/types.ts';
 import { coinbaseMerklePath } from '../../core/mining/merkle.ts';
+import { answerCustomJobTokenCheck, CUSTOM_JOB_TOKEN_CHECK_TIMEOUT_MS, type CustomJobTokenAnswer, type CustomJobTokenCheck } from '../../core/gateway/work-selection.ts';
+import { HELD_INPUT_BYTES_MAX } from '../../core/gateway/session.ts';
+import { encodeWorkerControl, WorkerControlDecoder, type WorkerControlMessage } from '../../core/gateway/worker-control.ts';
 
 type Msg<T extends Sv2Message['type']> = Extract<Sv2Message, { type: T }>;
+
+/** One message through the control channel's encoder and decoder (core/gateway/worker-control.ts). */
+function controlRoundTrip(message: WorkerControlMessage): WorkerControlMessage {
+  const decoder = new WorkerControlDecoder();
+  decoder.push(encodeWorkerControl(message));
+  assert.equal(decoder.error, null, 'the control frame decodes');
+  const out = decoder.poll();
+  assert.ok(out !== undefined && decoder.poll() === undefined, 'exactly one message');
+  return out;
+}
 
 const GBT = JSON.parse(readFileSync(new URL('../fixtures/btcd-gbt-with-transactions.json', import.meta.url), 'utf8')) as Record<string, unknown>;
 let templateCounter = 0n;
@@ -140,7 +153,15 @@ class World {
 
   readonly tokens: MiningJobTokens<DeclaredJob> | undefined;
 
-  constructor(options: { workSelection?: boolean; build?: (w: World) => Gateway; tokens?: boolean } = {}) {
+  /** remote: the SetCustomMiningJob token checks this "worker" sent, not yet answered by the test's leader. */
+  readonly checks: CustomJobTokenCheck[] = [];
+
+  /**
+   * `remote`: this gateway is a socket worker (gateway.workers ≥ 2): `tokens` is the LEADER's
+   * table (given, to share one leader between two worker worlds, or made here) and the handler
+   * asks it through `checks` + answerLeader(), as adapters/workers/{worker,leader}.ts do.
+   */
+  constructor(options: { workSelection?: boolean; build?: (w: World) => Gateway; tokens?: boolean; remote?: boolean; leaderTokens?: MiningJobTokens<DeclaredJob> } = {}) {
     this.random = new SeededRandom(seed);
     this.authority = generateAuthorityKeyPair(this.random);
     this.identity = new ResponderIdentity({ authoritySecretKey: this.authority.secretKey, validitySecs: 3600, backdateSecs: 300, random: this.random });
@@ -151,8 +172,11 @@ class World {
       verifyCommitments: false, payout: [{ scriptPubKey: POOL_SCRIPT, weight: 1 }], poolTag: 'Test',
     };
     let gw: Gateway | undefined;
-    this.tokens = options.tokens === true ? new MiningJobTokens<DeclaredJob>({ allocatedExpiryMs: 600_000, declaredExpiryMs: 10_000, capacity: 100, tombstoneMs: 60_000 }, this.random) : undefined;
-    this.handler = new PolicyWorkSelection({ engine: new PolicyEngine(settings), currentJob: () => gw?.currentJob ?? null, ...(this.tokens === undefined ? {} : { tokens: this.tokens }) });
+    this.tokens = options.leaderTokens ?? (options.tokens === true || options.remote === true ? new MiningJobTokens<DeclaredJob>({ allocatedExpiryMs: 600_000, declaredExpiryMs: 10_000, capacity: 100, tombstoneMs: 60_000 }, this.random) : undefined);
+    const tokenSource = options.remote === true
+      ? { remoteTokens: { timeoutMs: CUSTOM_JOB_TOKEN_CHECK_TIMEOUT_MS, request: (check: CustomJobTokenCheck) => void this.checks.push(check) } }
+      : this.tokens === undefined ? {} : { tokens: this.tokens };
+    this.handler = new PolicyWorkSelection({ engine: new PolicyEngine(settings), currentJob: () => gw?.currentJob ?? null, ...tokenSource });
     gw =
       options.build?.(this) ??
       new Gateway(
@@ -186,6 +210,27 @@ class World {
     const miner = new Miner(this);
     this.pump();
     return miner;
+  }
+
+  /**
+   * The leader's side, over the control channel's real encoding: each pending check crosses as a
+   * TOKEN_CHECK frame, is answered from the leader's `tokens` on the clock `leaderNowMs` (default
+   * this world's), and the TOKEN_ANSWER frame goes back to this worker's gateway.
+   */
+  answerLeader(leaderNowMs = this.now): CustomJobTokenAnswer[] {
+    const answers: CustomJobTokenAnswer[] = [];
+    for (const check of this.checks.splice(0)) {
+      const atLeader = controlRoundTrip({ type: 'token_check', check });
+      assert.equal(atLeader.type, 'token_check');
+      const answer = answerCustomJobTokenCheck(this.tokens, (atLeader as { check: CustomJobTokenCheck }).check, leaderNowMs);
+      const atWorker = controlRoundTrip({ type: 'token_answer', id: check.id, answer });
+      assert.equal(atWorker.type, 'token_answer');
+      const back = atWorker as { id: number; answer: CustomJobTokenAnswer };
+      answers.push(back.answer);
+      this.gateway.customJobTokenAnswer(back.id, back.answer, this.now);
+    }
+    this.pump();
+    return answers;
   }
 
   eventsOf<T extends GatewayEvent['type']>(type: T): Extract<GatewayEvent, { type: T }>[] {
@@ -229,7 +274,7 @@ function headerFor(job: Msg<'SetCustomMiningJob'>, fullExtranonce: Uint8Array, n
 }
 
 /** One miner on a work-selection connection with an extended channel, after a template. */
-function customWorld(bits: string, options: { tokens?: boolean } = {}) {
+function customWorld(bits: string, options: ConstructorParameters<typeof World>[0] = {}) {
   const world = new World(options);
   const t = template(bits);
   world.gateway.templateUpdated(t, world.now);
@@ -525,5 +570,161 @@ describe('work selection: SetCustomMiningJob with Job Declaration tokens', () =>
       assert.equal(miner.take('SetCustomMiningJobError').errorCode, wire, name);
       assert.equal(world.eventsOf('custom_job_rejected').at(-1)!.reason_code, reason, name);
     }
+  });
+});
+
+// ---- issue 13: gateway.workers ≥ 2 — the tokens are the leader's -----------------------------
+
+describe('work selection on a socket worker: the token check goes to the leader', () => {
+  test('a declared token through the leader: accepted once, the block holds the declared transactions; reuse, another worker\'s reuse and a foreign user refused', () => {
+    const { world, t, miner, ext } = customWorld('207fffff', { remote: true });
+    const declaredTxs = t.transactions.slice(0, 1);
+    const base = { ...goodJob(t, ext.channelId), merklePath: coinbaseMerklePath(declaredTxs.map((x) => x.txid)) };
+    const full = concatBytes(ext.extranoncePrefix, new Uint8Array(ext.extranonceSize).fill(0x22));
+    const job = { ...base, miningJobToken: declare(world, base, full.length, declaredTxs) };
+    miner.send(job);
+    // Nothing is answered before the leader is: the check is out, the input held.
+    assert.deepEqual(miner.inbox.map((m) => m.type), []);
+    assert.equal(world.checks.length, 1);
+    assert.deepEqual([world.checks[0]!.user, world.checks[0]!.fullExtranonceBytes], ['alice.rig', full.length]);
+    const [answer] = world.answerLeader();
+    assert.ok(answer!.ok && answer!.declared !== null && answer!.declared.declarationId === 41n);
+    const { jobId } = miner.take('SetCustomMiningJobSuccess');
+    const accepted = world.eventsOf('custom_job_accepted')[0]!;
+    assert.deepEqual([accepted.declaration_id, accepted.transactions_known], ['41', true]);
+    const found = grind(job, full, (h) => h <= targetFromNbits(t.nbits)! && h <= targetFromU256(ext.target));
+    miner.send({ type: 'SubmitSharesExtended', channelId: ext.channelId, sequenceNumber: 1, jobId, nonce: found.nonce, ntime: job.minNtime, version: job.version, extranonce: full.subarray(ext.extranoncePrefix.length) });
+    assert.equal(world.commands.length, 1, 'submit_block queued on the worker');
+    const expected = concatBytes(headerFor(job, full, found.nonce, job.minNtime), new Uint8Array([1 + declaredTxs.length]), expectedCoinbase(job, full, true), ...declaredTxs.map((x) => x.data));
+    assert.equal(world.commands[0]!.hex, bytesToHex(expected), 'the block: header, coinbase, the declared transactions');
+    // Reuse on the same worker.
+    miner.send({ ...job, requestId: 11 });
+    world.answerLeader();
+    assert.equal(miner.take('SetCustomMiningJobError').errorCode, 'invalid-mining-job-token');
+    assert.equal(world.eventsOf('custom_job_rejected').at(-1)!.reason_code, 'jd_token_reused');
+    // Reuse on ANOTHER worker of the same leader: one table, so refused as well.
+    const other = customWorld('207fffff', { remote: true, leaderTokens: world.tokens! });
+    other.miner.send({ ...job, channelId: other.ext.channelId, requestId: 12 });
+    other.world.answerLeader();
+    assert.equal(other.miner.take('SetCustomMiningJobError').errorCode, 'invalid-mining-job-token');
+    assert.equal(other.world.eventsOf('custom_job_rejected').at(-1)!.reason_code, 'jd_token_reused');
+    // Bob's declared token on alice's channel.
+    const bobs = declare(world, base, full.length, declaredTxs, 'bob');
+    miner.send({ ...job, requestId: 13, miningJobToken: bobs });
+    world.answerLeader();
+    assert.equal(miner.take('SetCustomMiningJobError').errorCode, 'invalid-mining-job-token');
+    assert.equal(world.eventsOf('custom_job_rejected').at(-1)!.reason_code, 'jd_token_foreign');
+    // A field that differs from the declaration: the leader compares, with SRI's string.
+    const fresh = declare(world, base, full.length, declaredTxs);
+    miner.send({ ...job, requestId: 14, miningJobToken: fresh, coinbaseTxLocktime: 0 });
+    world.answerLeader();
+    assert.equal(miner.take('SetCustomMiningJobError').errorCode, 'invalid-coinbase-tx-locktime');
+    assert.equal(world.eventsOf('custom_job_rejected').at(-1)!.reason_code, 'custom_job_invalid_locktime');
+    assert.equal(world.handler.pendingChecks, 0);
+  });
+
+  test('expiry is the leader\'s: 10 s after DeclareMiningJob.Success on its clock, ±1 ms', () => {
+    const { world, t, miner, ext } = customWorld('1e00ffff', { remote: true });
+    const full = ext.extranoncePrefix.length + ext.extranonceSize;
+    const declaredAt = world.now;
+    const onTime = declare(world, goodJob(t, ext.channelId), full, t.transactions);
+    const late = declare(world, goodJob(t, ext.channelId), full, t.transactions);
+    miner.send({ ...goodJob(t, ext.channelId, 12), miningJobToken: onTime });
+    world.answerLeader(declaredAt + 9_999);
+    miner.take('SetCustomMiningJobSuccess');
+    miner.send({ ...goodJob(t, ext.channelId, 13), miningJobToken: late });
+    world.answerLeader(declaredAt + 10_000);
+    assert.equal(miner.take('SetCustomMiningJobError').errorCode, 'invalid-mining-job-token');
+    assert.equal(world.eventsOf('custom_job_rejected').at(-1)!.reason_code, 'jd_token_expired');
+  });
+
+  test('per-connection order: frames after a SetCustomMiningJob wait for its answer; another connection is not held', () => {
+    const { world, t, miner, ext } = customWorld('1e00ffff', { remote: true });
+    const full = ext.extranoncePrefix.length + ext.extranonceSize;
+    const token = declare(world, goodJob(t, ext.channelId), full, t.transactions);
+    miner.send({ ...goodJob(t, ext.channelId, 20), miningJobToken: token });
+    // Sent before the first is answered: the same token again, then a RequestExtensions.
+    miner.send({ ...goodJob(t, ext.channelId, 21), miningJobToken: token });
+    miner.send({ type: 'RequestExtensions', requestId: 22, requestedExtensions: [0x0002] });
+    assert.equal(world.checks.length, 1, 'the second check waits for the first answer');
+    assert.deepEqual(miner.inbox.map((m) => m.type), [], 'nothing handled past the pending job');
+    // Meanwhile another miner on this worker is served at once.
+    const bystander = world.connect();
+    bystander.setup(WORK_SELECTION);
+    bystander.take('SetupConnectionSuccess');
+    world.answerLeader();
+    assert.equal(world.checks.length, 1, 'the held SetCustomMiningJob went out in turn');
+    assert.deepEqual(miner.inbox.map((m) => m.type), ['SetCustomMiningJobSuccess'], 'RequestExtensions still held behind the second job');
+    world.answerLeader();
+    assert.deepEqual(miner.inbox.map((m) => m.type), ['SetCustomMiningJobSuccess', 'SetCustomMiningJobError', 'RequestExtensionsSuccess']);
+    assert.equal(world.eventsOf('custom_job_rejected').at(-1)!.reason_code, 'jd_token_reused');
+  });
+
+  test('no answer within 2,000 ms → custom_job_token_check_timeout (fail closed), the held input resumes; a late answer changes nothing', () => {
+    const { world, t, miner, ext } = customWorld('1e00ffff', { remote: true });
+    const full = ext.extranoncePrefix.length + ext.extranonceSize;
+    const token = declare(world, goodJob(t, ext.channelId), full, t.transactions);
+    const sentAt = world.now;
+    miner.send({ ...goodJob(t, ext.channelId, 30), miningJobToken: token });
+    miner.send({ type: 'RequestExtensions', requestId: 31, requestedExtensions: [0x0002] });
+    world.clock.advanceTo(sentAt + CUSTOM_JOB_TOKEN_CHECK_TIMEOUT_MS - 1);
+    world.gateway.onTimeout(world.now);
+    world.pump();
+    assert.deepEqual(miner.inbox.map((m) => m.type), [], 'still waiting 1 ms before the deadline');
+    world.clock.advanceTo(sentAt + CUSTOM_JOB_TOKEN_CHECK_TIMEOUT_MS);
+    world.gateway.onTimeout(world.now);
+    world.pump();
+    assert.deepEqual(miner.inbox.map((m) => m.type), ['SetCustomMiningJobError', 'RequestExtensionsSuccess']);
+    assert.equal(miner.inbox[0]!.type === 'SetCustomMiningJobError' && miner.inbox[0]!.errorCode, 'invalid-mining-job-token');
+    const rejected = world.eventsOf('custom_job_rejected').at(-1)!;
+    assert.deepEqual([rejected.reason_code, rejected.request_id], ['custom_job_token_check_timeout', 30]);
+    assert.ok(isReasonCode('custom_job_token_check_timeout') && wireString('custom_job_token_check_timeout') === 'invalid-mining-job-token');
+    // The leader answers after all (it spent the token): counted, nothing sent, nothing installed.
+    const accepted = world.eventsOf('custom_job_accepted').length;
+    world.answerLeader();
+    assert.deepEqual([world.handler.counters.late, world.handler.counters.timedOut, world.eventsOf('custom_job_accepted').length], [1, 1, accepted]);
+    assert.equal(miner.inbox.length, 2);
+  });
+
+  test('more than 1 MiB sent while waiting → closed with custom_job_held_input_exceeded; a closed connection\'s answer is late', () => {
+    const { world, t, miner, ext } = customWorld('1e00ffff', { remote: true });
+    const full = ext.extranoncePrefix.length + ext.extranonceSize;
+    miner.send({ ...goodJob(t, ext.channelId, 40), miningJobToken: declare(world, goodJob(t, ext.channelId), full, t.transactions) });
+    // SetCustomMiningJobs of ~64 KB each (a long coinbase_tx_outputs): held undecoded, counted by size.
+    const big = { ...goodJob(t, ext.channelId, 41), coinbaseTxOutputs: new Uint8Array(65_000) };
+    const frameBytes = encodeMessage(big).length;
+    const fit = Math.floor(HELD_INPUT_BYTES_MAX / frameBytes);
+    for (let i = 0; i < fit; i++) miner.send(big);
+    assert.equal(miner.closedByServer, false, `${fit} frames (${fit * frameBytes} bytes) still held`);
+    miner.send(big);
+    const closed = world.eventsOf('connection_closed').find((e) => e.conn_id === miner.connId);
+    assert.equal(closed?.reason_code, 'custom_job_held_input_exceeded');
+    assert.equal(world.handler.pendingChecks, 0, 'the pending check was abandoned with the connection');
+    world.answerLeader();
+    assert.equal(world.handler.counters.late, 1);
+  });
+});
+
+describe('leader: a socket worker\'s block is adopted by this gateway (docs/scaling.md "A worker\'s block")', () => {
+  test('adoptWorkerBlock: submitted and retried by this gateway\'s submitter, one result; a pending id or no block refused', () => {
+    const world = new World();
+    const header = new Uint8Array(80).map((_, i) => i);
+    const hex = bytesToHex(concatBytes(header, Uint8Array.of(0)));
+    assert.equal(world.gateway.adoptWorkerBlock('7-1-9', hex, world.now), true);
+    assert.equal(world.gateway.adoptWorkerBlock('7-1-9', hex, world.now), false, 'already pending');
+    for (const bad of ['zz', hex.slice(0, 160), hex.toUpperCase(), hex.slice(1)]) assert.equal(world.gateway.adoptWorkerBlock('7-1-10', bad, world.now), false, `no block: ${bad.slice(0, 12)}…`);
+    world.pump();
+    assert.deepEqual(world.commands, [{ type: 'submit_block', block_id: '7-1-9', hex, attempt: 1 }]);
+    world.gateway.blockSubmitResult('7-1-9', { kind: 'transport_error', code: 'upstream-timeout', message: 'no answer' }, world.now);
+    world.pump();
+    const retry = world.eventsOf('block_submit_retry')[0]!;
+    assert.deepEqual([retry.block_id, retry.block_hash, retry.retry_in_ms], ['7-1-9', bytesToHex(reversed(sha256d(header))), 500]);
+    world.clock.advanceTo(world.now + 500);
+    world.gateway.onTimeout(world.now);
+    world.pump();
+    assert.deepEqual(world.commands.map((c) => c.attempt), [1, 2], 'retried here, after the backoff');
+    world.gateway.blockSubmitResult('7-1-9', { kind: 'accepted' }, world.now);
+    world.pump();
+    assert.deepEqual(world.eventsOf('block_submit_result').map((e) => [e.block_id, e.result, e.attempts]), [['7-1-9', 'accepted', 2]]);
   });
 });

@@ -4,7 +4,8 @@
 // every kind of malformed input refused as `worker_control_invalid` without a throw.
 import { describe, test } from '../harness.ts';
 import { assert, assertHex } from '../assert.ts';
-import { bytesToHex, hexToBytes } from '../../core/bytes.ts';
+import { bytesToHex, concatBytes, hexToBytes } from '../../core/bytes.ts';
+import { encodeMessage, type Sv2Message } from '../../core/codec/index.ts';
 import { ExtranonceAllocator } from '../../core/channels/extranonce.ts';
 import { SeededRandom } from '../../core/random.ts';
 import { decodeControlJson, encodeControlJson, encodeWorkerControl, WorkerControlDecoder, type WorkerControlMessage } from '../../core/gateway/worker-control.ts';
@@ -70,6 +71,62 @@ describe('worker control codec: bytes', () => {
   test('tagged JSON: bigint and bytes survive, a look-alike with extra keys stays an object', () => {
     const v = { a: -12345678901234567890n, b: Uint8Array.of(1, 2), c: { $n: '1', extra: true } };
     assert.deepEqual(decodeControlJson(encodeControlJson(v)), v);
+  });
+});
+
+describe('worker control codec: the Job Declaration token check (TOKEN_CHECK 10, TOKEN_ANSWER 11)', () => {
+  const job: Extract<Sv2Message, { type: 'SetCustomMiningJob' }> = {
+    type: 'SetCustomMiningJob', channelId: 3, requestId: 9, miningJobToken: new Uint8Array(16).fill(0xab), version: 0x20000000,
+    prevHash: new Uint8Array(32).fill(1), minNtime: 1_700_000_000, nbits: 0x207fffff, coinbaseTxVersion: 2, coinbasePrefix: Uint8Array.of(1, 0x65),
+    coinbaseTxInputNSequence: 0xffffffff, coinbaseTxOutputs: Uint8Array.of(0), coinbaseTxLocktime: 0, merklePath: [new Uint8Array(32).fill(7)],
+  };
+
+  test('TOKEN_CHECK: ticket U32 LE, full extranonce bytes U8, user length U8, user, then the SV2 frame of the job', () => {
+    const sv2 = encodeMessage(job);
+    const bytes = encodeWorkerControl({ type: 'token_check', check: { id: 0x01020304, user: 'alice.rig', fullExtranonceBytes: 16, job } });
+    const user = new TextEncoder().encode('alice.rig');
+    const bodyLength = 4 + 1 + 1 + user.length + sv2.length;
+    assertHex(bytes, bytesToHex(Uint8Array.of((1 + bodyLength) & 0xff, (1 + bodyLength) >> 8, 0, 0, 10)) + '04030201' + '10' + '09' + bytesToHex(user) + bytesToHex(sv2));
+    const { messages, error } = decodeAll(bytes, 7);
+    assert.equal(error, null);
+    assert.deepEqual(messages, [{ type: 'token_check', check: { id: 0x01020304, user: 'alice.rig', fullExtranonceBytes: 16, job } }]);
+  });
+
+  test('TOKEN_ANSWER: ticket U32 LE, then tagged JSON (the declared transactions as bytes)', () => {
+    const declared = encodeWorkerControl({ type: 'token_answer', id: 5, answer: { ok: true, declared: { declarationId: 41n, transactions: [Uint8Array.of(1, 2)] } } });
+    const json = new TextEncoder().encode('{"ok":true,"declared":{"declaration_id":{"$n":"41"},"transactions":[{"$x":"0102"}]}}');
+    assertHex(declared, bytesToHex(Uint8Array.of(1 + 4 + json.length, 0, 0, 0, 11, 5, 0, 0, 0)) + bytesToHex(json));
+    const refused = { type: 'token_answer' as const, id: 6, answer: { ok: false as const, reasonCode: 'jd_token_reused' as const, detail: 'token already used' } };
+    const coinbaseOnly = { type: 'token_answer' as const, id: 7, answer: { ok: true as const, declared: null } };
+    const { messages, error } = decodeAll(concatBytes(declared, encodeWorkerControl(refused), encodeWorkerControl(coinbaseOnly)), 3);
+    assert.equal(error, null);
+    assert.deepEqual(messages, [{ type: 'token_answer', id: 5, answer: { ok: true, declared: { declarationId: 41n, transactions: [Uint8Array.of(1, 2)] } } }, refused, coinbaseOnly]);
+  });
+
+  const frame = (type: number, body: Uint8Array): string => bytesToHex(Uint8Array.of((1 + body.length) & 0xff, (1 + body.length) >> 8, 0, 0, type)) + bytesToHex(body);
+  const answer = (json: string): string => frame(11, concatBytes(Uint8Array.of(1, 0, 0, 0), new TextEncoder().encode(json)));
+  const check = (sv2: Uint8Array, user = Uint8Array.of(0x61)): string => frame(10, concatBytes(Uint8Array.of(1, 0, 0, 0, 8, user.length), user, sv2));
+  const cases: Array<[string, string, RegExp]> = [
+    ['TOKEN_CHECK carrying another message', check(encodeMessage({ type: 'CloseChannel', channelId: 1, reasonCode: 'x' })), /not SetCustomMiningJob/],
+    ['TOKEN_CHECK with a cut SV2 frame', check(encodeMessage(job).subarray(0, 40)), /announces \d+ payload bytes/],
+    ['TOKEN_CHECK with a bad user', check(encodeMessage(job), Uint8Array.of(0xc3, 0x28)), /not UTF-8/],
+    ['TOKEN_CHECK too short', frame(10, Uint8Array.of(1, 0, 0, 0, 8)), /at least/],
+    ['TOKEN_ANSWER with a code the token stage never gives', answer('{"ok":false,"reason_code":"peer_closed","detail":""}'), /not a token-stage refusal/],
+    ['TOKEN_ANSWER with transactions that are not bytes', answer('{"ok":true,"declared":{"declaration_id":{"$n":"1"},"transactions":["00"]}}'), /byte strings/],
+    ['TOKEN_ANSWER without a declaration id', answer('{"ok":true,"declared":{"transactions":[]}}'), /declaration_id/],
+    ['TOKEN_ANSWER ok not boolean', answer('{"ok":1}'), /ok must be true or false/],
+  ];
+  for (const [name, hex, why] of cases) {
+    test(`${name} → worker_control_invalid`, () => {
+      const { messages, error } = decodeAll(hexToBytes(hex));
+      assert.deepEqual(messages, []);
+      assert.ok(error !== null && error.startsWith('worker_control_invalid: '), `${name}: ${error}`);
+      assert.match(error!, why);
+    });
+  }
+
+  test('encoder misuse: a user over 255 bytes (SV2 STR0_255) throws', () => {
+    assert.throws(() => encodeWorkerControl({ type: 'token_check', check: { id: 1, user: 'x'.repeat(256), fullExtranonceBytes: 8, job } }), /at most 255/);
   });
 });
 
