@@ -18,6 +18,7 @@ import { rebuildDeclaredCoinbase } from '../../core/job-declaration/declared-coi
 import { judgeDeclaration } from '../../core/job-declaration/declaration.ts';
 import {
   decodeProvided,
+  NO_DEPENDS,
   NO_TRANSACTIONS,
   outputValues,
   ProvidedTransactions,
@@ -239,7 +240,7 @@ describe('jds indexes: positional resolution and the verdict', () => {
   const extra = new ProvidedTransactions(100);
   for (let i = 0; i < 45; i++) {
     const t = makeTx(500 + i, 700n);
-    extra.add({ data: t.data, txid: t.txid, wtxid: t.wtxid, fee: t.fee, sigops: t.sigops, weight: t.weight, source: 'provided' });
+    extra.add({ data: t.data, txid: t.txid, wtxid: t.wtxid, fee: t.fee, sigops: t.sigops, weight: t.weight, depends: NO_DEPENDS, source: 'provided' });
   }
   const judge = (declared: readonly Pick<TemplateTransaction, 'wtxid' | 'fee'>[], reuse: boolean) => {
     const r = resolveDeclaration(declared.map((t) => t.wtxid), lookups, extra);
