@@ -45,37 +45,6 @@ export interface DeclaredTransaction extends Omit<TemplateTransaction, 'fee' | '
   readonly fee: bigint | null;
   readonly depends: typeof NO_DEPENDS;
   readonly source: 'template' | 'mempool' | 'provided';
-  /** A provided transaction's inputs and outputs, as its fee needs them (taken from its decode, once, when it arrived). */
-  readonly spends?: ProvidedSpends | undefined;
-}
-
-/**
- * What the fee of a provided transaction needs, and no more: the decode itself (input and output
- * objects, script views, the stripped copy) is ~1.4 KB of objects per transaction, and the cache of
- * provided transactions keeps its entries across declarations, so every byte kept here is copied
- * and promoted by the collector (docs/job-declaration.md "Performance").
- */
-export interface ProvidedSpends {
-  /** The inputs' outpoints in order, 36 bytes each: prev txid (internal order) ‖ vout (U32 LE). */
-  readonly outpoints: Uint8Array;
-  /** Sum of the outputs' values. */
-  readonly outSats: bigint;
-}
-
-function _spendsOf(tx: DecodedTransaction): ProvidedSpends {
-  const outpoints = new Uint8Array(36 * tx.inputs.length);
-  for (let k = 0; k < tx.inputs.length; k++) {
-    const input = tx.inputs[k]!;
-    outpoints.set(input.prevTxid, 36 * k);
-    const v = input.vout;
-    outpoints[36 * k + 32] = v & 0xff;
-    outpoints[36 * k + 33] = (v >>> 8) & 0xff;
-    outpoints[36 * k + 34] = (v >>> 16) & 0xff;
-    outpoints[36 * k + 35] = (v >>> 24) & 0xff;
-  }
-  let outSats = 0n;
-  for (const o of tx.outputs) outSats += o.valueSats;
-  return { outpoints, outSats };
 }
 
 /** Lookups over what the node reported (templates, mempool); keys are 32 bytes, internal order. */
@@ -113,7 +82,7 @@ function _sigopCost(tx: DecodedTransaction): number {
  * is kept as is: the codec already copied each transaction out of the frame.
  */
 export function providedTransaction(tx: DecodedTransaction): DeclaredTransaction {
-  return { data: tx.data, txid: tx.txid, wtxid: tx.wtxid, fee: null, sigops: _sigopCost(tx), weight: tx.weight, depends: NO_DEPENDS, source: 'provided', spends: _spendsOf(tx) };
+  return { data: tx.data, txid: tx.txid, wtxid: tx.wtxid, fee: null, sigops: _sigopCost(tx), weight: tx.weight, depends: NO_DEPENDS, source: 'provided' };
 }
 
 /**
@@ -166,8 +135,7 @@ export class ProvidedTransactions {
 type _Lookups = readonly { readonly source: 'template' | 'mempool'; readonly lookup: TransactionLookup }[];
 
 function _fromNode(hit: TemplateTransaction, source: 'template' | 'mempool'): DeclaredTransaction {
-  // `spends` present (undefined) so every DeclaredTransaction has one shape: monomorphic reads.
-  return { data: hit.data, txid: hit.txid, wtxid: hit.wtxid, fee: hit.fee, sigops: hit.sigops, weight: hit.weight, depends: NO_DEPENDS, source, spends: undefined };
+  return { data: hit.data, txid: hit.txid, wtxid: hit.wtxid, fee: hit.fee, sigops: hit.sigops, weight: hit.weight, depends: NO_DEPENDS, source };
 }
 
 /**
@@ -283,10 +251,12 @@ function _walkCount(itemBytesMin: number): number {
  * The output values of a serialized transaction, or null unless `data` is exactly one
  * transaction by the rules of decodeTransaction (embedded-chain.ts; the equivalence is tested).
  * A structural walk: no hashing, no copies — what a parent's outputs need, where the full
- * decode hashed the parent twice.
+ * decode hashed the parent twice. `prevoutsAt`, when given, gets the offset of every input's
+ * outpoint (prev txid, 32 bytes, then vout, U32 LE) in `data`.
  */
-export function outputValues(data: Uint8Array): bigint[] | null {
+export function outputValues(data: Uint8Array, prevoutsAt?: number[]): bigint[] | null {
   const n = data.length;
+  if (prevoutsAt !== undefined) prevoutsAt.length = 0;
   if (n < 4) return null;
   _walkData = data;
   _walkAt = 4;
@@ -300,6 +270,7 @@ export function outputValues(data: Uint8Array): bigint[] | null {
   if (inputs <= 0) return null;
   for (let i = 0; i < inputs; i++) {
     if (_walkAt + 36 > n) return null;
+    prevoutsAt?.push(_walkAt);
     _walkAt += 36;
     const script = _walkCount(1);
     if (script < 0) return null;
@@ -345,13 +316,14 @@ export function outputValues(data: Uint8Array): bigint[] | null {
 /**
  * Fill unknown fees from the inputs' outputs where every spent output is known: earlier
  * transactions of the list (by txid), the node's transactions, provided ones. Returns a new
- * list; entries whose fee stays unknown keep null.
+ * list; entries whose fee stays unknown keep null. `_sha256d` is unused (kept for callers):
+ * nothing here is hashed.
  */
 export function resolveFees(
   txs: readonly DeclaredTransaction[],
   lookups: readonly { readonly lookup: TransactionLookup }[],
   provided: ProvidedTransactions,
-  sha256d?: Sha256d,
+  _sha256d?: Sha256d,
 ): DeclaredTransaction[] {
   if (txs.every((t) => t.fee !== null)) return txs.slice();
   // Earlier PROVIDED transactions of the list, by txid. The node's transactions need no entry:
@@ -377,20 +349,25 @@ export function resolveFees(
     }
     return values?.[vout] ?? null;
   };
+  const prevoutsAt: number[] = [];
   const out = new Array<DeclaredTransaction>(txs.length);
   for (let t = 0; t < txs.length; t++) {
     const tx = txs[t]!;
     let fee = tx.fee;
     if (fee === null) {
-      const decoded = tx.spends === undefined ? decodeProvided(tx.data, sha256d) : null;
-      const spends = tx.spends ?? (decoded === null ? null : _spendsOf(decoded));
-      if (spends !== null) {
-        const { outpoints, outSats } = spends;
+      // The same structural walk as the parents' (no hashing): the transaction's own output
+      // values and where its inputs' outpoints are. Its decode (done when it was provided) is not
+      // kept: the cache would hold ~1.4 KB of objects per transaction across declarations.
+      const data = tx.data;
+      const values = outputValues(data, prevoutsAt);
+      if (values !== null) {
+        let outSats = 0n;
+        for (const v of values) outSats += v;
         let inSats = 0n;
         let known = true;
-        for (let at = 0; at < outpoints.length; at += 36) {
-          const vout = (outpoints[at + 32]! | (outpoints[at + 33]! << 8) | (outpoints[at + 34]! << 16) | (outpoints[at + 35]! << 24)) >>> 0;
-          const v = outputValue(outpoints.subarray(at, at + 32), vout);
+        for (const at of prevoutsAt) {
+          const vout = (data[at + 32]! | (data[at + 33]! << 8) | (data[at + 34]! << 16) | (data[at + 35]! << 24)) >>> 0;
+          const v = outputValue(data.subarray(at, at + 32), vout);
           if (v === null) {
             known = false;
             break;
@@ -403,7 +380,7 @@ export function resolveFees(
       }
     }
     // The same shape as every other DeclaredTransaction (a spread would not keep it).
-    const resolved: DeclaredTransaction = fee === tx.fee ? tx : { data: tx.data, txid: tx.txid, wtxid: tx.wtxid, fee, sigops: tx.sigops, weight: tx.weight, depends: NO_DEPENDS, source: tx.source, spends: tx.spends };
+    const resolved: DeclaredTransaction = fee === tx.fee ? tx : { data: tx.data, txid: tx.txid, wtxid: tx.wtxid, fee, sigops: tx.sigops, weight: tx.weight, depends: NO_DEPENDS, source: tx.source };
     out[t] = resolved;
     if (tx.source === 'provided' && tx.txid.length === 32) inList.set(tx.txid, resolved);
   }
