@@ -151,7 +151,16 @@ export interface JdsSessionContext {
 export type JdsSessionState = 'handshake' | 'expect_setup' | 'ready' | 'closed';
 
 interface _Pending {
-  readonly message: DeclareMiningJob;
+  /**
+   * The declaration without its wtxid list: a pending declaration lives across a round trip, and
+   * 4,000 wtxid views kept alive that long are copied by every collection that runs meanwhile
+   * (docs/job-declaration.md "Performance"); the list's length and the missing positions' wtxids
+   * are all that is needed later.
+   */
+  readonly message: Omit<DeclareMiningJob, 'wtxidList'>;
+  readonly txCount: number;
+  /** The declared wtxids of the `missing` positions, in the same order. */
+  readonly missingWtxids: readonly Uint8Array[];
   readonly user: string;
   readonly coinbase: DeclaredCoinbase;
   readonly resolved: (DeclaredTransaction | undefined)[];
@@ -469,7 +478,8 @@ export class JdsSession {
     const rebuilt = rebuildDeclaredCoinbase(m.coinbaseTxPrefix, m.coinbaseTxSuffix);
     if (!rebuilt.ok) return gate(rejectedVerdict('jd_coinbase_invalid', rebuilt.error, {}));
     const { resolved, missing, reuse } = resolveDeclaration(m.wtxidList, this.#lookups(), this.#ctx.provided);
-    const pending: _Pending = { message: m, user: taken.user, coinbase: rebuilt.value, resolved, missing, reuse };
+    const { wtxidList, ...message } = m;
+    const pending: _Pending = { message, txCount: wtxidList.length, missingWtxids: missing.map((i) => wtxidList[i]!), user: taken.user, coinbase: rebuilt.value, resolved, missing, reuse };
     if (missing.length === 0) {
       this.#finish(pending, nowMs);
       return;
@@ -494,7 +504,7 @@ export class JdsSession {
     this.#pending.delete(m.requestId);
     const { message, missing } = pending;
     const refuse = (verdict: Verdict): void =>
-      this.#refuse(message.requestId, pending.user, verdict, { txCount: message.wtxidList.length, missingCount: missing.length, token: message.miningJobToken, spend: true });
+      this.#refuse(message.requestId, pending.user, verdict, { txCount: pending.txCount, missingCount: missing.length, token: message.miningJobToken, spend: true });
     if (this.#ctx.tokens.allocatedExpired(message.miningJobToken, nowMs)) {
       return refuse(rejectedVerdict('jd_token_expired', 'the allocated token expired while the declaration waited for transactions', {}));
     }
@@ -506,7 +516,7 @@ export class JdsSession {
       const position = missing[k]!;
       const tx = decodeProvided(m.transactionList[k]!, this.#sha256d);
       if (tx === null) return refuse(rejectedVerdict('jd_provided_tx_invalid', `transaction ${k} (position ${position}) does not decode as exactly one transaction`, { position }));
-      const declared = message.wtxidList[position]!;
+      const declared = pending.missingWtxids[k]!;
       if (declared.length !== 32 || !sameDigest(tx.wtxid, declared)) {
         return refuse(rejectedVerdict('jd_provided_tx_invalid', `transaction ${k} has wtxid ${hashToDisplayHex(tx.wtxid)}, position ${position} declares ${hashToDisplayHex(declared)}`, { position }));
       }
@@ -525,7 +535,7 @@ export class JdsSession {
   #finish(pending: _Pending, nowMs: number): void {
     const m = pending.message;
     const tip = this.#ctx.released();
-    const counts = { txCount: m.wtxidList.length, missingCount: pending.missing.length, token: m.miningJobToken, spend: true };
+    const counts = { txCount: pending.txCount, missingCount: pending.missing.length, token: m.miningJobToken, spend: true };
     if (tip === null) {
       this.#refuse(m.requestId, pending.user, rejectedVerdict('prevhash_unknown', 'no template released yet: the chain tip the job would build on is unknown', {}), counts);
       return;
@@ -565,7 +575,7 @@ export class JdsSession {
     const m = waiting.pending.message;
     // The allocated token may have expired, or been forgotten (tokens_max), while we waited.
     if (this.#ctx.tokens.allocatedExpired(m.miningJobToken, nowMs)) {
-      const counts = { txCount: m.wtxidList.length, missingCount: waiting.pending.missing.length, token: m.miningJobToken, spend: true };
+      const counts = { txCount: waiting.pending.txCount, missingCount: waiting.pending.missing.length, token: m.miningJobToken, spend: true };
       this.#refuse(m.requestId, waiting.pending.user, rejectedVerdict('jd_token_expired', 'the allocated token expired while the declaration waited for the node', verdict.policy_context), counts, { declarationId: waiting.declarationId });
       return;
     }
@@ -574,7 +584,7 @@ export class JdsSession {
 
   #answer(pending: _Pending, judged: DeclarationJudgement, verdict: Verdict, declarationId: bigint, txs: readonly DeclaredTransaction[], tip: BlockTemplate, nowMs: number): void {
     const m = pending.message;
-    const counts = { txCount: m.wtxidList.length, missingCount: pending.missing.length, token: m.miningJobToken, spend: true };
+    const counts = { txCount: pending.txCount, missingCount: pending.missing.length, token: m.miningJobToken, spend: true };
     const enforced = this.#ctx.mode === 'inline';
     if (!verdict.accepted && enforced) {
       this.#refuse(m.requestId, pending.user, verdict, counts, { declarationId, totalFees: judged.totalFeesSats, height: judged.template?.height ?? null, prevHash: tip.prevHash, enforced: true });

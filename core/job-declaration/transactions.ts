@@ -35,12 +35,16 @@ import { decodeTransaction, type DecodedTransaction } from '../template/embedded
 import type { TemplateTransaction } from '../template/template.ts';
 import type { TemplateTrees } from '../template-provider/template-cache.ts';
 
-/** A declared transaction once resolved; `fee` null = unknown. */
+/**
+ * A declared transaction once resolved; `fee` null = unknown. `depends` is always NO_DEPENDS: a
+ * declaration's order is the miner's, and whether every parent precedes its child is a consensus
+ * question the node's block proposal answers. With it, a list whose fees are all known IS a
+ * template's transaction list (declaration.ts hands it to the policy engine without a copy).
+ */
 export interface DeclaredTransaction extends Omit<TemplateTransaction, 'fee' | 'depends'> {
   readonly fee: bigint | null;
+  readonly depends: typeof NO_DEPENDS;
   readonly source: 'template' | 'mempool' | 'provided';
-  /** A provided transaction's decode (done once, when it arrived), for its fee. */
-  readonly decoded?: DecodedTransaction;
 }
 
 /** Lookups over what the node reported (templates, mempool); keys are 32 bytes, internal order. */
@@ -50,6 +54,9 @@ export interface TransactionLookup {
   /** Templates with declaration trees, newest first (TemplateCache.trees); absent = none. */
   trees?(): readonly TemplateTrees[];
 }
+
+/** The `depends` of every declared transaction: one shared, frozen, empty list. */
+export const NO_DEPENDS: readonly number[] = Object.freeze([]);
 
 export const NO_TRANSACTIONS: TransactionLookup = { byWtxid: () => undefined, byTxid: () => undefined };
 
@@ -75,7 +82,7 @@ function _sigopCost(tx: DecodedTransaction): number {
  * is kept as is: the codec already copied each transaction out of the frame.
  */
 export function providedTransaction(tx: DecodedTransaction): DeclaredTransaction {
-  return { data: tx.data, txid: tx.txid, wtxid: tx.wtxid, fee: null, sigops: _sigopCost(tx), weight: tx.weight, source: 'provided', decoded: tx };
+  return { data: tx.data, txid: tx.txid, wtxid: tx.wtxid, fee: null, sigops: _sigopCost(tx), weight: tx.weight, depends: NO_DEPENDS, source: 'provided' };
 }
 
 /**
@@ -128,8 +135,28 @@ export class ProvidedTransactions {
 type _Lookups = readonly { readonly source: 'template' | 'mempool'; readonly lookup: TransactionLookup }[];
 
 function _fromNode(hit: TemplateTransaction, source: 'template' | 'mempool'): DeclaredTransaction {
-  // `decoded` present (undefined) so every DeclaredTransaction has one shape: monomorphic reads.
-  return { data: hit.data, txid: hit.txid, wtxid: hit.wtxid, fee: hit.fee, sigops: hit.sigops, weight: hit.weight, source, decoded: undefined };
+  return { data: hit.data, txid: hit.txid, wtxid: hit.wtxid, fee: hit.fee, sigops: hit.sigops, weight: hit.weight, depends: NO_DEPENDS, source };
+}
+
+/**
+ * A template's transactions as declared ones, built on the first positional declaration of the
+ * template and shared by every later one (they are immutable; the entry goes with the trees).
+ * Without it every declaration built one object per position (~90 bytes × 4,000), and those
+ * objects survive while the declaration waits for ProvideMissingTransactions.Success: exactly the
+ * garbage that makes the collector copy and promote (docs/job-declaration.md "Performance").
+ */
+const _declaredOf = new WeakMap<TemplateTrees, readonly DeclaredTransaction[]>();
+
+function _templateDeclared(trees: TemplateTrees): readonly DeclaredTransaction[] {
+  let declared = _declaredOf.get(trees);
+  if (declared === undefined) {
+    const txs = trees.template.transactions;
+    const built = new Array<DeclaredTransaction>(txs.length);
+    for (let i = 0; i < txs.length; i++) built[i] = _fromNode(txs[i]!, 'template');
+    declared = built;
+    _declaredOf.set(trees, declared);
+  }
+  return declared;
 }
 
 /** Resolve one wtxid: the node's transactions first (their fee is the node's), then provided ones. */
@@ -170,12 +197,12 @@ export function resolveDeclaration(wtxids: readonly Uint8Array[], lookups: _Look
       const match = new Uint8Array(n + 1);
       match[0] = 1; // both leaf 0s are the 32×00 stand-in
       const leaves = trees.wtxids.levels[0]!;
-      const txs = trees.template.transactions;
-      const common = Math.min(n, txs.length);
+      const declared = _templateDeclared(trees);
+      const common = Math.min(n, declared.length);
       for (let i = 0; i < common; i++) {
         if (wtxids[i]!.length !== 32 || !_sameAt(wtxids[i]!, leaves, 32 * (i + 1))) continue;
         match[i + 1] = 1;
-        resolved[i] = _fromNode(txs[i]!, 'template');
+        resolved[i] = declared[i]!;
       }
       reuse = { trees, match };
     }
@@ -191,7 +218,8 @@ export function resolveDeclaration(wtxids: readonly Uint8Array[], lookups: _Look
 }
 
 // Reader state of outputValues (a verdict is synchronous: one walk at a time).
-let _walkData: Uint8Array = new Uint8Array(0);
+const _EMPTY = new Uint8Array(0);
+let _walkData: Uint8Array = _EMPTY;
 let _walkAt = 0;
 
 /**
@@ -223,10 +251,12 @@ function _walkCount(itemBytesMin: number): number {
  * The output values of a serialized transaction, or null unless `data` is exactly one
  * transaction by the rules of decodeTransaction (embedded-chain.ts; the equivalence is tested).
  * A structural walk: no hashing, no copies — what a parent's outputs need, where the full
- * decode hashed the parent twice.
+ * decode hashed the parent twice. `prevoutsAt`, when given, gets the offset of every input's
+ * outpoint (prev txid, 32 bytes, then vout, U32 LE) in `data`.
  */
-export function outputValues(data: Uint8Array): bigint[] | null {
+export function outputValues(data: Uint8Array, prevoutsAt?: number[]): bigint[] | null {
   const n = data.length;
+  if (prevoutsAt !== undefined) prevoutsAt.length = 0;
   if (n < 4) return null;
   _walkData = data;
   _walkAt = 4;
@@ -240,6 +270,7 @@ export function outputValues(data: Uint8Array): bigint[] | null {
   if (inputs <= 0) return null;
   for (let i = 0; i < inputs; i++) {
     if (_walkAt + 36 > n) return null;
+    prevoutsAt?.push(_walkAt);
     _walkAt += 36;
     const script = _walkCount(1);
     if (script < 0) return null;
@@ -249,13 +280,13 @@ export function outputValues(data: Uint8Array): bigint[] | null {
   }
   const outputCount = _walkCount(9);
   if (outputCount < 0) return null;
-  const values: bigint[] = [];
+  const values = new Array<bigint>(outputCount);
   for (let i = 0; i < outputCount; i++) {
     const p = _walkAt;
     if (p + 8 > n) return null;
     const lo = (data[p]! | (data[p + 1]! << 8) | (data[p + 2]! << 16) | (data[p + 3]! << 24)) >>> 0;
     const hi = (data[p + 4]! | (data[p + 5]! << 8) | (data[p + 6]! << 16) | (data[p + 7]! << 24)) >>> 0;
-    values.push(hi === 0 ? BigInt(lo) : (BigInt(hi) << 32n) | BigInt(lo));
+    values[i] = hi === 0 ? BigInt(lo) : (BigInt(hi) << 32n) | BigInt(lo);
     _walkAt = p + 8;
     const script = _walkCount(1);
     if (script < 0) return null;
@@ -278,22 +309,23 @@ export function outputValues(data: Uint8Array): bigint[] | null {
   if (_walkAt + 4 > n) return null;
   _walkAt += 4;
   const whole = _walkAt === n;
-  _walkData = new Uint8Array(0);
+  _walkData = _EMPTY;
   return whole ? values : null;
 }
 
 /**
  * Fill unknown fees from the inputs' outputs where every spent output is known: earlier
  * transactions of the list (by txid), the node's transactions, provided ones. Returns a new
- * list; entries whose fee stays unknown keep null.
+ * list; entries whose fee stays unknown keep null. `_sha256d` is unused (kept for callers):
+ * nothing here is hashed.
  */
 export function resolveFees(
   txs: readonly DeclaredTransaction[],
   lookups: readonly { readonly lookup: TransactionLookup }[],
   provided: ProvidedTransactions,
-  sha256d?: Sha256d,
+  _sha256d?: Sha256d,
 ): DeclaredTransaction[] {
-  if (txs.every((t) => t.fee !== null)) return [...txs];
+  if (txs.every((t) => t.fee !== null)) return txs.slice();
   // Earlier PROVIDED transactions of the list, by txid. The node's transactions need no entry:
   // the same txid is the same non-witness bytes, so the lookups below give the same outputs.
   const inList = new DigestMap<DeclaredTransaction>();
@@ -317,31 +349,39 @@ export function resolveFees(
     }
     return values?.[vout] ?? null;
   };
-  const out: DeclaredTransaction[] = [];
-  for (const tx of txs) {
+  const prevoutsAt: number[] = [];
+  const out = new Array<DeclaredTransaction>(txs.length);
+  for (let t = 0; t < txs.length; t++) {
+    const tx = txs[t]!;
     let fee = tx.fee;
     if (fee === null) {
-      const decoded = tx.decoded ?? decodeProvided(tx.data, sha256d);
-      if (decoded !== null) {
+      // The same structural walk as the parents' (no hashing): the transaction's own output
+      // values and where its inputs' outpoints are. Its decode (done when it was provided) is not
+      // kept: the cache would hold ~1.4 KB of objects per transaction across declarations.
+      const data = tx.data;
+      const values = outputValues(data, prevoutsAt);
+      if (values !== null) {
+        let outSats = 0n;
+        for (const v of values) outSats += v;
         let inSats = 0n;
         let known = true;
-        for (const input of decoded.inputs) {
-          const v = input.prevTxid.length === 32 ? outputValue(input.prevTxid, input.vout) : null;
+        for (const at of prevoutsAt) {
+          const vout = (data[at + 32]! | (data[at + 33]! << 8) | (data[at + 34]! << 16) | (data[at + 35]! << 24)) >>> 0;
+          const v = outputValue(data.subarray(at, at + 32), vout);
           if (v === null) {
             known = false;
             break;
           }
           inSats += v;
         }
-        let outSats = 0n;
-        for (const o of decoded.outputs) outSats += o.valueSats;
         // A negative "fee" spends more than it has: consensus-invalid, reported as unknown here
         // and refused by the node's proposal; never a negative number in the policy.
         if (known && inSats >= outSats) fee = inSats - outSats;
       }
     }
-    const resolved = fee === tx.fee ? tx : { ...tx, fee };
-    out.push(resolved);
+    // The same shape as every other DeclaredTransaction (a spread would not keep it).
+    const resolved: DeclaredTransaction = fee === tx.fee ? tx : { data: tx.data, txid: tx.txid, wtxid: tx.wtxid, fee, sigops: tx.sigops, weight: tx.weight, depends: NO_DEPENDS, source: tx.source };
+    out[t] = resolved;
     if (tx.source === 'provided' && tx.txid.length === 32) inList.set(tx.txid, resolved);
   }
   return out;

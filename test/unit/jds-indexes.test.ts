@@ -18,6 +18,7 @@ import { rebuildDeclaredCoinbase } from '../../core/job-declaration/declared-coi
 import { judgeDeclaration } from '../../core/job-declaration/declaration.ts';
 import {
   decodeProvided,
+  NO_DEPENDS,
   NO_TRANSACTIONS,
   outputValues,
   ProvidedTransactions,
@@ -203,7 +204,7 @@ function witnessTx(seed: number, values: bigint[]): Uint8Array {
 describe('jds indexes: the structural output walk', () => {
   const samples = [witnessTx(1, [5n, 2n ** 40n + 3n]), makeTx(3, 1n).data, spend(makeTx(4, 1n), 0, 123n).data, witnessTx(9, [0n, 1n, 2n])];
 
-  test('outputValues = decodeTransaction\'s outputs, and null exactly where the decode fails (mutations, seeded)', () => {
+  test('outputValues = decodeTransaction\'s outputs, its prevoutsAt = where the decode\'s outpoints are, and null exactly where the decode fails (mutations, seeded)', () => {
     fc.assert(
       fc.property(
         fc.constantFrom(...samples),
@@ -217,9 +218,16 @@ describe('jds indexes: the structural output walk', () => {
             else data = concatBytes(data.slice(0, i), new Uint8Array([byte]), data.slice(i));
           }
           const decoded = decodeProvided(data);
-          const walked = outputValues(data);
+          const prevoutsAt = [7]; // stale content: the walk must clear it
+          const walked = outputValues(data, prevoutsAt);
           if (decoded === null) assert.equal(walked, null, `walk accepted ${bytesToHex(data)}`);
-          else assert.deepEqual(walked, decoded.outputs.map((o) => o.valueSats));
+          else {
+            assert.deepEqual(walked, decoded.outputs.map((o) => o.valueSats));
+            assert.deepEqual(
+              prevoutsAt.map((at) => [bytesToHex(data.subarray(at, at + 32)), (data[at + 32]! | (data[at + 33]! << 8) | (data[at + 34]! << 16) | (data[at + 35]! << 24)) >>> 0]),
+              decoded.inputs.map((i) => [bytesToHex(i.prevTxid), i.vout]),
+            );
+          }
         },
       ),
       propertyParams(2000),
@@ -239,7 +247,7 @@ describe('jds indexes: positional resolution and the verdict', () => {
   const extra = new ProvidedTransactions(100);
   for (let i = 0; i < 45; i++) {
     const t = makeTx(500 + i, 700n);
-    extra.add({ data: t.data, txid: t.txid, wtxid: t.wtxid, fee: t.fee, sigops: t.sigops, weight: t.weight, source: 'provided' });
+    extra.add({ data: t.data, txid: t.txid, wtxid: t.wtxid, fee: t.fee, sigops: t.sigops, weight: t.weight, depends: NO_DEPENDS, source: 'provided' });
   }
   const judge = (declared: readonly Pick<TemplateTransaction, 'wtxid' | 'fee'>[], reuse: boolean) => {
     const r = resolveDeclaration(declared.map((t) => t.wtxid), lookups, extra);
