@@ -72,6 +72,8 @@ const SWITCH_REPEATS = Number((globalThis as { process?: { env: Record<string, s
  * Core-only switches per configuration (cheap: no sockets), for p50 / p99. 200 since the tail work
  * (issue 13): with 40 the nearest-rank p99 was the single slowest run.
  */
+/** Pause after the between-runs collection, for V8's concurrent sweeping to finish (coreSwitch). */
+const SETTLE_MS = Number(process.env["RG_BENCH_SETTLE_MS"] ?? 50);
 const CORE_SWITCH_RUNS = Number((globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env['RG_BENCH_CORE_RUNS'] ?? (QUICK ? 10 : 200));
 if (!(Number.isInteger(CORE_SWITCH_RUNS) && CORE_SWITCH_RUNS >= 1)) throw new RangeError(`RG_BENCH_CORE_RUNS must be a positive integer, got ${CORE_SWITCH_RUNS}`);
 const ACK_BATCH = 10; // mining.share_ack_batch_size default
@@ -175,7 +177,7 @@ function cpuMs(): number {
  * counting objects already collected again (so it is the allocation, not what survived), written
  * as a .heapprofile; test/bench/heap-profile-split.ts splits it into gateway and bench client.
  */
-async function profiled(label: string, tag: string, fn: () => void): Promise<void> {
+async function profiled(label: string, tag: string, fn: () => Promise<void>): Promise<void> {
   const cpuBase = process.env['RG_BENCH_CPU_PROFILE'];
   const heapBase = process.env['RG_BENCH_HEAP_PROFILE'];
   if ((cpuBase === undefined && heapBase === undefined) || runtime !== 'node') return fn();
@@ -194,7 +196,7 @@ async function profiled(label: string, tag: string, fn: () => void): Promise<voi
     await post('HeapProfiler.enable');
     await post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
   }
-  fn();
+  await fn();
   if (cpuBase !== undefined) {
     const { profile } = (await post('Profiler.stop')) as { profile: unknown };
     const path = `${cpuBase.replace(/\.cpuprofile$/, '')}-${tag}.cpuprofile`;
@@ -470,7 +472,7 @@ async function coreSwitch(groupChannels: boolean): Promise<void> {
   pump();
   console.log(`  in-memory: ${CONNECTIONS} handshakes + setup in ${Math.round(performance.now() - h0)} ms`);
   let prev = 100;
-  const runSwitches = (channelsPerConnection: number): { suffix: string; intervals: TimedRun[] } => {
+  const runSwitches = async (channelsPerConnection: number): Promise<{ suffix: string; intervals: TimedRun[] }> => {
     const runs: number[] = [];
     const cpuRuns: number[] = [];
     const intervals: TimedRun[] = [];
@@ -505,8 +507,12 @@ async function coreSwitch(groupChannels: boolean): Promise<void> {
       // ... and their garbage is collected here, before the next timed run: decrypting and
       // decoding 1,000 connections' frames allocates ~2 × what the switch itself does (allocation
       // profile, docs/performance.md), so without this most collections inside the timed region
-      // were the bench client's, not the gateway's.
+      // were the bench client's, not the gateway's. Then a pause: V8 sweeps the collected heap
+      // on helper threads afterwards, and that sweeping would otherwise run during the next timed
+      // run, on the other core or as the main thread's lazy sweeping (it showed as process CPU
+      // well above the wall time of the run).
       gc?.();
+      await sleep(SETTLE_MS);
     }
     const channels = CONNECTIONS * channelsPerConnection;
     const suffix = `${kLabel(channels)}${groupChannels ? '' : '_per_channel'}`;
@@ -531,11 +537,11 @@ async function coreSwitch(groupChannels: boolean): Promise<void> {
   };
   const watch = await watchGc();
   open(1);
-  gcRows(runSwitches(1), await watch?.take());
+  gcRows(await runSwitches(1), await watch?.take());
   open(SWITCH_CHANNELS_PER_CONNECTION - 1);
-  let tenK: ReturnType<typeof runSwitches> | undefined;
-  await profiled(`${CORE_SWITCH_RUNS} switches to ${CONNECTIONS * SWITCH_CHANNELS_PER_CONNECTION} channels`, groupChannels ? 'group' : 'per-channel', () => {
-    tenK = runSwitches(SWITCH_CHANNELS_PER_CONNECTION);
+  let tenK: Awaited<ReturnType<typeof runSwitches>> | undefined;
+  await profiled(`${CORE_SWITCH_RUNS} switches to ${CONNECTIONS * SWITCH_CHANNELS_PER_CONNECTION} channels`, groupChannels ? 'group' : 'per-channel', async () => {
+    tenK = await runSwitches(SWITCH_CHANNELS_PER_CONNECTION);
   });
   gcRows(tenK!, await watch?.take());
   watch?.stop();
