@@ -28,8 +28,11 @@
 //                                        SetNewPrevHash per channel, the fan-out before groups).
 //                                        Every run's template is built before the first; between
 //                                        runs the in-process miners decrypt what was sent and the
-//                                        heap is collected (gc()), so each timed run starts with an
-//                                        empty young generation and no bench garbage
+//                                        heap is collected (gc()) and the bench waits
+//                                        RG_BENCH_SETTLE_MS (50) for V8's background sweeping, so
+//                                        each timed run starts with an empty young generation and
+//                                        no bench garbage (docs/performance.md, "The tail of the
+//                                        core switch")
 //   prevhash_switch_core_gc_runs_* / _nogc_p99_ms_*
 //                                        timed runs that held a collection (Node: perf_hooks gc
 //                                        entries; Deno, Bun: the heap shrank) and the p99 of the rest
