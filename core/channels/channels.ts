@@ -188,11 +188,79 @@ interface Channel {
   /** The group (groupJobs) or a counter of the channel's own. */
   readonly jobIds: JobCounter;
   oldestActiveJobId: number;
-  readonly jobs: Map<number, Job>;
+  readonly jobs: ActiveJobs;
   readonly acks: ShareAckBatcher;
   vardiffWindowStartMs: number;
   vardiffShares: number;
   vardiffNextMs: number;
+}
+
+/**
+ * A channel's active jobs, oldest first (at most ACTIVE_JOBS_MAX; ids ascending, as they are
+ * issued). A fixed ring of slots instead of a Map: a new prevhash empties every member of every
+ * group on the switch, and `Map.prototype.clear` allocates a fresh hash table each time (V8), which
+ * was ~2 MB of garbage and a runtime call per member at 10,000 channels (docs/performance.md,
+ * "Where the time goes"). Lookups scan ≤ 16 ids, newest first (a share is usually on the newest job).
+ */
+class ActiveJobs {
+  readonly #slots: (Job | undefined)[] = Array.from({ length: ACTIVE_JOBS_MAX }, () => undefined);
+  #start = 0;
+  #size = 0;
+
+  get size(): number {
+    return this.#size;
+  }
+
+  get(jobId: number): Job | undefined {
+    const slots = this.#slots;
+    for (let i = this.#size - 1; i >= 0; i--) {
+      const job = slots[(this.#start + i) % ACTIVE_JOBS_MAX]!;
+      if (job.jobId === jobId) return job;
+    }
+    return undefined;
+  }
+
+  /** The oldest job's id, or undefined when empty. */
+  oldestId(): number | undefined {
+    return this.#size === 0 ? undefined : this.#slots[this.#start]!.jobId;
+  }
+
+  /** Ids, oldest first. */
+  ids(): number[] {
+    const out: number[] = [];
+    for (let i = 0; i < this.#size; i++) out.push(this.#slots[(this.#start + i) % ACTIVE_JOBS_MAX]!.jobId);
+    return out;
+  }
+
+  /** Replace the job with the same id in place (as Map.set does), else append as the newest. */
+  set(job: Job): void {
+    const slots = this.#slots;
+    for (let i = 0; i < this.#size; i++) {
+      const at = (this.#start + i) % ACTIVE_JOBS_MAX;
+      if (slots[at]!.jobId === job.jobId) {
+        slots[at] = job;
+        return;
+      }
+    }
+    if (this.#size === ACTIVE_JOBS_MAX) throw new RangeError('ActiveJobs: full; evict the oldest first'); // our misuse only
+    slots[(this.#start + this.#size) % ACTIVE_JOBS_MAX] = job;
+    this.#size += 1;
+  }
+
+  /** Forget the oldest job (its slot is cleared so the record can be collected). */
+  dropOldest(): void {
+    if (this.#size === 0) return;
+    this.#slots[this.#start] = undefined;
+    this.#start = (this.#start + 1) % ACTIVE_JOBS_MAX;
+    this.#size -= 1;
+  }
+
+  /** Forget every job, allocating nothing. */
+  clear(): void {
+    for (let i = 0; i < this.#size; i++) this.#slots[(this.#start + i) % ACTIVE_JOBS_MAX] = undefined;
+    this.#start = 0;
+    this.#size = 0;
+  }
 }
 
 export class MiningChannels {
@@ -290,7 +358,7 @@ export class MiningChannels {
       extranoncePrefix: ch.extranoncePrefix,
       extranonceSize: ch.rollableBytes,
       nominalHashRate: ch.nominalHashRate,
-      activeJobIds: [...ch.jobs.keys()],
+      activeJobIds: ch.jobs.ids(),
     };
   }
 
@@ -374,7 +442,7 @@ export class MiningChannels {
       group,
       jobIds: this.#groupJobs ? group : { next: 1 },
       oldestActiveJobId: 1,
-      jobs: new Map(),
+      jobs: new ActiveJobs(),
       acks: new ShareAckBatcher({ channelId, batchSize: this.settings.shareAckBatchSize, delayMs: this.settings.shareAckDelayMs }),
       vardiffWindowStartMs: nowMs,
       vardiffShares: 0,
@@ -584,15 +652,16 @@ export class MiningChannels {
   #storeJob(ch: Channel, job: Job): void {
     const jobId = job.jobId;
     if (jobId === 1) ch.oldestActiveJobId = 1; // numbering restarted (see #takeJobId)
-    ch.jobs.set(jobId, job);
-    // The Map keeps insertion order = ascending ids, so the first key is the oldest; ids in
-    // between that this channel never got (another member's open) are skipped over.
-    while (ch.jobs.size > ACTIVE_JOBS_MAX) {
-      const oldest = ch.jobs.keys().next().value as number;
-      ch.jobs.delete(oldest);
-      ch.oldestActiveJobId = (ch.jobs.keys().next().value as number | undefined) ?? ch.jobIds.next;
+    // Insertion order = ascending ids, so the first job is the oldest; ids in between that this
+    // channel never got (another member's open) are skipped over.
+    if (ch.jobs.size === ACTIVE_JOBS_MAX && ch.jobs.get(jobId) === undefined) {
+      ch.jobs.dropOldest();
       this.counters.jobsEvicted++;
+      ch.jobs.set(job);
+      ch.oldestActiveJobId = ch.jobs.oldestId() ?? ch.jobIds.next;
+      return;
     }
+    ch.jobs.set(job);
   }
 
   #makeJob(ch: Channel, source: JobSource, minNtime: number, future: boolean, nowMs: number): NewMiningJob | NewExtendedMiningJob {

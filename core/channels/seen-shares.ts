@@ -53,8 +53,10 @@ export class SeenShares {
   }
 
   clear(): void {
-    this.#current = new Map();
-    this.#previous = new Map();
+    // A generation with no hash is an empty Map already: keep it. Every connection clears on a
+    // new prevhash (the fan-out), and two fresh Maps per connection were garbage of the switch.
+    if (this.#currentSize > 0) this.#current = new Map();
+    if (this.#previousSize > 0) this.#previous = new Map();
     this.#currentSize = 0;
     this.#previousSize = 0;
   }

@@ -9,6 +9,7 @@ import { decodeMessage, encodeMessage, type Sv2Message } from '../../core/codec/
 import { decodeHeader, FRAME_HEADER_BYTES } from '../../core/codec/frame.ts';
 import { BroadcastEncoder } from '../../core/gateway/broadcast-encoder.ts';
 import { FrameEncryptor, encryptedFrameBytes } from '../../core/noise/transport.ts';
+import { nonceBytes } from '../../core/noise/symmetric-state.ts';
 import { generateAuthorityKeyPair, NoiseInitiatorConnection, NoiseResponderConnection, ResponderIdentity, TransmitArena } from '../../core/noise/index.ts';
 import { FakeClock } from '../../core/clock.ts';
 import { SeededRandom } from '../../core/random.ts';
@@ -67,6 +68,34 @@ describe('FrameEncryptor.encryptFrameInto', () => {
         assert.equal(bytesToHex(out.subarray(0, 5)), '0000000000');
       }
       assert.equal(a.nonce, b.nonce);
+    });
+    test(`${provider.name}: one frame object patched between seals (the broadcast) seals its current bytes every time`, () => {
+      // encryptFrameInto keeps the views of the frame it sealed last (transport.ts _frameViews);
+      // the encoder patches that same object for the next connection, so each seal must read the
+      // patch, and another frame (same length or not, empty or multi-chunk) must not reuse them.
+      const encoder = new BroadcastEncoder();
+      encoder.encode(job(1, 1, prefixA));
+      const big = new Uint8Array(FRAME_HEADER_BYTES + 70_000);
+      big.set([0, 0, 0x15, 70_000 & 0xff, (70_000 >>> 8) & 0xff, 70_000 >>> 16], 0);
+      big.fill(0x42, FRAME_HEADER_BYTES);
+      const empty = Uint8Array.of(0, 0, 0x15, 0, 0, 0);
+      for (let ch = 2; ch <= 6; ch++) {
+        const frame = encoder.encode(job(ch, 100 + ch, prefixA)); // the shared, patched object
+        const sameLength = encodeMessage(job(ch + 50, 7, prefixA));
+        for (const f of [frame, sameLength, frame, empty, big, frame]) {
+          const key = new Uint8Array(32).fill(ch);
+          // Expected from the AEAD itself (SV2.md §3.7: header at nonce 0, chunks of ≤ 65,519
+          // at 1, 2, …), not through FrameEncryptor, which would share the views under test.
+          const copy = f.slice();
+          const pieces = [copy.subarray(0, FRAME_HEADER_BYTES)];
+          for (let at = FRAME_HEADER_BYTES; at < copy.length; at += 65_519) pieces.push(copy.subarray(at, Math.min(at + 65_519, copy.length)));
+          const expected = pieces.map((piece, n) => bytesToHex(provider.aeadEncrypt(key, nonceBytes(BigInt(n)), new Uint8Array(0), piece))).join('');
+          const out = new Uint8Array(encryptedFrameBytes(f.length - FRAME_HEADER_BYTES));
+          const written = new FrameEncryptor(provider, key).encryptFrameInto(f, out, 0);
+          assert.ok(written.ok);
+          assert.equal(bytesToHex(out), expected, `channel ${ch}, frame of ${f.length} bytes`);
+        }
+      }
     });
     test(`${provider.name}: too small an output buffer is a RangeError`, () => {
       const e = new FrameEncryptor(provider, new Uint8Array(32));

@@ -456,6 +456,22 @@ describe('channels: duplicate set (bounded, expiring)', () => {
     assert.ok(s.size <= 10, `size ${s.size}`);
     assert.ok(s.evictions > 0);
   });
+
+  test('clear (a new prevhash) forgets both generations, also when only one holds hashes, and an empty clear keeps working', () => {
+    const s = new SeenShares({ expireMs: 1000, capacity: 100 });
+    s.clear(); // nothing to forget
+    assert.equal(s.checkAndAdd(h(1), 0), false);
+    assert.equal(s.checkAndAdd(h(2), 1200), false); // h(1) now in the previous generation, h(2) in the current
+    s.clear();
+    assert.equal(s.size, 0);
+    assert.equal(s.checkAndAdd(h(1), 1300), false, 'previous generation forgotten');
+    assert.equal(s.checkAndAdd(h(2), 1300), false, 'current generation forgotten');
+    assert.equal(s.checkAndAdd(h(2), 1301), true);
+    s.clear();
+    s.clear();
+    assert.equal(s.checkAndAdd(h(2), 1302), false);
+    assert.equal(s.checkAndAdd(h(2), 1303), true);
+  });
 });
 
 describe('channels: job factory and settings', () => {
