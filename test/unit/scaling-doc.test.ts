@@ -65,6 +65,7 @@ describe('docs/scaling.md', () => {
     const defaults = loadConfig({ tomlText: stringifyToml({ ...noJd, gateway: gatewayWithoutWorkers }), fileName: 'x.toml', env: {} });
     assert.ok(defaults.ok && defaults.config.gateway.workers === 'auto', 'default "auto", as the doc says');
     assert.ok(doc.includes('The default is `"auto"`') && doc.includes('`workers = 1`'));
+    assert.ok(readFileSync(new URL('docs/running.md', root), 'utf8').includes('the default `"auto"` is one per core'), 'docs/running.md says the default too');
     // The example shows the default (an operator copying it gets one worker per core).
     assert.equal(example['gateway']!['workers'], 'auto');
     const auto = withSnippet('', { gateway: { workers: 'auto' } });
