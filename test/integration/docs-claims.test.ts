@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, readEnv, test } from '../harness.ts';
 import { assert } from '../assert.ts';
-import { spawnCli } from '../support/child.ts';
+import { assertWorkersLine, defaultWorkerCount, spawnCli } from '../support/child.ts';
 import { sleep, until } from '../support/wait.ts';
 import { CONFIG_TABLE } from '../../core/config/schema.ts';
 
@@ -60,8 +60,11 @@ describe('docs: claims checked against the running gateway', () => {
       try {
         await until('the listening line', STEP_MS, () => {
           if (!run.running) throw new Error(`run exited early: ${run.stderr()}`);
-          return /gateway 1 \(inline mode\) on \w+, listening/.test(run.stdout()) ? true : undefined;
+          return /gateway 1 \(inline mode\) on \w+, listening[^\n]*\n[\s\S]*SV2 address/.test(run.stdout()) ? true : undefined;
         });
+        // deploy/config/example.toml says workers = "auto", the default: one socket worker per
+        // core, as docs/scaling.md says (one process on a one-core machine).
+        assertWorkersLine(run, defaultWorkerCount());
         await until('two upstream_unavailable events in the log', STEP_MS, () => {
           let text = '';
           try {

@@ -35,7 +35,7 @@ import { BlockExecutor } from '../../adapters/block-executor.ts';
 import { createEventLog, type LoggableEvent } from '../../adapters/event-log.ts';
 import { TemplatePoller } from '../../adapters/template-poller.ts';
 import { upstreamError, type SubmitBlockOutcome, type TemplateSource, type UpstreamError } from '../../adapters/template-source.ts';
-import { spawnCli, type RuntimeChild } from '../support/child.ts';
+import { assertWorkersLine, defaultWorkerCount, spawnCli, type RuntimeChild } from '../support/child.ts';
 import { until as waitUntil } from '../support/wait.ts';
 import { btcdGatewayToml, EVERY_HASH_A_SHARE, QUICK_UPSTREAM_RETRY, sv2AddressOf } from '../support/btcd-run.ts';
 
@@ -253,7 +253,9 @@ describe(`gateway with a real btcd (${runtime})`, () => {
     }
   }, { timeoutMs: 60_000 });
 
-  testWithBtcd(`reservegrid run --config on ${runtime}: prints its SV2 address, serves a miner, exits 0 on SIGTERM`, async () => {
+  // The config has no gateway.workers key: `run` on the default ("auto", one socket worker per
+  // core; one process on a one-core machine), as an operator's first start is.
+  testWithBtcd(`reservegrid run --config on ${runtime}, gateway.workers by default: one socket worker per core, prints its SV2 address, serves a miner, exits 0 on SIGTERM`, async () => {
     const node = await BtcdNode.start();
     const dir = mkdtempSync(join(readEnv('TMPDIR') || '/tmp', 'rg-run-'));
     let run: RuntimeChild | undefined;
@@ -268,6 +270,8 @@ describe(`gateway with a real btcd (${runtime})`, () => {
       run = child;
       const address = await sv2AddressOf(child, 20_000);
       const startupMs = Date.now() - started;
+      const workers = defaultWorkerCount();
+      assertWorkersLine(child, workers);
       assert.equal(address.host, HOST);
       assert.equal(address.authorityPublicKey, authority.publicKey);
 
@@ -297,13 +301,14 @@ describe(`gateway with a real btcd (${runtime})`, () => {
       const stdout = child.stdout();
       const stopMs = Date.now() - stopAt;
       assert.match(stdout, /SIGTERM received, shutting down/);
-      assert.match(stdout, /stopped \(connections 1, /);
+      // The stop line counts over all workers with workers ≥ 2 (docs/running.md).
+      assert.match(stdout, workers >= 2 ? new RegExp(`stopped \\(socket workers ${workers}, restarts 0, shares accepted `) : /stopped \(connections 1, /);
       const lines = stdout.split('\n').filter((l) => l.startsWith('{'));
       const types = lines.map((l) => (JSON.parse(l) as { type: string }).type);
       for (const t of ['template_received', 'connection_opened', 'channel_opened', 'gateway_shutdown']) assert.ok(types.includes(t), `event ${t} logged`);
       assert.ok(!stdout.includes(node.rpcPassword), 'the RPC password is never printed');
       assert.ok(!stdout.includes(authority.secretKeyText), 'the authority secret is never printed');
-      console.log(`    [${runtime}] run: address printed after ${startupMs} ms, stopped ${stopMs} ms after SIGTERM, ${lines.length} event lines`);
+      console.log(`    [${runtime}] run (${workers} socket worker${workers === 1 ? ', one process' : 's'}): address printed after ${startupMs} ms, stopped ${stopMs} ms after SIGTERM, ${lines.length} event lines`);
     } finally {
       miner?.abort();
       if (run?.running) run.child.kill('SIGKILL');

@@ -51,6 +51,9 @@ function configToml(node: BtcdNode, authority: AuthorityKeyPair, dir: string, si
     gateway: {
       id: 9,
       http_listen_addr: '127.0.0.1:0',
+      // One process: the test kills -9 THE gateway (miners, journal and forwarder in it) and
+      // reads per-process conn ids; the workers' kill is workers.test.ts's.
+      workers: 1,
       // Both runs append to one file; never rotated, so the test reads everything back.
       event_log_path: join(dir, 'events.jsonl'),
       event_log_max_bytes: 0,

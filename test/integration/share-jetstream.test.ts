@@ -227,10 +227,11 @@ describe(`JetStream share sink (${runtime})`, () => {
 
 // ---- two gateway processes ---------------------------------------------------------------------
 
-function configToml(gatewayId: number, node: BtcdNode, nats: NatsServer, authority: AuthorityKeyPair, dir: string): string {
+function configToml(gatewayId: number, node: BtcdNode, nats: NatsServer, authority: AuthorityKeyPair, dir: string, workers?: number): string {
   return btcdGatewayToml(node, authority, {
     gateway: {
       id: gatewayId,
+      ...(workers === undefined ? {} : { workers }),
       http_listen_addr: '127.0.0.1:0',
       event_log_path: join(dir, 'events.jsonl'),
       event_log_max_bytes: 0,
@@ -269,15 +270,17 @@ async function twoGateways(): Promise<void> {
       await createStream(nc);
       await nc.close();
     }
-    const fileOf = (id: number, dir: string, salt: number): string => {
-      const toml = configToml(id, node, nats, generateAuthorityKeyPair(new SeededRandom(seed + salt)), dir);
+    const fileOf = (id: number, dir: string, salt: number, workers?: number): string => {
+      const toml = configToml(id, node, nats, generateAuthorityKeyPair(new SeededRandom(seed + salt)), dir, workers);
       const loaded = loadConfig({ tomlText: toml, fileName: `gateway-${id}.toml`, env: {} });
       assert.ok(loaded.ok, `config ${id} loads: ${loaded.ok ? '' : loaded.problems.map((p) => p.message).join('; ')}`);
       const file = join(dir, 'gateway.toml');
       writeFileSync(file, toml);
       return file;
     };
-    const fileA = fileOf(21, dirA, 1311);
+    // A is one process (workers = 1): the kill -9 is of THE gateway, journal and miners in it.
+    // B runs on the default (one socket worker per core) and publishes the same way.
+    const fileA = fileOf(21, dirA, 1311, 1);
     const fileB = fileOf(22, dirB, 1312);
     const logOf = (dir: string): string => (existsSync(join(dir, 'events.jsonl')) ? readFileSync(join(dir, 'events.jsonl'), 'utf8') : '');
     const whole = (text: string): string => text.slice(0, text.lastIndexOf('\n') + 1);

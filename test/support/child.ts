@@ -5,6 +5,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runtime } from '../harness.ts';
+import { assert } from '../assert.ts';
+import { resolveWorkerCount } from '../../adapters/workers/leader.ts';
 
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -49,4 +51,31 @@ export function spawnScript(script: string, args: readonly string[]): RuntimeChi
 /** `reservegrid …args` through this runtime's entry point. */
 export function spawnCli(args: readonly string[]): RuntimeChild {
   return spawnScript(`runtimes/${runtime}.ts`, args);
+}
+
+/**
+ * The socket workers `reservegrid run` starts when its config has no gateway.workers key: the
+ * default "auto" is one per core of this machine (adapters/workers/leader.ts), and 1 (one
+ * process, no workers line) on a one-core machine.
+ */
+export function defaultWorkerCount(): number {
+  return resolveWorkerCount('auto');
+}
+
+/**
+ * Asserts what `run` printed about its socket workers: with `workers` ≥ 2 the line
+ * "N socket workers share the miner port (pids a, b, …)" with N distinct pids, none the
+ * leader's; with 1 no such line (docs/running.md).
+ */
+export function assertWorkersLine(run: RuntimeChild, workers: number): void {
+  const m = /(\d+) socket workers share the miner port \(pids ([\d, ]+)\)/.exec(run.stdout());
+  if (workers < 2) {
+    assert.equal(m, null, `one process, no workers line: ${run.stdout()}`);
+    return;
+  }
+  assert.ok(m !== null, `the workers line: ${run.stdout()}`);
+  assert.equal(Number(m[1]), workers, 'one socket worker per core');
+  const pids = new Set(m[2]!.split(', ').map(Number));
+  assert.equal(pids.size, workers, `distinct worker pids ${m[2]}`);
+  assert.ok(!pids.has(run.child.pid!), 'the workers are processes of their own');
 }

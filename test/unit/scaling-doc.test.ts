@@ -59,9 +59,15 @@ describe('docs/scaling.md', () => {
     // The reason codes and the bounds the section names are the code's.
     for (const code of ['custom_job_token_check_timeout', 'custom_job_held_input_exceeded']) assert.ok(doc.includes(`\`${code}\``) && isReasonCode(code), code);
     assert.ok(doc.includes(`within ${CUSTOM_JOB_TOKEN_CHECK_TIMEOUT_MS.toLocaleString('en-US')} ms`) && HELD_INPUT_BYTES_MAX === 1024 * 1024 && doc.includes('more than 1 MiB'));
-    const defaults = withSnippet('');
-    assert.ok(defaults.ok && defaults.config.gateway.workers === 1, 'default 1, as the doc says');
-    assert.ok(doc.includes('The default is `1`'));
+    // The default is the schema's, with the key absent (the example sets it, so drop it first).
+    const { job_declaration: _noJd, ...noJd } = example;
+    const { workers: _w, ...gatewayWithoutWorkers } = noJd['gateway']!;
+    const defaults = loadConfig({ tomlText: stringifyToml({ ...noJd, gateway: gatewayWithoutWorkers }), fileName: 'x.toml', env: {} });
+    assert.ok(defaults.ok && defaults.config.gateway.workers === 'auto', 'default "auto", as the doc says');
+    assert.ok(doc.includes('The default is `"auto"`') && doc.includes('`workers = 1`'));
+    assert.ok(readFileSync(new URL('docs/running.md', root), 'utf8').includes('the default `"auto"` is one per core'), 'docs/running.md says the default too');
+    // The example shows the default (an operator copying it gets one worker per core).
+    assert.equal(example['gateway']!['workers'], 'auto');
     const auto = withSnippet('', { gateway: { workers: 'auto' } });
     assert.ok(auto.ok && auto.config.gateway.workers === 'auto');
     for (const bad of [0, 257, 1.5, 'many']) {
@@ -75,6 +81,8 @@ describe('docs/scaling.md', () => {
     const { resolveWorkerCount } = await import('../../adapters/workers/leader.ts');
     assert.equal(resolveWorkerCount('auto', () => 6), 6);
     assert.equal(resolveWorkerCount(3, () => 6), 3);
+    // A one-core machine: "auto" is one process, no fork (run.ts starts workers at ≥ 2).
+    assert.equal(resolveWorkerCount('auto', () => 1), 1);
     // The Node claim: this Node has no reusePort when it is older than 22.12 (the doc's reason for node:cluster).
     assert.ok(doc.includes('22.12') && doc.includes('node:cluster') && doc.includes('--unstable-net'));
   });
