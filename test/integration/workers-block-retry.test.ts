@@ -8,7 +8,7 @@
 // has exactly one block_submit_result, `accepted`.
 import { spawn } from 'node:child_process';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, readEnv, runtime, seed } from '../harness.ts';
 import { assert } from '../assert.ts';
@@ -21,6 +21,7 @@ import { spawnCli, type RuntimeChild } from '../support/child.ts';
 import { dsha, le32 } from '../support/tdp-solution.ts';
 import { until } from '../support/wait.ts';
 import { btcdGatewayToml, EVERY_HASH_A_SHARE, sv2AddressOf } from '../support/btcd-run.ts';
+import { readEventLog } from '../support/worker-events.ts';
 
 const STEP_MS = 30_000;
 
@@ -36,15 +37,7 @@ interface LogEvent {
   readonly [key: string]: unknown;
 }
 
-function events(path: string): LogEvent[] {
-  if (!existsSync(path)) return [];
-  const text = readFileSync(path, 'utf8');
-  return text
-    .slice(0, text.lastIndexOf('\n') + 1)
-    .split('\n')
-    .filter((l) => l !== '')
-    .map((l) => JSON.parse(l) as LogEvent);
-}
+const events = (path: string): LogEvent[] => readEventLog<LogEvent>(path);
 
 /** JSON-RPC to `target`, except submitblock answered 503 while `failing()`; counts what it refused. */
 async function rpcProxy(target: string, failing: () => boolean): Promise<{ url: string; refused: () => number; close: () => Promise<void> }> {

@@ -14,7 +14,7 @@
 //    fresh token is refused (`jd_token_foreign`) without spending it, so worker 0 then starts it.
 //  - A block found on worker 1's custom job (header ground here, from SV2.md §5.4's custom-coinbase
 //    rule) lands in btcd with exactly the declared transactions, in order.
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, readEnv, runtime, seed } from '../harness.ts';
 import { assert } from '../assert.ts';
@@ -32,10 +32,10 @@ import { TdpConnection } from '../support/tdp-connection.ts';
 import { dsha, le32 } from '../support/tdp-solution.ts';
 import { until } from '../support/wait.ts';
 import { btcdGatewayToml, EVERY_HASH_A_SHARE, sv2AddressOf } from '../support/btcd-run.ts';
+import { readEventLog, workerOfConn } from '../support/worker-events.ts';
 
 const HOST = '127.0.0.1';
 const STEP_MS = 30_000;
-const STRIDE = 2 ** 32;
 const FEE_SATS = 10_000n;
 const REQUIRES_WORK_SELECTION = 0b10;
 
@@ -54,20 +54,8 @@ interface LogEvent {
   readonly [key: string]: unknown;
 }
 
-function events(path: string): LogEvent[] {
-  if (!existsSync(path)) return [];
-  const text = readFileSync(path, 'utf8');
-  return text
-    .slice(0, text.lastIndexOf('\n') + 1)
-    .split('\n')
-    .filter((l) => l !== '')
-    .map((l) => JSON.parse(l) as LogEvent);
-}
+const events = (path: string): LogEvent[] => readEventLog<LogEvent>(path);
 
-function workerOfConn(log: readonly LogEvent[], connId: number): number | undefined {
-  const base = Math.floor(connId / STRIDE) * STRIDE;
-  return log.find((e) => e.type === 'worker_started' && e.conn_id_base === base)?.worker;
-}
 
 interface WsMiner {
   readonly conn: TdpConnection;

@@ -14,7 +14,7 @@
 //     workers and the restart; new miners mine on the respawned pair.
 //  3. SIGTERM: the leader stops its workers and exits 0.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, readEnv, runtime, seed } from '../harness.ts';
 import { assert } from '../assert.ts';
@@ -29,11 +29,11 @@ import { startShareSink } from '../../runtimes/commands/share-sink.ts';
 import { spawnCli, type RuntimeChild } from '../support/child.ts';
 import { until } from '../support/wait.ts';
 import { btcdGatewayToml, EVERY_HASH_A_SHARE, QUICK_UPSTREAM_RETRY, sv2AddressOf, type Sv2Address } from '../support/btcd-run.ts';
+import { readEventLog, workerOfConn } from '../support/worker-events.ts';
 
 const HOST = '127.0.0.1';
 const SECRET = 'workers-test-secret-0123456789';
 const STEP_MS = 30_000;
-const STRIDE = 2 ** 32;
 
 interface LogEvent {
   readonly type: string;
@@ -47,21 +47,8 @@ interface LogEvent {
   readonly share_id?: string;
 }
 
-function events(path: string): LogEvent[] {
-  if (!existsSync(path)) return [];
-  const text = readFileSync(path, 'utf8');
-  return text
-    .slice(0, text.lastIndexOf('\n') + 1)
-    .split('\n')
-    .filter((l) => l !== '')
-    .map((l) => JSON.parse(l) as LogEvent);
-}
+const events = (path: string): LogEvent[] => readEventLog<LogEvent>(path);
 
-/** Which worker index a connection id belongs to, from the worker_started events. */
-function workerOfConn(log: readonly LogEvent[], connId: number): number | undefined {
-  const base = Math.floor(connId / STRIDE) * STRIDE;
-  return log.find((e) => e.type === 'worker_started' && e.conn_id_base === base)?.worker;
-}
 
 interface MinerView {
   readonly prefix: string;
