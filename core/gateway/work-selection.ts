@@ -230,7 +230,7 @@ export class PolicyWorkSelection implements WorkSelectionHandler {
     return p?.connId;
   }
 
-  /** The leader answered `ticket`: refuse with its code, or finish as in one process. */
+  /** The leader answered `ticket`: refuse with its code, or finish as a single-process gateway would. */
   completeSetCustomMiningJob(ticket: number, answer: CustomJobTokenAnswer, channels: MiningChannels, nowMs: number, emit: GatewayEventSink): Sv2Message[] {
     const p = this.#pending.get(ticket);
     if (p === undefined) return [];
