@@ -31,7 +31,7 @@ import { generateAuthorityKeyPair } from '../../core/noise/keys.ts';
 import { SeededRandom } from '../../core/random.ts';
 import type { BlockTemplate } from '../../core/template/template.ts';
 import { declaredJob } from '../../conformance/jds-world.ts';
-import { BtcdNode, TEST_MINING_KEY, freeLoopbackPort, spendTestKeyOutput, testWithBtcd } from '../support/btcd.ts';
+import { BtcdNode, freeLoopbackPort, sendParentAndChild, testWithBtcd } from '../support/btcd.ts';
 import { ProposalExecutor } from '../../adapters/proposal-executor.ts';
 import { btcdGatewayToml } from '../support/btcd-run.ts';
 import { TdpConnection } from '../support/tdp-connection.ts';
@@ -48,11 +48,7 @@ describe('job declaration with btcd: BIP23 proposals in the verdict', () => {
     let stack: Awaited<ReturnType<typeof startGatewayStack>> | undefined;
     let jd: TdpConnection | undefined;
     try {
-      const hash1 = (await node.rpc('getblockhash', [1])) as string;
-      const { tx } = (await node.rpc('getblock', [hash1])) as { tx: string[] };
-      const a = spendTestKeyOutput({ txid: reversed(hexToBytes(tx[0]!)), vout: 0, valueSats: 5_000_000_000n }, [{ valueSats: 5_000_000_000n - FEE_SATS, scriptPubKey: TEST_MINING_KEY.scriptPubKey }]);
-      const b = spendTestKeyOutput({ txid: a.txid, vout: 0, valueSats: 5_000_000_000n - FEE_SATS }, [{ valueSats: 5_000_000_000n - 2n * FEE_SATS, scriptPubKey: TEST_MINING_KEY.scriptPubKey }]);
-      for (const t of [a, b]) assert.equal(await node.rpc('sendrawtransaction', [bytesToHex(t.data)]), bytesToHex(reversed(t.txid)));
+      const { a, b } = await sendParentAndChild(node, FEE_SATS);
 
       const random = new SeededRandom(seed + 1101);
       const authority = generateAuthorityKeyPair(random);

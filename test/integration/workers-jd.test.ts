@@ -18,7 +18,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, readEnv, runtime, seed } from '../harness.ts';
 import { assert } from '../assert.ts';
-import { BtcdNode, TEST_MINING_KEY, freeLoopbackPort, spendTestKeyOutput, testWithBtcd } from '../support/btcd.ts';
+import { BtcdNode, TEST_MINING_KEY, freeLoopbackPort, sendParentAndChild, testWithBtcd } from '../support/btcd.ts';
 import { SystemClock } from '../../adapters/clock.ts';
 import { loadConfig } from '../../core/config/index.ts';
 import { SeededRandom } from '../../core/random.ts';
@@ -74,11 +74,7 @@ describe(`gateway.workers = 2 with [job_declaration] (${runtime})`, () => {
     let run: RuntimeChild | undefined;
     const conns: TdpConnection[] = [];
     try {
-      const hash1 = (await node.rpc('getblockhash', [1])) as string;
-      const { tx } = (await node.rpc('getblock', [hash1])) as { tx: string[] };
-      const a = spendTestKeyOutput({ txid: reversed(hexToBytes(tx[0]!)), vout: 0, valueSats: 5_000_000_000n }, [{ valueSats: 5_000_000_000n - FEE_SATS, scriptPubKey: TEST_MINING_KEY.scriptPubKey }]);
-      const b = spendTestKeyOutput({ txid: a.txid, vout: 0, valueSats: 5_000_000_000n - FEE_SATS }, [{ valueSats: 5_000_000_000n - 2n * FEE_SATS, scriptPubKey: TEST_MINING_KEY.scriptPubKey }]);
-      for (const t of [a, b]) assert.equal(await node.rpc('sendrawtransaction', [bytesToHex(t.data)]), bytesToHex(reversed(t.txid)));
+      const { a, b } = await sendParentAndChild(node, FEE_SATS);
 
       const authority = generateAuthorityKeyPair(new SeededRandom(seed + 1301));
       const jdPort = await freeLoopbackPort();

@@ -31,7 +31,7 @@ import { bech32 } from '@scure/base';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { ripemd160 } from '@noble/hashes/legacy.js';
 import { sha256 } from '@noble/hashes/sha2.js';
-import { concatBytes, hexToBytes } from '../../core/bytes.ts';
+import { bytesToHex, concatBytes, hexToBytes, reversed } from '../../core/bytes.ts';
 import { readEnv } from '../harness.ts';
 import { findBinary, testIfPresent } from './find-binary.ts';
 import { sleep } from './wait.ts';
@@ -167,6 +167,25 @@ const KILL_WAIT_MS = 3_000;
 const POLL_INTERVAL_MS = 100;
 const START_ATTEMPTS_MAX = 3; // a free port can be taken between probing and btcd binding it
 const LOG_LINES_MAX = 60;
+
+/**
+ * Two real mempool transactions on `node` (started with ≥ 102 blocks, so block 1's 50 BTC
+ * coinbase is mature): A spends that coinbase, B spends A, each paying `feeSats`; both are sent
+ * with sendrawtransaction and checked to be accepted under their own txids. A parent and its child
+ * in one template, as the Job Declaration tests need.
+ */
+export async function sendParentAndChild(node: BtcdNode, feeSats: bigint): Promise<{ readonly a: SignedTransaction; readonly b: SignedTransaction }> {
+  const hash1 = (await node.rpc('getblockhash', [1])) as string;
+  const { tx } = (await node.rpc('getblock', [hash1])) as { tx: string[] };
+  const subsidy = 5_000_000_000n;
+  const a = spendTestKeyOutput({ txid: reversed(hexToBytes(tx[0]!)), vout: 0, valueSats: subsidy }, [{ valueSats: subsidy - feeSats, scriptPubKey: TEST_MINING_KEY.scriptPubKey }]);
+  const b = spendTestKeyOutput({ txid: a.txid, vout: 0, valueSats: subsidy - feeSats }, [{ valueSats: subsidy - 2n * feeSats, scriptPubKey: TEST_MINING_KEY.scriptPubKey }]);
+  for (const t of [a, b]) {
+    const txid = await node.rpc('sendrawtransaction', [bytesToHex(t.data)]);
+    if (txid !== bytesToHex(reversed(t.txid))) throw new Error(`sendrawtransaction answered ${JSON.stringify(txid)}, not the transaction's txid`);
+  }
+  return { a, b };
+}
 
 export class BtcdNode {
   readonly rpcUser = RPC_USER;

@@ -18,6 +18,18 @@ function decodeAll(bytes: Uint8Array, chunk = bytes.length): { messages: WorkerC
   return { messages, error: d.error === null ? null : `${d.error.code}: ${d.error.message}` };
 }
 
+/** Each (name, frame hex, why) decodes to no message and a worker_control_invalid error matching `why`. */
+function refusedCases(cases: readonly (readonly [string, string, RegExp])[]): void {
+  for (const [name, hex, why] of cases) {
+    test(`${name} → worker_control_invalid`, () => {
+      const { messages, error } = decodeAll(hexToBytes(hex));
+      assert.deepEqual(messages, []);
+      assert.ok(error !== null && error.startsWith('worker_control_invalid: '), `${name}: ${error}`);
+      assert.match(error!, why);
+    });
+  }
+}
+
 describe('worker control codec: bytes', () => {
   test('HELLO: length 9, type 1, index U16 LE, pid U32 LE, port U16 LE', () => {
     assertHex(encodeWorkerControl({ type: 'hello', index: 2, pid: 0x01020304, port: 3333 }), '09000000' + '01' + '0200' + '04030201' + '050d');
@@ -116,14 +128,7 @@ describe('worker control codec: the Job Declaration token check (TOKEN_CHECK 10,
     ['TOKEN_ANSWER without a declaration id', answer('{"ok":true,"declared":{"transactions":[]}}'), /declaration_id/],
     ['TOKEN_ANSWER ok not boolean', answer('{"ok":1}'), /ok must be true or false/],
   ];
-  for (const [name, hex, why] of cases) {
-    test(`${name} → worker_control_invalid`, () => {
-      const { messages, error } = decodeAll(hexToBytes(hex));
-      assert.deepEqual(messages, []);
-      assert.ok(error !== null && error.startsWith('worker_control_invalid: '), `${name}: ${error}`);
-      assert.match(error!, why);
-    });
-  }
+  refusedCases(cases);
 
   test('encoder misuse: a user over 255 bytes (SV2 STR0_255) throws', () => {
     assert.throws(() => encodeWorkerControl({ type: 'token_check', check: { id: 1, user: 'x'.repeat(256), fullExtranonceBytes: 8, job } }), /at most 255/);
@@ -145,14 +150,7 @@ describe('worker control codec: malformed input', () => {
     ['SUBMIT_BLOCK not a command', '0300000007' + bytesToHex(new TextEncoder().encode('{}')), /not a submit_block command/],
     ['BLOCK_RESULT without outcome', '1300000008' + bytesToHex(new TextEncoder().encode('{"block_id":"x"}')) + '2020', /needs block_id and outcome/],
   ];
-  for (const [name, hex, why] of cases) {
-    test(`${name} → worker_control_invalid`, () => {
-      const { messages, error } = decodeAll(hexToBytes(hex));
-      assert.deepEqual(messages, []);
-      assert.ok(error !== null && error.startsWith('worker_control_invalid: '), `${name}: ${error}`);
-      assert.match(error!, why);
-    });
-  }
+  refusedCases(cases);
 
   test('an oversized frame is refused from its length field, before buffering; the decoder is terminal', () => {
     const d = new WorkerControlDecoder({ frameBytesMax: 16 });
